@@ -1,0 +1,1 @@
+"""Built-in segmenters (placeholder until written)."""

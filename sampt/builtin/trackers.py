@@ -1,0 +1,1 @@
+"""Built-in trackers (placeholder until written)."""

@@ -1,0 +1,1 @@
+"""Evaluation: VOS dataset readers, DAVIS metrics, scoring and benchmarking."""

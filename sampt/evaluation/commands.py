@@ -1,0 +1,1 @@
+"""Evaluation commands (score, eval, bench)."""

@@ -1,0 +1,122 @@
+"""The three component interfaces: :class:`Tracker`, :class:`Segmenter` and :class:`PointSampler`.
+
+Components are plain objects built from config (their ``__init__`` keyword arguments are their config
+keys); they hold no global state. All arrays follow :mod:`sampt.types`' conventions.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional, Sequence
+
+import numpy as np
+
+from sampt.types import Prediction, Prompt, Tracks, Video
+
+
+@dataclass(frozen=True)
+class TrackerCapabilities:
+    """What a tracker supports, so the pipeline can adapt instead of failing deep inside a model.
+
+    ``online``: the tracker can stream frames (:meth:`Tracker.open_stream`), memory independent of length.
+    ``any_query_frame``: queries may start after frame 0 (else the pipeline splits/reverses the video).
+    ``bidirectional``: a query after frame 0 is also tracked *backward* to the frames before it.
+    ``max_side``: the longest frame side the tracker accepts (None: any); larger videos must be resized.
+    ``has_visibility`` / ``has_confidence``: whether visibility / confidence are predicted (else all
+    points are reported visible / confidence is None).
+    """
+
+    online: bool = False
+    any_query_frame: bool = True
+    bidirectional: bool = True
+    max_side: Optional[int] = None
+    has_visibility: bool = True
+    has_confidence: bool = False
+
+
+class TrackStream(ABC):
+    """A streaming tracking session: push frames one at a time, receive finished frames' tracks.
+
+    Concatenating (along frames) everything :meth:`push` and :meth:`finish` return gives the tracks of
+    every pushed frame, in order. Queries whose frame has not arrived yet are reported invisible.
+    """
+
+    @abstractmethod
+    def push(self, frame: np.ndarray) -> Tracks:
+        """Add one ``(H, W, 3)`` uint8 frame; return the tracks of frames that became final (maybe none)."""
+
+    @abstractmethod
+    def finish(self) -> Tracks:
+        """Flush: return the tracks of every pushed frame not yet returned."""
+
+
+class Tracker(ABC):
+    """A point tracker: carries query points ``(t, x, y)`` through a video."""
+
+    capabilities: ClassVar[TrackerCapabilities] = TrackerCapabilities()
+
+    @abstractmethod
+    def track(self, video: Video, queries: np.ndarray) -> Tracks:
+        """Track ``queries`` ``(N, 3)`` through ``video``.
+
+        Returns :class:`Tracks` with ``T = len(video)`` frames. At its query frame a point is at its query
+        position and visible. Before the query frame, a tracker with ``bidirectional`` capability reports
+        the backward-tracked positions; one without reports the query position, invisible.
+        """
+
+    def open_stream(self, queries: np.ndarray, height: int, width: int) -> TrackStream:
+        """Start a streaming session (only for trackers whose capabilities say ``online``)."""
+        raise NotImplementedError(f"{type(self).__name__} is not an online tracker")
+
+
+class ImageEmbedding:
+    """An opaque per-image embedding returned by :meth:`Segmenter.encode`; ``size`` is ``(H, W)``."""
+
+    def __init__(self, data: Any, size: tuple[int, int]):
+        self.data = data
+        self.size = size
+
+
+class Segmenter(ABC):
+    """A promptable segmenter: encode an image once, then decode many prompts on that embedding.
+
+    :meth:`encode` counts its calls in ``encoder_calls``, so a run can prove each frame was encoded once.
+    """
+
+    low_res_size: ClassVar[tuple[int, int]] = (256, 256)
+    """Shape of ``Prediction.low_res_logits`` (and of a mask prompt)."""
+
+    def __init__(self) -> None:
+        self.encoder_calls = 0
+
+    def encode(self, image: np.ndarray) -> ImageEmbedding:
+        """Compute the embedding of one ``(H, W, 3)`` uint8 RGB image."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"segmenter input must be an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+        self.encoder_calls = getattr(self, "encoder_calls", 0) + 1
+        return self._encode(image)
+
+    @abstractmethod
+    def _encode(self, image: np.ndarray) -> ImageEmbedding:
+        """Model-specific encoding."""
+
+    @abstractmethod
+    def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
+        """Answer each prompt with a single mask (no multimask choice), batching where possible."""
+
+    def predict(self, embedding: ImageEmbedding, prompt: Prompt) -> Prediction:
+        """Decode one prompt."""
+        return self.decode(embedding, [prompt])[0]
+
+
+class PointSampler(ABC):
+    """Chooses query points inside a boolean mask. Every choice is driven by ``seed``."""
+
+    @abstractmethod
+    def sample(self, mask: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+        """Return up to ``n`` points ``(k, 2)`` float32 ``(x, y)`` lying in ``mask`` (``(H, W)`` bool).
+
+        Fewer than ``n`` points come back only when the mask has fewer than ``n`` pixels. An empty mask
+        raises ``ValueError``.
+        """
