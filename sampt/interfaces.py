@@ -114,9 +114,10 @@ class PointSampler(ABC):
     """Chooses query points inside a boolean mask. Every choice is driven by ``seed``."""
 
     @abstractmethod
-    def sample(self, mask: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    def sample(self, mask: np.ndarray, n: int, seed: int = 0, image: Optional[np.ndarray] = None) -> np.ndarray:
         """Return up to ``n`` points ``(k, 2)`` float32 ``(x, y)`` lying in ``mask`` (``(H, W)`` bool).
 
-        Fewer than ``n`` points come back only when the mask has fewer than ``n`` pixels. An empty mask
-        raises ``ValueError``.
+        ``image`` is the ``(H, W, 3)`` uint8 frame the mask belongs to (samplers that look at image
+        content, such as corner detection, need it). Fewer than ``n`` points come back only when the mask
+        has fewer than ``n`` pixels. An empty mask raises ``ValueError``.
         """

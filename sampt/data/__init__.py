@@ -1,0 +1,1 @@
+"""Data: synthetic clips with exact ground truth."""
