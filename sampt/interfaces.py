@@ -105,6 +105,11 @@ class Segmenter(ABC):
     def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
         """Answer each prompt with a single mask (no multimask choice), batching where possible."""
 
+    def input_scale(self, size: tuple[int, int]) -> float:
+        """How much the segmenter scales an ``(H, W)`` image before its model sees it (SAM: 1024 / longest
+        side). Only used to reproduce the SAM-PT reference's unscaled refinement box on purpose."""
+        return 1.0
+
     def predict(self, embedding: ImageEmbedding, prompt: Prompt) -> Prediction:
         """Decode one prompt."""
         return self.decode(embedding, [prompt])[0]

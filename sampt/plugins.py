@@ -7,6 +7,8 @@ fresh view of what is installed, and tests can add plugin objects directly.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import logging
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Union
@@ -14,6 +16,8 @@ from typing import Any, Callable, Iterable, Optional, Union
 import pluggy
 
 from sampt import hookspecs
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "sampt"
 KINDS = ("tracker", "segmenter", "sampler")
@@ -67,22 +71,48 @@ class PluginInfo:
     weights: list[str] = field(default_factory=list)
 
 
+@dataclass
+class BrokenPlugin:
+    """An entry point that failed to load: reported by ``sampt plugins`` instead of breaking every command."""
+
+    name: str
+    distribution: str
+    error: str
+
+
 def plugin_manager(extra_plugins: Iterable[Any] = (), load_entry_points: bool = True) -> pluggy.PluginManager:
-    """A plugin manager with sampt's hook specifications and every installed plugin loaded."""
+    """A plugin manager with sampt's hook specifications and every installed plugin loaded.
+
+    A plugin whose module fails to import is logged and listed in ``pm.sampt_broken`` rather than
+    raising, so one broken third-party package does not take the command line down.
+    """
     pm = pluggy.PluginManager("sampt")
     pm.add_hookspecs(hookspecs)
+    pm.sampt_broken = []  # type: ignore[attr-defined]
+    pm.sampt_dists = {}  # type: ignore[attr-defined]
     if load_entry_points:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else "?"
+            version = ep.dist.version if ep.dist is not None else ""
+            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any import-time failure of a third-party plugin
+                log.warning("sampt plugin %s (%s) failed to load: %s", ep.name, dist, exc)
+                pm.sampt_broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+                continue
+            pm.register(plugin, name=ep.name)
+            pm.sampt_dists[ep.name] = (dist, version)
     for plugin in extra_plugins:
         pm.register(plugin)
     return pm
 
 
 def _plugin_label(pm: pluggy.PluginManager, plugin: Any) -> tuple[str, str]:
-    for p, dist in pm.list_plugin_distinfo():
-        if p is plugin:
-            return f"{dist.project_name}:{pm.get_name(plugin)}", getattr(dist, "version", "")
-    return pm.get_name(plugin) or repr(plugin), ""
+    name = pm.get_name(plugin) or repr(plugin)
+    dist, version = getattr(pm, "sampt_dists", {}).get(name, ("", ""))
+    return (f"{dist}:{name}" if dist else name), version
 
 
 class Registry:
@@ -94,6 +124,7 @@ class Registry:
         self._aliases: dict[str, dict[str, str]] = {k: {} for k in KINDS}
         self.weights: dict[str, Any] = {}
         self.plugins: dict[str, PluginInfo] = {}
+        self.broken: list[BrokenPlugin] = list(getattr(self.pm, "sampt_broken", []))
         self._collect()
 
     def _collect(self) -> None:

@@ -1,0 +1,195 @@
+"""Configuration: composing ``configs/`` with command-line overrides, and building components from it.
+
+The composed config has one node per component (``tracker``, ``segmenter``, ``positive_sampler``,
+``negative_sampler``: each ``{name: ..., <options>}``), a ``pipeline`` node (:class:`SamPtOptions`) and a
+``seed``. Overrides are ``GROUP=NAME`` to pick a component or a preset (loading ``configs/<group>/<name>.yaml``
+when it exists) and ``dotted.key=value`` to set a value. A key that does not exist, or a value of the
+wrong type, is an error naming the key: component options are checked against the component's own
+constructor, pipeline options against :class:`SamPtOptions`.
+
+Group composition is a single level of "pick a file per group", so it is done here with OmegaConf in a few
+lines rather than pulling in Hydra; plugin components need no file (their options come from their
+constructor's signature).
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sampt.errors import UsageError
+from sampt.pipeline.options import SamPtOptions
+
+COMPONENT_NODES = {"tracker": "tracker", "segmenter": "segmenter", "positive_sampler": "sampler",
+                   "negative_sampler": "sampler"}
+"""Config node -> (component kind, which is also the configs/ group directory)."""
+CONFIG_ENV = "SAMPT_CONFIG_DIR"
+
+
+def config_dir() -> Path:
+    """``$SAMPT_CONFIG_DIR``, else the ``configs/`` folder of the sampt checkout."""
+    env = os.environ.get(CONFIG_ENV)
+    path = Path(env) if env else Path(__file__).resolve().parent.parent / "configs"
+    return path
+
+
+def _load_yaml(path: Path) -> DictConfig:
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as exc:
+        raise UsageError(f"config file {path} cannot be parsed: {exc}") from None
+    if not isinstance(cfg, DictConfig):
+        raise UsageError(f"config file {path} must hold a mapping")
+    return cfg
+
+
+def _group_file(group: str, name: str) -> Optional[Path]:
+    path = config_dir() / group / f"{name}.yaml"
+    return path if path.is_file() else None
+
+
+def _parse_value(text: str) -> Any:
+    return OmegaConf.from_dotlist([f"v={text}"]).v
+
+
+def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, registry: Any = None) -> DictConfig:
+    """Compose the default config (or ``config_file``) with ``overrides`` and validate it."""
+    base_path = Path(config_file) if config_file else config_dir() / "config.yaml"
+    if not base_path.is_file():
+        raise UsageError(f"config file {base_path} does not exist")
+    cfg = _load_yaml(base_path)
+    pipeline = OmegaConf.structured(SamPtOptions)
+    dotted: list[tuple[str, str]] = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"override {item!r} is not KEY=VALUE (e.g. tracker=lk or pipeline.positive_points=8)")
+        key = key.strip()
+        if "." not in key and key in COMPONENT_NODES:
+            path = _group_file(COMPONENT_NODES[key], value)
+            cfg[key] = _load_yaml(path) if path else OmegaConf.create({"name": value})
+            if path and cfg[key].get("name") is None:
+                cfg[key]["name"] = value
+        elif key == "pipeline":
+            path = _group_file("pipeline", value)
+            if path is None:
+                known = sorted(p.stem for p in (config_dir() / "pipeline").glob("*.yaml"))
+                raise UsageError(f"unknown pipeline preset {value!r}; known presets: {', '.join(known)}")
+            cfg.pipeline = OmegaConf.merge(cfg.get("pipeline") or {}, _load_yaml(path))
+        else:
+            dotted.append((key, value))
+    for key, value in dotted:
+        root = key.split(".", 1)[0]
+        if root not in cfg:
+            raise UsageError(f"config key {key!r} does not exist; top-level keys: {', '.join(cfg.keys())}")
+        OmegaConf.update(cfg, key, _parse_value(value), merge=True, force_add=True)
+    try:
+        cfg.pipeline = OmegaConf.merge(pipeline, cfg.get("pipeline") or {})
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or ""
+        raise UsageError(f"config key pipeline.{key.split('.')[-1] if key else '?'}: {exc.msg if hasattr(exc, 'msg') else exc}. "
+                         f"Pipeline keys: {', '.join(SamPtOptions.__dataclass_fields__)}") from None
+    if not isinstance(cfg.get("seed"), int):
+        raise UsageError(f"config key 'seed' must be an integer, got {cfg.get('seed')!r}")
+    check_components(cfg, registry)
+    return cfg
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation in (tuple, list) or origin in (tuple, list):
+        return isinstance(value, (list, tuple)) or OmegaConf.is_list(value)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+def check_components(cfg: DictConfig, registry: Any = None) -> None:
+    """Check every component node: a known name, and options its constructor accepts with the right types."""
+    from sampt.plugins import Registry, UnknownComponentError
+
+    registry = registry or Registry()
+    for node, kind in COMPONENT_NODES.items():
+        spec = cfg.get(node)
+        if spec is None or spec.get("name") is None:
+            raise UsageError(f"config node {node!r} needs a name (e.g. {node}={registry.names(kind)[0] if registry.names(kind) else 'NAME'})")
+        try:
+            entry = registry.entry(kind, str(spec.name))
+            params = entry.parameters()
+        except UnknownComponentError as exc:
+            raise UsageError(str(exc)) from None
+        except ImportError as exc:
+            raise UsageError(f"{kind} {spec.name!r} cannot be loaded: {exc}. Is its plugin installed with its dependencies?") from None
+        hints = _hints(entry.resolve())
+        for key, value in spec.items():
+            if key == "name":
+                continue
+            if key not in params:
+                raise UsageError(f"config key {node}.{key} does not exist for {kind} {spec.name!r}; "
+                                 f"its options are: {', '.join(params) or '(none)'}")
+            value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            annotation = hints.get(key, params[key].annotation)
+            if not _type_ok(value, annotation):
+                raise UsageError(f"config key {node}.{key}={value!r} has the wrong type; expected {_type_name(annotation)}")
+
+
+def _hints(factory: Any) -> dict:
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        return typing.get_type_hints(target)
+    except Exception:
+        return {}
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def component_options(cfg: DictConfig, node: str) -> dict:
+    spec = OmegaConf.to_container(cfg[node], resolve=True)
+    spec.pop("name")
+    return spec
+
+
+def build_component(cfg: DictConfig, node: str, registry: Any = None) -> Any:
+    """Create the component of config node ``node`` (tracker, segmenter, positive_sampler, negative_sampler)."""
+    from sampt.plugins import Registry
+
+    registry = registry or Registry()
+    return registry.create(COMPONENT_NODES[node], str(cfg[node].name), **component_options(cfg, node))
+
+
+def build_pipeline(cfg: DictConfig, registry: Any = None):
+    """A :class:`~sampt.pipeline.SamPt` from a composed config."""
+    from sampt.pipeline import SamPt
+    from sampt.plugins import Registry
+
+    registry = registry or Registry()
+    options = SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
+    try:
+        options.validate()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return SamPt(
+        tracker=build_component(cfg, "tracker", registry),
+        segmenter=build_component(cfg, "segmenter", registry),
+        positive_sampler=build_component(cfg, "positive_sampler", registry),
+        negative_sampler=build_component(cfg, "negative_sampler", registry),
+        options=options,
+        seed=int(cfg.seed),
+    )

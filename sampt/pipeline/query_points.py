@@ -1,0 +1,96 @@
+"""Step 1 of SAM-PT: query points for each object.
+
+From a mask: positive points inside it (positive sampler), negative points on its complement (negative
+sampler). From clicks: the clicked points are the queries, and the segmenter turns them into the
+object's query mask on its frame (used later to re-initialise points).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from sampt.errors import UsageError
+from sampt.interfaces import PointSampler
+from sampt.types import NEGATIVE, POSITIVE, check_points_inside
+
+
+@dataclass
+class ObjectPrompt:
+    """How the user marks one object: a ``mask`` ``(H, W)`` bool on ``frame``, or clicked ``points``
+    ``(K, 2)`` ``(x, y)`` with ``labels`` (1 positive, 0 negative; default all positive) on ``frame``."""
+
+    object_id: int
+    frame: int = 0
+    mask: Optional[np.ndarray] = None
+    points: Optional[np.ndarray] = None
+    labels: Optional[np.ndarray] = None
+
+
+@dataclass
+class ObjectQueries:
+    """An object's query points: ``points`` ``(K, 2)`` on ``frame`` with ``labels`` ``(K,)``, positives
+    first, and its query ``mask`` on that frame (None until known)."""
+
+    object_id: int
+    frame: int
+    points: np.ndarray
+    labels: np.ndarray
+    mask: Optional[np.ndarray] = None
+
+    @property
+    def as_tracker_queries(self) -> np.ndarray:
+        """``(K, 3)`` ``(t, x, y)`` rows for a tracker."""
+        return np.concatenate([np.full((len(self.points), 1), self.frame, np.float32), self.points], axis=1)
+
+
+def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]) -> None:
+    """Raise :class:`UsageError` for a prompt that cannot work: bad frame, empty mask, wrong mask size,
+    points outside the frame, no positive click."""
+    H, W = size
+    what = f"object {prompt.object_id}"
+    if not 0 <= prompt.frame < num_frames:
+        raise UsageError(f"{what}: frame {prompt.frame} is outside the video (0..{num_frames - 1})")
+    if (prompt.mask is None) == (prompt.points is None):
+        raise UsageError(f"{what}: give either a mask or clicked points, not {'both' if prompt.mask is not None else 'neither'}")
+    if prompt.mask is not None:
+        mask = np.asarray(prompt.mask)
+        if mask.shape != (H, W):
+            raise UsageError(f"{what}: mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]} but the video is {W}x{H}; "
+                             "resize the mask or the video so they match")
+        if not mask.any():
+            raise UsageError(f"{what}: the mask on frame {prompt.frame} is empty; give a mask with at least one pixel")
+    else:
+        points = np.asarray(prompt.points, np.float32).reshape(-1, 2)
+        try:
+            check_points_inside(points, H, W, f"{what}: clicked points")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        labels = np.ones(len(points), int) if prompt.labels is None else np.asarray(prompt.labels).reshape(-1)
+        if len(labels) != len(points):
+            raise UsageError(f"{what}: {len(points)} clicked points but {len(labels)} labels")
+        if not np.any(labels == POSITIVE):
+            raise UsageError(f"{what}: needs at least one positive click")
+
+
+def sample_query_points(mask: np.ndarray, image: np.ndarray, frame: int, object_id: int,
+                        positive_sampler: PointSampler, negative_sampler: PointSampler,
+                        positive_points: int, negative_points: int, seed: int) -> ObjectQueries:
+    """Sample an object's query points from its mask on ``frame`` (``image`` is that frame)."""
+    mask = np.asarray(mask, bool)
+    positives = positive_sampler.sample(mask, positive_points, seed=seed, image=image)
+    parts, labels = [positives], [np.full(len(positives), POSITIVE, np.int64)]
+    if negative_points > 0 and (~mask).any():
+        negatives = negative_sampler.sample(~mask, negative_points, seed=seed + 1, image=image)
+        parts.append(negatives)
+        labels.append(np.full(len(negatives), NEGATIVE, np.int64))
+    return ObjectQueries(object_id, frame, np.concatenate(parts).astype(np.float32), np.concatenate(labels), mask)
+
+
+def queries_from_clicks(prompt: ObjectPrompt) -> ObjectQueries:
+    """The clicked points as queries, positives first (the query mask is filled in by the segmenter)."""
+    points = np.asarray(prompt.points, np.float32).reshape(-1, 2)
+    labels = np.ones(len(points), np.int64) if prompt.labels is None else np.asarray(prompt.labels, np.int64).reshape(-1)
+    order = np.argsort(labels != POSITIVE, kind="stable")
+    return ObjectQueries(prompt.object_id, prompt.frame, points[order], labels[order], None)

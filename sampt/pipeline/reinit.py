@@ -1,0 +1,180 @@
+"""Step 4 of SAM-PT: periodic re-initialisation of the query points (off by default, as in the reference).
+
+Each object is tracked over a horizon of ``reinit_horizon`` frames from its current query frame (the
+tracker may look ``reinit_tracker_horizon`` frames ahead), segmented there, and then gets new query
+points sampled from one of its predicted masks in that horizon; the old points are dropped and tracking
+restarts from the chosen frame. The variants choose that frame as the reference does:
+
+* ``horizon_sync`` (A): the horizon's last frame, moved earlier to the next frame where another object
+  starts, so objects stay synchronised;
+* ``median_area_diff`` (B): the frame whose mask area is the (lower) median of the horizon's mask areas
+  (the reference takes the median of the areas themselves, despite its name);
+* ``similar_area`` (C): the frame whose mask area is closest to the horizon's first mask;
+* ``similar_area_sync`` (D): one frame for all objects: the smallest summed relative area difference,
+  with a bonus for the next frame where another object starts.
+
+Masks of at most ``min_reinit_area`` pixels, and the first ``horizon // 4`` frames, are never chosen. An
+object with no usable mask in its horizon is marked absent for the rest of the video in that direction.
+With queries after frame 0 the video is run in both directions from each object's query frame and the
+halves are joined there. Frames are segmented again when horizons overlap (the method needs it) but are
+encoded only once, through the shared :class:`~sampt.pipeline.embeddings.EmbeddingCache`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from sampt.interfaces import Tracker
+from sampt.pipeline.embeddings import EmbeddingCache
+from sampt.pipeline.options import SamPtOptions
+from sampt.pipeline.prompting import ObjectFramePoints, SegmentationOutput, segment_frame
+from sampt.pipeline.query_points import ObjectQueries
+from sampt.pipeline.tracking import track_objects
+from sampt.types import Tracks, Video
+
+log = logging.getLogger(__name__)
+
+Resampler = Callable[[np.ndarray, int, int, int], ObjectQueries]
+"""``resample(mask, frame, object_index, seed) -> ObjectQueries``: new query points from a mask."""
+
+
+def choose_reinit_offsets(variant: str, areas: np.ndarray, first_areas: np.ndarray, horizon: int,
+                          sync_offset: Optional[int], min_area: int) -> np.ndarray:
+    """Pick each object's re-initialisation frame within a horizon.
+
+    ``areas`` ``(O, L)``: mask areas on the horizon's frames 1..L (frame 0 is its query frame);
+    ``first_areas`` ``(O,)``: areas on frame 0; ``sync_offset``: index into ``areas`` of the frame before
+    the next start of another object, if any. Returns indices into ``areas``, ``-1`` where no frame is usable.
+    """
+    areas = areas.astype(np.float64).copy()
+    areas[areas <= min_area] = np.nan
+    if horizon // 4 < areas.shape[1]:
+        areas[:, : horizon // 4] = np.nan
+    O, L = areas.shape
+    if variant == "horizon_sync":
+        index = min(horizon - 2, L - 1)
+        if sync_offset is not None:
+            index = min(index, sync_offset)
+        chosen = np.full(O, index)
+    elif variant == "median_area_diff":
+        chosen = np.full(O, -1)
+        for o in range(O):
+            valid = np.flatnonzero(~np.isnan(areas[o]))
+            if len(valid):
+                values = areas[o, valid]
+                median = np.sort(values)[(len(values) - 1) // 2]
+                chosen[o] = valid[np.flatnonzero(values == median)[0]]
+    elif variant == "similar_area":
+        diff = np.abs(areas - first_areas[:, None])
+        diff[np.isnan(diff)] = np.inf
+        chosen = np.where(np.isinf(diff).all(axis=1), -1, diff.argmin(axis=1))
+    elif variant == "similar_area_sync":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff = np.abs(areas - first_areas[:, None]) / first_areas[:, None]
+        diff[~np.isfinite(diff)] = 720.0  # an unusable frame costs far more than any real difference
+        total = diff.sum(axis=0)
+        if sync_offset is not None and 0 <= sync_offset < L:
+            total[sync_offset] -= 36.0  # prefer staying in sync with the other objects, but not at any cost
+        chosen = np.full(O, int(total.argmin()))
+    else:
+        raise ValueError(f"unknown re-initialisation variant {variant!r}")
+    usable = np.array([c >= 0 and not np.isnan(areas[o, c]) for o, c in enumerate(chosen)])
+    return np.where(usable, chosen, -1)
+
+
+def run_direction(video: Video, order: Sequence[int], objects: Sequence[ObjectQueries], starts: Sequence[Optional[int]],
+                  tracker: Tracker, embeddings: EmbeddingCache, segment: Callable, resample: Resampler,
+                  options: SamPtOptions, seed: int, output: SegmentationOutput, owns: Callable[[int, int], bool],
+                  tracks_out: list, progress=None) -> None:
+    """Run re-initialised tracking over the frames ``order`` (forward or reversed).
+
+    ``starts[i]`` is object i's query position in ``order`` (None: not run in this direction); results for
+    frame t of object i are written only where ``owns(i, t)``.
+    """
+    n = len(order)
+    current = [None if s is None else objects[i] for i, s in enumerate(starts)]
+    start_pos = [s for s in starts]
+    h, h_track = options.reinit_horizon, options.reinit_tracker_horizon
+    positions = [s for s in start_pos if s is not None]
+    if not positions:
+        return
+    for s in range(min(positions), n):
+        group = [i for i in range(len(objects)) if start_pos[i] == s]
+        if not group:
+            continue
+        end, end_track = min(s + h, n), min(s + h_track, n)
+        frames = [order[k] for k in range(s, end_track)]
+        sub_video = Video(video.frames[frames], video.fps)
+        local = [ObjectQueries(current[i].object_id, 0, current[i].points, current[i].labels, current[i].mask) for i in group]
+        group_tracks = track_objects(tracker, sub_video, local, options.tracker_batch_objects)
+        length = end - s
+        horizon_masks = np.zeros((len(group), length, *video.size), bool)
+        for k in range(length):
+            t = order[s + k]
+            rng = np.random.default_rng([seed, t, s])
+            points = [ObjectFramePoints(tr.points[k], current[i].labels, tr.visibility[k]) for i, tr in zip(group, group_tracks)]
+            results = segment(embeddings.get(t), points, rng)
+            for g, (i, r) in enumerate(zip(group, results)):
+                if r.logits is not None:
+                    horizon_masks[g, k] = r.logits > 0
+                if owns(i, t):
+                    output.store.set(t, i, r.logits)
+                    output.iou[t, i] = np.nan if r.iou is None else r.iou
+                    output.prompts[t][i] = (r.prompt_points, r.prompt_labels)
+                    tracks_out[i][t] = (group_tracks[g].points[k], group_tracks[g].visibility[k])
+            if progress is not None:
+                progress.update(1)
+        for i in group:
+            start_pos[i] = None
+        if end < n:
+            later = [p for p in start_pos if p is not None and p > s]
+            sync = (min(later) - s - 1) if later else None
+            areas = horizon_masks[:, 1:].sum(axis=(2, 3))
+            first = horizon_masks[:, 0].sum(axis=(1, 2)).astype(np.float64)
+            chosen = choose_reinit_offsets(options.reinit_variant, areas, first, h, sync, options.min_reinit_area)
+            for g, i in enumerate(group):
+                if chosen[g] < 0:
+                    log.info("object %s: no usable mask to re-initialise from after frame %d; absent from then on",
+                             objects[i].object_id, order[end - 1])
+                    continue
+                k = int(chosen[g]) + 1
+                new_pos = s + k
+                current[i] = resample(horizon_masks[g, k], order[new_pos], i, seed + 7919 * new_pos + i)
+                start_pos[i] = new_pos
+        embeddings.release(order[: s + 1])
+
+
+def run_reinit(video: Video, objects: Sequence[ObjectQueries], tracker: Tracker, embeddings: EmbeddingCache,
+               segment: Callable, resample: Resampler, options: SamPtOptions, seed: int, output: SegmentationOutput,
+               progress=None) -> list[Tracks]:
+    """Re-initialised SAM-PT over the whole video, both directions from each object's query frame.
+
+    Returns, per object, the tracks of the query points in use on each frame (padded with invisible
+    points where an object's point count changes).
+    """
+    T = len(video)
+    query_frames = [o.frame for o in objects]
+    tracks_out: list[dict] = [dict() for _ in objects]
+    backward_needed = max(query_frames) > 0
+    if backward_needed:  # frames between the query frames are needed in both directions: encode them once
+        embeddings.pin(range(min(query_frames), max(query_frames) + 1))
+    run_direction(video, list(range(T)), objects, query_frames, tracker, embeddings, segment, resample, options,
+                  seed, output, owns=lambda i, t: t >= query_frames[i], tracks_out=tracks_out, progress=progress)
+    if backward_needed:
+        order = list(range(T - 1, -1, -1))
+        starts = [T - 1 - q if q > 0 else None for q in query_frames]
+        run_direction(video, order, objects, starts, tracker, embeddings, segment, resample, options, seed + 1,
+                      output, owns=lambda i, t: t < query_frames[i], tracks_out=tracks_out, progress=progress)
+        embeddings.unpin()
+    return [_assemble_tracks(per_frame, T) for per_frame in tracks_out]
+
+
+def _assemble_tracks(per_frame: dict, T: int) -> Tracks:
+    K = max((len(p) for p, _ in per_frame.values()), default=0)
+    points = np.full((T, K, 2), np.nan, np.float32)
+    visible = np.zeros((T, K), bool)
+    for t, (p, v) in per_frame.items():
+        points[t, : len(p)], visible[t, : len(v)] = p, v
+    return Tracks(points, visible)

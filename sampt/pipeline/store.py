@@ -1,0 +1,67 @@
+"""Compact storage of per-object, per-frame results.
+
+Full-resolution float logits for every object and frame would not fit in memory for long videos; this
+keeps, for each (frame, object), only the logits inside the bounding box of the positive region, as
+float16. That is enough to give each object's boolean mask and to combine objects into one label map by
+highest positive logit.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+
+class MaskStore:
+    """Per-(frame, object) cropped positive logits; an absent entry means an empty mask."""
+
+    def __init__(self, num_frames: int, num_objects: int, size: tuple[int, int]):
+        self.num_frames, self.num_objects, self.size = num_frames, num_objects, size
+        self._crops: dict[tuple[int, int], tuple[int, int, np.ndarray]] = {}
+
+    def set(self, t: int, o: int, logits: Optional[np.ndarray]) -> None:
+        """Store object ``o``'s logits on frame ``t`` (None or no positive pixel: empty)."""
+        self._crops.pop((t, o), None)
+        if logits is None:
+            return
+        positive = logits > 0
+        if not positive.any():
+            return
+        ys, xs = np.nonzero(positive)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        self._crops[(t, o)] = (int(y0), int(x0), logits[y0:y1, x0:x1].astype(np.float16))
+
+    def mask(self, t: int, o: int) -> np.ndarray:
+        out = np.zeros(self.size, bool)
+        entry = self._crops.get((t, o))
+        if entry is not None:
+            y0, x0, crop = entry
+            out[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop > 0
+        return out
+
+    def area(self, t: int, o: int) -> int:
+        entry = self._crops.get((t, o))
+        return 0 if entry is None else int((entry[2] > 0).sum())
+
+    def label_map(self, t: int, object_ids: list[int]) -> np.ndarray:
+        """``(H, W)`` uint8: each pixel to the object with the highest positive logit, else 0."""
+        best = np.zeros(self.size, np.float32)
+        labels = np.zeros(self.size, np.uint8)
+        for o in range(self.num_objects):
+            entry = self._crops.get((t, o))
+            if entry is None:
+                continue
+            y0, x0, crop = entry
+            region = (slice(y0, y0 + crop.shape[0]), slice(x0, x0 + crop.shape[1]))
+            crop32 = crop.astype(np.float32)
+            win = crop32 > best[region]
+            best[region][win] = crop32[win]
+            labels[region][win] = object_ids[o]
+        return labels
+
+    def masks(self) -> np.ndarray:
+        """Every mask as one ``(T, O, H, W)`` bool array (materialised: for short clips and tests)."""
+        out = np.zeros((self.num_frames, self.num_objects, *self.size), bool)
+        for (t, o) in self._crops:
+            out[t, o] = self.mask(t, o)
+        return out
