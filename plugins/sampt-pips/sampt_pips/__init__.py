@@ -1,0 +1,1 @@
+"""PIPS and PIPS++ point trackers for sampt."""
