@@ -1,0 +1,229 @@
+"""sampt :class:`~sampt.interfaces.Tracker` implementations of PIPS and PIPS++.
+
+Coordinates: sampt's points have pixel centres on integer coordinates of the original frame. The
+models see the video resized to ``resolution`` (bilinear, corners not aligned, as the official demos
+do); a point maps to ``x' = (x + 0.5) * W' / W - 0.5`` (same for y) and back by the inverse. The official
+scripts scale by ``W' / W`` alone, which is off by ``0.5 * (W' / W - 1)`` pixels; this is the exact map.
+
+Queries may start on any frame: each point is tracked forward from its query frame and, when that is
+not frame 0, backward through the reversed video from the same frame.
+"""
+from __future__ import annotations
+
+import logging
+import tarfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from sampt.interfaces import Tracker, TrackerCapabilities
+from sampt.types import Tracks, Video, as_queries, check_points_inside
+from sampt.weights import WeightsError, load_into, resolve
+
+from sampt_pips.common import as_size, check_input_size
+from sampt_pips.plugin import CHECKPOINTS
+from sampt_pips.tracking import FrameFeatures, pips2_windows, pips_chain
+
+log = logging.getLogger(__name__)
+
+NESTED_KEYS = ("model_state_dict", "model", "state_dict")
+"""The official training code saves {'model_state_dict': ..., 'optimizer_state_dict': ...}."""
+
+
+def pick_device(device: str) -> torch.device:
+    """"auto": CUDA when available, else CPU; anything else is passed to torch."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def checkpoint_file(path: Path) -> Path:
+    """The torch file for ``path``: the file itself, or for an official ``reference_model.tar.gz`` the
+    ``.pth`` member inside it (extracted once next to the archive)."""
+    if not tarfile.is_tarfile(path):
+        return path
+    with tarfile.open(path) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith((".pth", ".pt"))]
+        if not members:
+            raise WeightsError(f"archive {path} holds no .pth checkpoint")
+        member = max(members, key=lambda m: m.size)
+        target = path.with_name(path.name + "." + Path(member.name).name)
+        if not target.is_file() or target.stat().st_size != member.size:
+            log.info("extracting %s from %s", member.name, path)
+            src = tar.extractfile(member)
+            assert src is not None
+            tmp = target.with_name(target.name + ".part")
+            with open(tmp, "wb") as f:
+                while block := src.read(1 << 20):
+                    f.write(block)
+            tmp.replace(target)
+    return target
+
+
+def load_model(model: torch.nn.Module, checkpoint: Optional[str], default: str, what: str) -> torch.nn.Module:
+    """Resolve ``checkpoint`` (a path or a registered name; None: ``default``) and load it strictly."""
+    path, _ = resolve(checkpoint, default, CHECKPOINTS)
+    load_into(model, checkpoint_file(Path(path)), what=what, nested_keys=NESTED_KEYS)
+    return model.eval()
+
+
+def to_model_xy(xy: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> np.ndarray:
+    """Original-frame (x, y) -> model-input (x, y) for a frame resized from ``src`` to ``dst`` (H, W)."""
+    sx, sy = dst[1] / src[1], dst[0] / src[0]
+    out = np.asarray(xy, np.float64).copy()
+    out[..., 0] = (out[..., 0] + 0.5) * sx - 0.5
+    out[..., 1] = (out[..., 1] + 0.5) * sy - 0.5
+    return out
+
+
+def from_model_xy(xy: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> np.ndarray:
+    """Inverse of :func:`to_model_xy`."""
+    sx, sy = dst[1] / src[1], dst[0] / src[0]
+    out = np.asarray(xy, np.float64).copy()
+    out[..., 0] = (out[..., 0] + 0.5) / sx - 0.5
+    out[..., 1] = (out[..., 1] + 0.5) / sy - 0.5
+    return out
+
+
+class _PipsFamilyTracker(Tracker):
+    """What PIPS and PIPS++ share: loading, resizing, coordinates and the forward/backward split."""
+
+    name = ""
+    stride = 8
+
+    def _setup(self, model: torch.nn.Module, checkpoint: Optional[str], default: str, device: str,
+               resolution: Optional[Sequence[int]], max_points: int) -> None:
+        self.device = pick_device(device)
+        self.resolution = as_size(resolution)
+        if self.resolution is not None:
+            check_input_size(*self.resolution, self.stride, self.name)
+        self.max_points = max(1, int(max_points))
+        self.model = load_model(model, checkpoint, default, self.name).to(self.device)
+
+    def _input_size(self, video: Video) -> tuple[int, int]:
+        size = self.resolution or (video.height, video.width)
+        check_input_size(*size, self.stride, self.name)
+        return size
+
+    def _run(self, frames: np.ndarray, starts: np.ndarray, xy: torch.Tensor, size: tuple[int, int]
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positions (T, N, 2) and visibility logits (T, N) from each start frame to the end."""
+        raise NotImplementedError
+
+    def track(self, video: Video, queries: np.ndarray) -> Tracks:
+        queries = as_queries(queries)
+        T, H, W = len(video), video.height, video.width
+        if len(queries) and queries[:, 0].max() >= T:
+            raise ValueError(f"a query starts at frame {int(queries[:, 0].max())} but the video has {T} frames")
+        check_points_inside(queries[:, 1:], H, W, "query points")
+        N = len(queries)
+        if N == 0:
+            return Tracks(np.zeros((T, 0, 2), np.float32), np.zeros((T, 0), bool))
+        size = self._input_size(video)
+        t0 = queries[:, 0].astype(np.int64)
+        xy = torch.from_numpy(to_model_xy(queries[:, 1:], (H, W), size)).float().to(self.device)
+        points = np.zeros((T, N, 2), np.float64)
+        logits = np.zeros((T, N), np.float32)
+        with torch.no_grad():
+            pos, vis = self._run(video.frames, t0, xy, size)
+            fwd = np.arange(T)[:, None] >= t0[None, :]
+            points[fwd] = pos.cpu().double().numpy()[fwd]
+            logits[fwd] = vis.cpu().numpy()[fwd]
+            back = np.flatnonzero(t0 > 0)
+            if len(back):
+                rev_start = (T - 1) - t0[back]
+                pos, vis = self._run(video.frames[::-1], rev_start, xy[torch.as_tensor(back)], size)
+                pos = pos.cpu().double().numpy()[::-1]
+                vis = vis.cpu().numpy()[::-1]
+                before = np.arange(T)[:, None] < t0[None, back]
+                sub_p, sub_l = points[:, back], logits[:, back]
+                sub_p[before] = pos[before]
+                sub_l[before] = vis[before]
+                points[:, back], logits[:, back] = sub_p, sub_l
+        points = from_model_xy(points, (H, W), size).astype(np.float32)
+        visible = self._visible(logits)
+        points[t0, np.arange(N)] = queries[:, 1:]
+        visible[t0, np.arange(N)] = True
+        return Tracks(points, visible)
+
+    def _visible(self, logits: np.ndarray) -> np.ndarray:
+        return np.ones(logits.shape, bool)
+
+
+class PipsTracker(_PipsFamilyTracker):
+    """PIPS with the official re-anchoring chain (``chain_demo.py``) for videos of any length.
+
+    Options: ``checkpoint`` (a file or ``pips_reference_model``), ``device``, ``iters`` (refinement
+    iterations per 8-frame window, official 6), ``resolution`` (model input (H, W), official demo
+    (360, 640); None: native size; at least 64 px per side), ``visibility_threshold`` (a frame is visible
+    when sigmoid(logit) exceeds it), ``anchor_threshold`` (the chain's 0.9), ``max_points`` (points per
+    model call, bounds memory).
+    """
+
+    capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True,
+                                       has_visibility=True, has_confidence=False)
+    name = "PIPS"
+    stride = 4
+
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: int = 6,
+                 resolution: Optional[tuple[int, int]] = (360, 640), visibility_threshold: float = 0.5,
+                 anchor_threshold: float = 0.9, max_points: int = 256):
+        from sampt_pips.pips import Pips
+
+        self.iters = int(iters)
+        self.visibility_threshold = float(visibility_threshold)
+        self.anchor_threshold = float(anchor_threshold)
+        self._setup(Pips(S=8, stride=4), checkpoint, "pips_reference_model", device, resolution, max_points)
+
+    def _run(self, frames, starts, xy, size):
+        feats = FrameFeatures(self.model.encode, frames, size, self.device, batch=8, capacity=2 * self.model.S)
+        pos, vis, _ = pips_chain(self.model, feats.get, len(frames), starts, xy, self.iters,
+                                 self.anchor_threshold, self.max_points)
+        return pos, vis
+
+    def _visible(self, logits):
+        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64))) > self.visibility_threshold
+
+
+class Pips2Tracker(_PipsFamilyTracker):
+    """PIPS++ with the official window loop (``test_on_*.py``) for videos of any length.
+
+    PIPS++ has no visibility head: every point is reported visible on every frame.
+    Options: ``checkpoint`` (a file, the official tarball, or ``pips2_reference_model``), ``device``,
+    ``iters`` (official 16), ``resolution`` (model input (H, W), official (512, 896); None: native size;
+    at least 128 px per side), ``window`` (frames per window, official 128), ``beautify`` (halve the
+    last quarter's updates, the demo's setting; the evaluation scripts leave it off), ``max_points``.
+    """
+
+    capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True,
+                                       has_visibility=False, has_confidence=False)
+    name = "PIPS++"
+    stride = 8
+
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: int = 16,
+                 resolution: Optional[tuple[int, int]] = (512, 896), window: int = 128, beautify: bool = False,
+                 max_points: int = 256):
+        from sampt_pips.pips2 import Pips2
+
+        self.iters = int(iters)
+        self.window = int(window)
+        if self.window < 2:
+            raise ValueError(f"PIPS++ window must be at least 2 frames, got {window}")
+        self.beautify = bool(beautify)
+        self._setup(Pips2(stride=8), checkpoint, "pips2_reference_model", device, resolution, max_points)
+
+    def _run(self, frames, starts, xy, size):
+        T = len(frames)
+        N = xy.shape[0]
+        pos = torch.zeros((T, N, 2), dtype=torch.float32, device=self.device)
+        feats = FrameFeatures(self.model.encode, frames, size, self.device, batch=8, capacity=self.window + 1)
+        for s in np.unique(starts):
+            idx = np.flatnonzero(starts == s)
+            s = int(s)
+            sub, _ = pips2_windows(self.model, lambda ii, s=s: feats.get([s + i for i in ii]), T - s,
+                                   xy[torch.as_tensor(idx, device=self.device)], self.iters, self.window,
+                                   self.beautify, self.max_points)
+            pos[s:, torch.as_tensor(idx, device=self.device)] = sub
+        return pos, torch.zeros((T, N), device=self.device)
