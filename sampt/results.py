@@ -1,0 +1,74 @@
+"""Saving a run's results: DAVIS-style label PNGs, an overlay video and a JSON summary, all atomic."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from sampt.io import atomic_write, draw_overlay, write_label_png, write_video
+from sampt.types import Video
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished folder into place, replacing an older one without a window where neither exists whole."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def overlay_frames(result: Any, video: Video):
+    """Frames with masks, the prompt points (circles positive, crosses negative) and occluded query
+    points (red) drawn on them."""
+    for t in range(len(video)):
+        points, labels, visible = [], [], []
+        for o in range(len(result.object_ids)):
+            prompt = result.prompts[t][o]
+            if prompt is not None and len(prompt[0]):
+                points.append(prompt[0]), labels.append(prompt[1]), visible.append(np.ones(len(prompt[0]), bool))
+            tracks = result.tracks[o]
+            hidden = ~tracks.visibility[t] & np.isfinite(tracks.points[t]).all(axis=1)
+            if hidden.any():
+                points.append(tracks.points[t][hidden])
+                labels.append(result.queries[o].labels[: tracks.num_points][hidden[: len(result.queries[o].labels)]]
+                              if tracks.num_points == len(result.queries[o].labels) else np.ones(hidden.sum(), int))
+                visible.append(np.zeros(hidden.sum(), bool))
+        cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape))
+        yield draw_overlay(video[t], result.label_map(t), cat(points, (0, 2)), cat(labels, (0,)).astype(int),
+                           cat(visible, (0,)).astype(bool))
+
+
+def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: bool = True,
+                extra: Optional[dict] = None) -> Path:
+    """Write ``masks/00000.png``... (label maps), ``overlay.mp4`` and ``result.json`` under ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".masks-", dir=out))
+    try:
+        for t in range(result.num_frames):
+            write_label_png(tmp / f"{t:05d}.png", result.label_map(t))
+        _replace_dir(tmp, out / "masks")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if overlay:
+        write_video(out / "overlay.mp4", overlay_frames(result, video), fps=video.fps)
+    summary = {
+        "object_ids": list(map(int, result.object_ids)),
+        "scores": [float(s) for s in result.scores],
+        "iou_per_frame": [[None if np.isnan(v) else float(v) for v in row] for row in result.iou],
+        "encoder_calls": int(result.encoder_calls),
+        "timings_seconds": {k: float(v) for k, v in result.timings.items()},
+        "num_frames": int(result.num_frames),
+        **(extra or {}),
+    }
+    with atomic_write(out / "result.json") as path:
+        path.write_text(json.dumps(summary, indent=2))
+    return out
