@@ -12,6 +12,8 @@ from sampt.io import atomic_write
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
@@ -19,24 +21,34 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def text_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: int = 3) -> str:
-    """A fixed-width table (numbers right-aligned), like the official DAVIS tool prints."""
-    cells = [[_fmt(r.get(c, ""), digits) for c in columns] for r in rows]
+def _digits(digits: int | Mapping[str, int], column: str) -> int:
+    return digits.get(column, 3) if isinstance(digits, Mapping) else digits
+
+
+def _numeric(rows: Sequence[Mapping[str, Any]], column: str) -> bool:
+    values = [r.get(column) for r in rows if r.get(column) is not None]
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def text_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: int | Mapping[str, int] = 3) -> str:
+    """A fixed-width table (numbers right-aligned), like the official DAVIS tool prints. ``digits``: decimals
+    for floats, one number or per column."""
+    cells = [[_fmt(r.get(c, ""), _digits(digits, c)) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(r.get(c), (int, float)) for r in rows) and rows for c in columns]
+    numeric = [_numeric(rows, c) for c in columns]
     lines = [" ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(columns, widths, numeric))]
     for row in cells:
         lines.append(" ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(row, widths, numeric)))
     return "\n".join(line.rstrip() for line in lines)
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: int = 3) -> str:
-    """A GitHub-flavoured Markdown table."""
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                   digits: int | Mapping[str, int] = 3) -> str:
+    """A GitHub-flavoured Markdown table (numeric columns right-aligned)."""
     out = ["| " + " | ".join(columns) + " |",
-           "|" + "|".join("---:" if rows and isinstance(rows[0].get(c), (int, float)) else "---" for c in columns)
-           + "|"]
+           "|" + "|".join("---:" if _numeric(rows, c) else "---" for c in columns) + "|"]
     for r in rows:
-        out.append("| " + " | ".join(_fmt(r.get(c, ""), digits) for c in columns) + " |")
+        out.append("| " + " | ".join(_fmt(r.get(c, ""), _digits(digits, c)) for c in columns) + " |")
     return "\n".join(out)
 
 
