@@ -14,6 +14,7 @@ are scaled by ``(W' - 1) / (W - 1)`` (and ``(H' - 1) / (H - 1)``): :func:`to_mod
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -136,32 +137,68 @@ def write_query_points(tracks: Tensor, vis: Tensor, queries: Tensor) -> tuple[Te
     return tracks, vis
 
 
-ModelFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+ModelFn = Callable[..., tuple]
 """A model call for :func:`offline_predict`: ``(video (B,T,3,H',W') 0..255, queries (B,N,3) model pixels)`` ->
-``(tracks (B,T,N,2) model pixels, visibility probability (B,T,N))``."""
+``(tracks (B,T,N,2) model pixels, visibility probability (B,T,N))``, optionally followed by a confidence
+probability ``(B,T,N)``. With ``backward_tracking`` it is called a second time on the reversed video."""
 
 
-def offline_predict(model_fn: ModelFn, video: Tensor, queries: Tensor, model_hw: Sequence[int],
-                    support_grid_size: int = 6, backward_tracking: bool = False, threshold: float = 0.9,
-                    queries_in_model_coords: bool = False, resize_align_corners: bool = True,
-                    ) -> tuple[Tensor, Tensor]:
+@dataclass
+class OfflineResult:
+    """What :func:`offline_predict_full` returns: ``tracks`` ``(B, T, N, 2)`` in original pixels, boolean
+    ``visible`` ``(B, T, N)``, the visibility probability it was thresholded from, and the confidence
+    probability when the model gives one (else None). Query frames hold the query points, visible, prob. 1."""
+
+    tracks: Tensor
+    visible: Tensor
+    vis_prob: Tensor
+    confidence: Optional[Tensor]
+
+
+def offline_predict_full(model_fn: ModelFn, video: Tensor, queries: Tensor, model_hw: Sequence[int],
+                         support_grid_size: int = 6, backward_tracking: bool = False, threshold: float = 0.9,
+                         queries_in_model_coords: bool = False, resize_align_corners: bool = True,
+                         ) -> OfflineResult:
     """The official CoTracker 2/3 offline predictor around ``model_fn``.
 
     Resizes ``video`` ``(B, T, 3, H, W)`` (0..255) to ``model_hw``, scales ``queries`` ``(B, N, 3)`` (unless
-    they are already at the model resolution), appends a support grid at frame 0, runs the model (and, with
-    ``backward_tracking``, the model on the reversed video for frames before each query), drops the grid,
-    thresholds visibility, writes each query point at its query frame (visible) and scales the tracks back
-    to ``(H, W)`` pixels. Returns ``tracks`` ``(B, T, N, 2)`` and boolean ``visibility`` ``(B, T, N)``.
+    they are already at the model resolution), appends a ``support_grid_size`` x ``support_grid_size``
+    support grid at frame 0 (0: none), runs the model (and, with ``backward_tracking``, the model on the
+    reversed video, used for the frames before each query's frame), drops the grid, thresholds visibility
+    (``> threshold``), writes each query point at its query frame (visible) and scales the tracks back to
+    ``(H, W)`` pixels. When every query starts at frame 0 the backward pass changes nothing and is skipped.
     """
     B, T, C, H, W = video.shape
     frames = resize_video(video, model_hw, align_corners=resize_align_corners)
     q = queries.clone().float() if queries_in_model_coords else to_model_coords(queries.float(), (H, W), model_hw)
     N = q.shape[1]
     q_all = add_support_grid(q, support_grid_size, model_hw)
-    tracks, vis = model_fn(frames, q_all)
-    if backward_tracking:
-        back_tracks, back_vis = model_fn(frames.flip(1), flip_queries(q_all, T))
-        tracks, vis = merge_backward(tracks, vis, back_tracks.flip(1), back_vis.flip(1), q_all)
-    tracks, vis = tracks[:, :, :N].clone(), vis[:, :, :N] > threshold
-    write_query_points(tracks, vis, q)
-    return from_model_coords(tracks, model_hw, (H, W)), vis
+    out = list(model_fn(frames, q_all))
+    if backward_tracking and bool((q_all[..., 0] > 0).any()):
+        back = list(model_fn(frames.flip(1), flip_queries(q_all, T)))
+        before = torch.arange(T, device=q.device)[None, :, None] < q_all[:, None, :, 0]
+        out[0] = torch.where(before[..., None], back[0].flip(1), out[0])
+        out[1:] = [torch.where(before, b.flip(1), o) for o, b in zip(out[1:], back[1:])]
+    tracks = out[0][:, :, :N].clone()
+    vis_prob = out[1][:, :, :N].clone()
+    conf = out[2][:, :, :N].clone() if len(out) > 2 else None
+    visible = vis_prob > threshold
+    write_query_points(tracks, visible, q)
+    n = torch.arange(N, device=q.device)
+    for b in range(B):
+        t = q[b, :, 0].long()
+        vis_prob[b, t, n] = 1.0
+        if conf is not None:
+            conf[b, t, n] = 1.0
+    return OfflineResult(from_model_coords(tracks, model_hw, (H, W)), visible, vis_prob, conf)
+
+
+def offline_predict(model_fn: ModelFn, video: Tensor, queries: Tensor, model_hw: Sequence[int],
+                    support_grid_size: int = 6, backward_tracking: bool = False, threshold: float = 0.9,
+                    queries_in_model_coords: bool = False, resize_align_corners: bool = True,
+                    ) -> tuple[Tensor, Tensor]:
+    """:func:`offline_predict_full` returning only ``(tracks (B, T, N, 2), visibility (B, T, N) bool)``, the
+    official predictor's outputs."""
+    r = offline_predict_full(model_fn, video, queries, model_hw, support_grid_size, backward_tracking, threshold,
+                             queries_in_model_coords, resize_align_corners)
+    return r.tracks, r.visible
