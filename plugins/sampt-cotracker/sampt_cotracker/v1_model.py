@@ -7,6 +7,7 @@ Coordinates inside the network are model-resolution pixels, pixel centres on int
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -150,9 +151,11 @@ class CoTracker1(nn.Module):
         vis_logits = self.vis_predictor(feats.reshape(B * S * N, LATENT_DIM)).reshape(B, S, N)
         return coords * self.stride, vis_logits
 
-    def forward(self, video: VideoLike, queries: torch.Tensor, iters: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, video: VideoLike, queries: torch.Tensor, iters: int = 4,
+                feature_store: Optional[dict] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Track ``queries`` ``(1, N, 3)`` ``(t, x, y)`` (model pixels) through ``video`` (``(1, T, 3, h, w)``
-        float 0..255 at model resolution, or a :class:`FrameSource`).
+        float 0..255 at model resolution, or a :class:`FrameSource`). ``feature_store``: see
+        :class:`~sampt_cotracker.v2_model.FeatureCache`.
 
         Returns ``tracks`` ``(1, T, N, 2)`` (model pixels) and ``visibility`` ``(1, T, N)`` probabilities.
         Frames no window reached for a point (before its first window) are 0, as in the official model.
@@ -173,7 +176,7 @@ class CoTracker1(nn.Module):
         track_mask = (torch.arange(T, device=device)[None, :, None] >= first_sorted[None, None, :]).unsqueeze(-1)
         tracks = torch.zeros((B, T, N, 2), device=device)
         vis_logits = torch.zeros((B, T, N), device=device)
-        feats_cache = FeatureCache(self.fnet, source, device)
+        feats_cache = FeatureCache(self.fnet, source, device, feature_store)
         feat_init = torch.zeros((B, S, 0, LATENT_DIM), device=device)
         prev = 0
         coords = vis = None

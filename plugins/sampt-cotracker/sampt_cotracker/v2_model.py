@@ -332,28 +332,41 @@ class FrameSource:
     def get(self, indices: Sequence[int]) -> torch.Tensor:
         return self.video[list(indices)]
 
+    def key(self, index: int) -> int:
+        """An identifier of the frame at ``index``, shared by sources serving the same frames."""
+        return int(index)
+
 
 VideoLike = Union[torch.Tensor, FrameSource]
 
 
 class FeatureCache:
-    """Encoded frames (``fnet`` of ``2*(x/255)-1``), computed on first use and dropped once passed."""
+    """Encoded frames (``fnet`` of ``2*(x/255)-1``), computed on first use.
 
-    def __init__(self, fnet: nn.Module, source: FrameSource, device: torch.device):
+    Without a ``store`` the frames before the current window are forgotten (memory bounded by a window);
+    with one (a dict shared between calls, keyed by :meth:`FrameSource.key`) every frame is kept, so a
+    second pass over the same frames (the backward pass) does not encode them again.
+    """
+
+    def __init__(self, fnet: nn.Module, source: FrameSource, device: torch.device,
+                 store: Optional[dict] = None):
         self.fnet, self.source, self.device = fnet, source, device
-        self.cache: dict[int, torch.Tensor] = {}
+        self.keep = store is not None
+        self.cache: dict = store if store is not None else {}
 
     def window(self, indices: Sequence[int]) -> torch.Tensor:
-        """Feature maps ``(len(indices), C, h, w)``; frames before ``min(indices)`` are forgotten."""
-        need = sorted({i for i in indices if i not in self.cache})
+        """Feature maps ``(len(indices), C, h, w)`` of the frames at ``indices``."""
+        keys = [self.source.key(i) for i in indices]
+        need = sorted({(k, i) for k, i in zip(keys, indices) if k not in self.cache})
         if need:
-            frames = self.source.get(need).to(self.device, torch.float32)
+            frames = self.source.get([i for _, i in need]).to(self.device, torch.float32)
             feats = encode_frames(self.fnet, 2 * (frames / 255.0) - 1.0)
-            self.cache.update({i: f for i, f in zip(need, feats)})
-        lo = min(indices)
-        for k in [k for k in self.cache if k < lo]:
-            del self.cache[k]
-        return torch.stack([self.cache[i] for i in indices])
+            self.cache.update({k: f for (k, _), f in zip(need, feats)})
+        if not self.keep:  # windows only move forward: frames outside this one are not needed again
+            current = set(keys)
+            for k in [k for k in self.cache if k not in current]:
+                del self.cache[k]
+        return torch.stack([self.cache[k] for k in keys])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,9 +416,11 @@ class CoTracker2(nn.Module):
         vis_logits = self.vis_predictor(track_feat).reshape(B, S, N)
         return coords * self.stride, vis_logits
 
-    def forward(self, video: VideoLike, queries: torch.Tensor, iters: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, video: VideoLike, queries: torch.Tensor, iters: int = 4,
+                feature_store: Optional[dict] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Track ``queries`` ``(1, N, 3)`` ``(t, x, y)`` (model pixels) through ``video`` (``(1, T, 3, h, w)``
-        float 0..255 at model resolution, or a :class:`FrameSource`).
+        float 0..255 at model resolution, or a :class:`FrameSource`). ``feature_store``: see
+        :class:`FeatureCache`.
 
         Returns ``tracks`` ``(1, T, N, 2)`` in model pixels and ``visibility`` ``(1, T, N)`` probabilities.
         Windows that would run past the last frame read it repeatedly (the official padding).
@@ -422,7 +437,7 @@ class CoTracker2(nn.Module):
         q_coords = queries[..., 1:] / self.stride
         tracks = torch.zeros((B, T, N, 2), device=device)
         vis_logits = torch.zeros((B, T, N), device=device)
-        feats = FeatureCache(self.fnet, source, device)
+        feats = FeatureCache(self.fnet, source, device, feature_store)
         track_feat = torch.zeros((B, N, LATENT_DIM), device=device)
         sampled = torch.zeros(N, dtype=torch.bool, device=device)
         num_windows = (T - S + step - 1) // step + 1

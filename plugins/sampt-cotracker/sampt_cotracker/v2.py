@@ -1,0 +1,88 @@
+"""CoTracker 2 behind sampt's :class:`~sampt.interfaces.Tracker` interface (``tracker=cotracker2``).
+
+By default it does what the official ``CoTrackerPredictor(v2=True)`` does with ``backward_tracking=True``:
+frames resized to 384x512 (``align_corners=True``), a 6x6 support grid at frame 0, 6 refinement
+iterations, a backward pass on the reversed video for frames before each query, visibility > 0.9, and
+each query point written at its query frame.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import numpy as np
+
+from sampt.interfaces import Tracker, TrackerCapabilities
+from sampt.types import Tracks, Video
+
+log = logging.getLogger(__name__)
+
+VARIANTS: dict[str, int] = {"cotracker2": 8, "cotracker2v1": 16}
+"""CoTracker 2 variants: name (also the default checkpoint's name) -> window length."""
+
+
+def load_checkpoint(model, checkpoint: Optional[str], default: str, what: str) -> None:
+    """Resolve ``checkpoint`` (a path or a known name; None: ``default``) and load it strictly."""
+    from sampt.plugins import Registry
+    from sampt.weights import load_into, resolve
+
+    path, spec = resolve(checkpoint, default, Registry().weights)
+    log.info("loading %s from %s", what, path)
+    load_into(model, path, what=what)
+
+
+class CoTracker2Tracker(Tracker):
+    """CoTracker 2 (sliding windows of 8 frames; ``variant="cotracker2v1"``: 16).
+
+    Options: ``checkpoint`` (path or known name; default: the variant's official checkpoint), ``device``
+    (``"auto"``: CUDA if available), ``iters`` (refinement iterations, official 6), ``support_grid_size``
+    (support points on a grid at frame 0, 0 for none), ``backward_tracking`` (track frames before each
+    query's frame on the reversed video; off: those frames report the query position, invisible),
+    ``visibility_threshold``.
+    """
+
+    capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True,
+                                       has_visibility=True, has_confidence=False)
+
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", variant: str = "cotracker2",
+                 iters: int = 6, support_grid_size: int = 6, backward_tracking: bool = True,
+                 visibility_threshold: float = 0.9, interp_height: int = 384, interp_width: int = 512):
+        import torch  # noqa: F401  (heavy imports stay out of plugin registration)
+
+        from sampt_cotracker.v2_model import CoTracker2
+        from sampt_cotracker.v2_predictor import pick_device
+
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown CoTracker 2 variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        if iters < 1:
+            raise ValueError("iters must be at least 1")
+        self.variant = variant
+        self.window_len = VARIANTS[variant]
+        self.iters = int(iters)
+        self.support_grid_size = int(support_grid_size)
+        self.backward_tracking = bool(backward_tracking)
+        self.visibility_threshold = float(visibility_threshold)
+        self.model_size = (int(interp_height), int(interp_width))
+        self.device = pick_device(device)
+        if not self.backward_tracking:
+            self.capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=False,
+                                                    has_visibility=True, has_confidence=False)
+        self.model = CoTracker2(window_len=self.window_len, model_resolution=self.model_size)
+        load_checkpoint(self.model, checkpoint, variant, f"CoTracker 2 ({variant})")
+        self.model.to(self.device).eval()
+
+    def settings(self):
+        """The :class:`~sampt_cotracker.v2_predictor.PredictorSettings` these options stand for."""
+        from sampt_cotracker.predictor_utils import grid_points
+        from sampt_cotracker.v2_predictor import PredictorSettings
+
+        grids = [(0, grid_points(self.support_grid_size, self.model_size))] if self.support_grid_size > 0 else []
+        return PredictorSettings(model_size=self.model_size, iters=self.iters, align_corners=True, grids=grids,
+                                 backward=self.backward_tracking, merge="before_query",
+                                 threshold=self.visibility_threshold, write_queries=True,
+                                 min_frames=self.window_len)
+
+    def track(self, video: Video, queries: np.ndarray) -> Tracks:
+        from sampt_cotracker.v2_predictor import run_predictor
+
+        return run_predictor(self.model, video, queries, self.settings(), self.device)

@@ -1,0 +1,157 @@
+"""The predictor around the CoTracker 1 and 2 networks, shared by :mod:`sampt_cotracker.v1` and
+:mod:`sampt_cotracker.v2`: resizing, coordinate conversion, support grids, the backward pass and
+thresholding, configurable to reproduce either the official predictor or SAM-PT's own wrapper.
+
+Frames are resized on demand, window by window, so memory does not grow with the video's length beyond
+the uint8 frames themselves and the tracks.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from sampt.types import Tracks, Video, as_queries, check_points_inside
+from sampt_cotracker.predictor_utils import coord_scale, flip_queries, merge_backward, write_query_points
+from sampt_cotracker.v2_model import FrameSource
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(device: str) -> torch.device:
+    """``"auto"``: CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class ResizedFrames(FrameSource):
+    """uint8 ``(T, H, W, 3)`` frames served as float ``(n, 3, h, w)`` 0..255 at the model resolution.
+
+    ``reverse`` serves them in reverse time order; ``min_len`` pads a short clip by repeating its last
+    frame (as SAM-PT's wrapper for short videos does).
+    """
+
+    def __init__(self, frames: np.ndarray, size: Sequence[int], align_corners: bool, device: torch.device,
+                 reverse: bool = False, min_len: int = 0):
+        self.frames = frames
+        self.out_size = (int(size[0]), int(size[1]))
+        self.align_corners = align_corners
+        self.device = device
+        self.reverse = reverse
+        self.length = max(len(frames), int(min_len))
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.out_size
+
+    def key(self, index: int) -> int:
+        T = len(self.frames)
+        i = min(int(index), T - 1)
+        return T - 1 - i if self.reverse else i
+
+    def get(self, indices: Sequence[int]) -> torch.Tensor:
+        real = [self.key(i) for i in indices]
+        x = torch.from_numpy(np.ascontiguousarray(self.frames[real])).to(self.device)
+        x = x.permute(0, 3, 1, 2).float()
+        return F.interpolate(x, self.out_size, mode="bilinear", align_corners=self.align_corners)
+
+
+@dataclass
+class PredictorSettings:
+    """How the tracker wraps the network.
+
+    ``align_corners``: resize with ``align_corners=True`` and scale points by ``(w-1)/(W-1)`` (the official
+    CoTracker 2/3 predictors; consistent with pixel centres on integers); False: resize with
+    ``align_corners=False`` and scale by ``w/W`` (the CoTracker 1.0 predictor and SAM-PT's wrapper).
+    ``grids``: support grids ``(frame, points (M, 2))`` in model pixels appended to the queries.
+    ``merge``: how the backward pass fills the forward result: ``"before_query"`` (frames before each
+    query's frame) or ``"zeros"`` (every coordinate that is exactly 0, CoTracker 1's not-yet-tracked value).
+    ``write_queries``: put each query point at its query frame, visible, as the official predictors do.
+    ``feature_memory_mb``: with a backward pass, keep every frame's features for both passes (each frame
+    encoded once) when they fit in this many MiB; else each pass encodes its windows again.
+    """
+
+    model_size: tuple[int, int] = (384, 512)
+    iters: int = 6
+    align_corners: bool = True
+    grids: list = field(default_factory=list)
+    backward: bool = True
+    merge: str = "before_query"
+    threshold: float = 0.9
+    write_queries: bool = True
+    min_frames: int = 0
+    feature_memory_mb: float = 2048.0
+
+
+def run_predictor(model: nn.Module, video: Video, queries: np.ndarray, settings: PredictorSettings,
+                  device: torch.device) -> Tracks:
+    """Track ``queries`` ``(N, 3)`` (sampt coordinates) through ``video`` with a CoTracker 1/2 ``model``."""
+    queries = as_queries(queries)
+    T, H, W = len(video), video.height, video.width
+    N = len(queries)
+    if N and queries[:, 0].max() >= T:
+        raise ValueError(f"a query starts at frame {int(queries[:, 0].max())} but the video has {T} frames")
+    check_points_inside(queries[:, 1:], H, W, "query points")
+    if N == 0:
+        return Tracks(np.zeros((T, 0, 2), np.float32), np.zeros((T, 0), bool))
+    mh, mw = settings.model_size
+    if settings.align_corners:
+        (sx, sy), (bx, by) = coord_scale((H, W), (mh, mw)), coord_scale((mh, mw), (H, W))
+    else:
+        (sx, sy), (bx, by) = (mw / W, mh / H), (W / mw, H / mh)
+    q = torch.from_numpy(queries).to(device)[None].clone()
+    q[..., 1:] *= q.new_tensor([sx, sy])
+    parts = [q]
+    for frame, pts in settings.grids:
+        if frame < T:
+            pts = pts.to(device=device, dtype=q.dtype).reshape(1, -1, 2)
+            parts.append(torch.cat([torch.full_like(pts[..., :1], float(frame)), pts], dim=-1))
+    q_all = torch.cat(parts, dim=1)
+
+    store = None
+    if settings.backward:
+        stride = int(getattr(model, "stride", 4))
+        per_frame = 128 * (mh // stride) * (mw // stride) * 4 / 2**20
+        if T * per_frame <= settings.feature_memory_mb:
+            store = {}
+
+    def run(reverse: bool, qq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        src = ResizedFrames(video.frames, (mh, mw), settings.align_corners, device, reverse=reverse,
+                            min_len=settings.min_frames)
+        with torch.no_grad():
+            tr, vi = model(src, qq, iters=settings.iters, feature_store=store)
+        return tr[:, :T], vi[:, :T]
+
+    tracks, vis = run(False, q_all)
+    if settings.backward:
+        back_tracks, back_vis = run(True, flip_queries(q_all, T))
+        back_tracks, back_vis = back_tracks.flip(1), back_vis.flip(1)
+        if settings.merge == "zeros":
+            zero = tracks == 0
+            tracks = torch.where(zero, back_tracks, tracks)
+            vis = torch.where(zero[..., 0], back_vis, vis)
+        else:
+            tracks, vis = merge_backward(tracks, vis, back_tracks, back_vis, q_all)
+    tracks = tracks[:, :, :N].clone()
+    visible = vis[:, :, :N] > settings.threshold
+    if settings.write_queries:
+        write_query_points(tracks, visible, q)
+    tracks = tracks * tracks.new_tensor([bx, by])
+    points = tracks[0].cpu().numpy().astype(np.float32)
+    visible = visible[0].cpu().numpy()
+    if not settings.backward:
+        # the contract for trackers without a backward pass: before its query frame a point sits at its
+        # query position, invisible
+        before = np.arange(T)[:, None] < queries[None, :, 0]
+        points[before] = np.broadcast_to(queries[:, 1:], (T, N, 2))[before]
+        visible[before] = False
+    return Tracks(points, visible)
