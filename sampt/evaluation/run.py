@@ -2,7 +2,7 @@
 
 Protocol (semi-supervised VOS): each object is prompted with its annotated mask on the frame where it first
 appears. The output label map of a frame gives each pixel to the object with the highest positive logit;
-an object is absent before its prompt frame, and on its prompt frame its given mask is pasted in (the usual
+an object is absent before its prompt frame, and on its prompt frame it is exactly its given mask (the usual
 convention; DAVIS never scores that frame). Outputs are written for the frames the dataset scores.
 """
 from __future__ import annotations
@@ -74,8 +74,9 @@ def predict_sequence(pipeline: Any, seq: VOSSequence, video: Any = None, prompts
         for oid in ids:  # no object before it appears
             if t < first[oid]:
                 lab = np.where(lab == oid, 0, lab).astype(np.uint8)
-        for p in prompts:  # the given masks on their own frames
+        for p in prompts:  # on its prompt frame an object is exactly its given mask
             if p.frame == t:
+                lab = np.where(lab == p.object_id, 0, lab)
                 lab = np.where(p.mask, np.uint8(p.object_id), lab).astype(np.uint8)
         out[k] = lab
     return SequencePrediction(out, result, seconds)
