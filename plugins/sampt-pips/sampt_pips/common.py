@@ -76,8 +76,8 @@ def sample_points(fmap: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch
     (cell centres on integers). Neighbour indices are clamped to the map (border replication).
     Returns (B, N, C)."""
     B, C, H, W = fmap.shape
-    x = x.float()
-    y = y.float()
+    x = x.to(fmap.dtype)
+    y = y.to(fmap.dtype)
     x0 = torch.floor(x)
     y0 = torch.floor(y)
     x1 = x0 + 1
@@ -149,7 +149,7 @@ class CorrPyramid:
             grid = centroid + self.delta.view(1, 2 * r + 1, 2 * r + 1, 2)
             sampled = _grid_sample_pixels(corrs.reshape(B * S * N, 1, H, W), grid)
             out.append(sampled.view(B, S, N, -1))
-        return torch.cat(out, dim=-1).contiguous().float()
+        return torch.cat(out, dim=-1).contiguous().to(coords.dtype)
 
 
 def min_input_side(stride: int, num_levels: int = 4) -> int:

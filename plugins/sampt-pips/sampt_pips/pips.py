@@ -59,7 +59,7 @@ def sincos_3d(xyz: torch.Tensor, C: int) -> torch.Tensor:
     """PIPS's 3-D sin/cos embedding of (dx, dy, t): C channels per coordinate (interleaved sin, cos at
     frequencies k*1000/C, k = 0, 2, ...), followed by the raw coordinates. (B, S, 3) -> (B, S, 3C+3)."""
     B, S, _ = xyz.shape
-    freqs = (torch.arange(0, C, 2, device=xyz.device, dtype=torch.float32) * (1000.0 / C)).reshape(1, 1, C // 2)
+    freqs = (torch.arange(0, C, 2, device=xyz.device, dtype=xyz.dtype) * (1000.0 / C)).reshape(1, 1, C // 2)
     parts = []
     for i in range(3):
         a = xyz[:, :, i:i + 1] * freqs
@@ -141,7 +141,7 @@ class Pips(nn.Module):
             feat_init = sample_points(fmaps[:, 0], coords[:, 0, :, 0], coords[:, 0, :, 1])
         ffeats = feat_init.unsqueeze(1).repeat(1, S, 1, 1)  # B, S, N, C
         coords0 = coords[:, 0].clone()
-        times = torch.linspace(0, S, S, device=fmaps.device).reshape(1, S, 1).repeat(B * N, 1, 1)
+        times = torch.linspace(0, S, S, device=fmaps.device, dtype=fmaps.dtype).reshape(1, S, 1).repeat(B * N, 1, 1)
         preds, vis_iters = [], []
         for _ in range(iters):
             coords = coords.detach()

@@ -38,8 +38,10 @@ class FrameFeatures:
     """
 
     def __init__(self, encode: Callable[[torch.Tensor], torch.Tensor], frames: np.ndarray,
-                 size: Optional[tuple[int, int]], device: torch.device, batch: int = 8, capacity: int = 16):
+                 size: Optional[tuple[int, int]], device: torch.device, batch: int = 8, capacity: int = 16,
+                 dtype: torch.dtype = torch.float32):
         self.encode = encode
+        self.dtype = dtype
         self.frames = frames
         self.size = size
         self.device = device
@@ -50,7 +52,7 @@ class FrameFeatures:
 
     def _load(self, idx: Sequence[int]) -> torch.Tensor:
         rgb = torch.from_numpy(np.ascontiguousarray(self.frames[list(idx)])).to(self.device)
-        rgb = rgb.permute(0, 3, 1, 2).float()
+        rgb = rgb.permute(0, 3, 1, 2).to(self.dtype)
         if self.size is not None and tuple(rgb.shape[-2:]) != tuple(self.size):
             rgb = F.interpolate(rgb, self.size, mode="bilinear", align_corners=False)
         return rgb
@@ -103,10 +105,10 @@ def pips_chain(model, fetch: Fetch, T: int, start: np.ndarray, xy: torch.Tensor,
     S = model.S
     N = xy.shape[0]
     device = xy.device
-    traj = torch.zeros((T, N, 2), dtype=torch.float32, device=device)
-    vis = torch.zeros((T, N), dtype=torch.float32, device=device)
+    traj = torch.zeros((T, N, 2), dtype=xy.dtype, device=device)
+    vis = torch.zeros((T, N), dtype=xy.dtype, device=device)
     cur = np.asarray(start, np.int64).copy()
-    traj[cur, torch.arange(N)] = xy.float()
+    traj[cur, torch.arange(N)] = xy
     feats: list[Optional[torch.Tensor]] = [None] * N
     anchors: list[list[int]] = [[] for _ in range(N)]
     active = cur < T
@@ -143,7 +145,7 @@ def pips2_windows(model, fetch: Fetch, T: int, xy: torch.Tensor, iters: int = 16
     """Track points ``xy`` (N, 2) (model input pixels, on frame 0) through a ``T``-frame sequence with
     the PIPS++ window loop. Returns positions (T, N, 2) and the windows used."""
     N = xy.shape[0]
-    trajs = xy.float()[None].repeat(T, 1, 1)
+    trajs = xy[None].repeat(T, 1, 1)
     if T < 2 or N == 0:
         return trajs, [(0, T)]
     window = max(2, int(window))
