@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from sampt.errors import UsageError
 from sampt.pipeline.options import SamPtOptions
@@ -88,16 +87,22 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
         if root not in cfg:
             raise UsageError(f"config key {key!r} does not exist; top-level keys: {', '.join(cfg.keys())}")
         OmegaConf.update(cfg, key, _parse_value(value), merge=True, force_add=True)
-    try:
-        cfg.pipeline = OmegaConf.merge(pipeline, cfg.get("pipeline") or {})
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None) or ""
-        raise UsageError(f"config key pipeline.{key.split('.')[-1] if key else '?'}: {exc.msg if hasattr(exc, 'msg') else exc}. "
-                         f"Pipeline keys: {', '.join(SamPtOptions.__dataclass_fields__)}") from None
+    check_pipeline(cfg)
+    cfg.pipeline = OmegaConf.merge(pipeline, cfg.get("pipeline") or {})
     if not isinstance(cfg.get("seed"), int):
         raise UsageError(f"config key 'seed' must be an integer, got {cfg.get('seed')!r}")
     check_components(cfg, registry)
     return cfg
+
+
+def check_pipeline(cfg: DictConfig) -> None:
+    """Every ``pipeline.*`` key must be a :class:`SamPtOptions` field with a value of its type."""
+    hints = typing.get_type_hints(SamPtOptions)
+    for key, value in (cfg.get("pipeline") or {}).items():
+        if key not in hints:
+            raise UsageError(f"config key pipeline.{key} does not exist; pipeline keys: {', '.join(hints)}")
+        if not _type_ok(value, hints[key]):
+            raise UsageError(f"config key pipeline.{key}={value!r} has the wrong type; expected {_type_name(hints[key])}")
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:
