@@ -38,7 +38,8 @@ class CoTracker2Tracker(Tracker):
     (``"auto"``: CUDA if available), ``iters`` (refinement iterations, official 6), ``support_grid_size``
     (support points on a grid at frame 0, 0 for none), ``backward_tracking`` (track frames before each
     query's frame on the reversed video; off: those frames report the query position, invisible),
-    ``visibility_threshold``.
+    ``visibility_threshold``, ``interp_height`` / ``interp_width`` (the resolution the network runs at;
+    the checkpoints were trained at 384x512, other sizes trade accuracy for speed).
     """
 
     capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True,
@@ -67,7 +68,7 @@ class CoTracker2Tracker(Tracker):
         if not self.backward_tracking:
             self.capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=False,
                                                     has_visibility=True, has_confidence=False)
-        self.model = CoTracker2(window_len=self.window_len, model_resolution=self.model_size)
+        self.model = CoTracker2(window_len=self.window_len)  # buffers sized for the trained 384x512
         load_checkpoint(self.model, checkpoint, variant, f"CoTracker 2 ({variant})")
         self.model.to(self.device).eval()
 
