@@ -1,11 +1,11 @@
 """sampt: SAM-PT, zero-shot video object segmentation by point tracking, with pluggable components."""
 from sampt.hookspecs import hookimpl
 from sampt.interfaces import ImageEmbedding, PointSampler, Segmenter, Tracker, TrackerCapabilities, TrackStream
-from sampt.types import NEGATIVE, POSITIVE, ObjectMasks, Prediction, Prompt, Tracks, Video
+from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt, Tracks, Video
 
 __version__ = "0.1.0"
 
 __all__ = [
     "hookimpl", "Tracker", "TrackerCapabilities", "TrackStream", "Segmenter", "ImageEmbedding", "PointSampler",
-    "Video", "Tracks", "Prompt", "Prediction", "ObjectMasks", "POSITIVE", "NEGATIVE",
+    "Video", "Tracks", "Prompt", "Prediction", "POSITIVE", "NEGATIVE",
 ]

@@ -9,6 +9,9 @@ Coordinate convention (stated once, obeyed everywhere):
 Components that need another convention (a model's input resolution, a raster convention with centres at
 ``+0.5``) convert at their own boundary, in and out.
 
+Masks are boolean ``(H, W)`` arrays per object and frame (``(T, O, H, W)`` when stacked, objects in the
+order of their ids); combined label maps are ``(H, W)`` uint8 with 0 for background.
+
 Only NumPy is used here so the core installs and runs without torch.
 """
 from __future__ import annotations
@@ -180,18 +183,3 @@ class Prediction:
     @property
     def mask(self) -> np.ndarray:
         return self.logits > 0
-
-
-@dataclass
-class ObjectMasks:
-    """Per-object, per-frame boolean masks: ``masks`` ``(T, O, H, W)`` bool, ``object_ids`` ``(O,)``."""
-
-    masks: np.ndarray
-    object_ids: Sequence[int]
-
-    def label_map(self, t: int) -> np.ndarray:
-        """The ``(H, W)`` uint8 label map of frame ``t`` (0 background; later objects win ties)."""
-        out = np.zeros(self.masks.shape[2:], np.uint8)
-        for o, oid in enumerate(self.object_ids):
-            out[self.masks[t, o]] = oid
-        return out

@@ -126,3 +126,24 @@ def test_tracker_batches_objects(fixed_tracker, recording_segmenter, small_clip)
     objects = [ObjectQueries(i, 0, np.zeros((3, 2), np.float32), np.ones(3)) for i in range(7)]
     tracks = track_objects(Counting(), small_clip.video, objects, batch_objects=5)
     assert calls == [15, 6] and len(tracks) == 7 and all(t.num_points == 3 for t in tracks)
+
+
+def test_videos_larger_than_the_trackers_limit_are_shrunk_for_it(small_clip):
+    from sampt.interfaces import Tracker, TrackerCapabilities
+    from sampt.pipeline.tracking import track_points
+
+    seen = {}
+
+    class Small(Tracker):
+        capabilities = TrackerCapabilities(max_side=48)
+
+        def track(self, video, queries):
+            seen["size"], seen["queries"] = video.size, np.array(queries)
+            T = len(video)
+            return Tracks(np.broadcast_to(queries[:, 1:], (T, len(queries), 2)), np.ones((T, len(queries)), bool))
+
+    queries = np.array([[0, 95.0, 71.0], [0, 0.0, 0.0]], np.float32)
+    tracks = track_points(Small(), small_clip.video, queries)
+    assert seen["size"] == (36, 48)
+    np.testing.assert_allclose(seen["queries"][0, 1:], [47.25, 35.25])  # frame edges map to frame edges
+    np.testing.assert_allclose(tracks.points[0], queries[:, 1:], atol=1e-4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from sampt.interfaces import Tracker
@@ -34,12 +35,32 @@ def _track_one_direction_per_frame(tracker: Tracker, video: Video, queries: np.n
     return Tracks(points, visible)
 
 
+def _resized_for(tracker: Tracker, video: Video) -> tuple[Video, float]:
+    """The video shrunk to the tracker's ``max_side`` if it is larger, and the scale applied."""
+    max_side = tracker.capabilities.max_side
+    if not max_side or max(video.size) <= max_side:
+        return video, 1.0
+    scale = max_side / max(video.size)
+    size = (max(1, round(video.width * scale)), max(1, round(video.height * scale)))
+    frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
+    return Video(frames, video.fps, video.name), scale
+
+
 def track_points(tracker: Tracker, video: Video, queries: np.ndarray) -> Tracks:
-    """Track ``(N, 3)`` queries in both directions from their frames, whatever the tracker supports."""
+    """Track ``(N, 3)`` queries in both directions from their frames, whatever the tracker supports
+    (shrinking the video first when it is larger than the tracker's ``max_side``)."""
     caps = tracker.capabilities
+    small, scale = _resized_for(tracker, video)
+    if scale != 1.0:  # pixel centres on integers: x' = (x + 0.5) * s - 0.5
+        queries = np.asarray(queries, np.float32).copy()
+        queries[:, 1:] = (queries[:, 1:] + 0.5) * scale - 0.5
     if caps.any_query_frame and caps.bidirectional:
-        return tracker.track(video, queries)
-    return _track_one_direction_per_frame(tracker, video, queries)
+        tracks = tracker.track(small, queries)
+    else:
+        tracks = _track_one_direction_per_frame(tracker, small, queries)
+    if scale != 1.0:
+        tracks = Tracks((tracks.points + 0.5) / scale - 0.5, tracks.visibility, tracks.confidence)
+    return tracks
 
 
 def track_objects(tracker: Tracker, video: Video, objects: Sequence[ObjectQueries], batch_objects: int) -> list[Tracks]:
