@@ -26,24 +26,19 @@ def _replace_dir(tmp: Path, final: Path) -> None:
 
 
 def overlay_frames(result: Any, video: Video):
-    """Frames with masks, the prompt points (circles positive, crosses negative) and occluded query
-    points (red) drawn on them."""
+    """Frames with masks and each object's tracked query points drawn on them: positive points as circles,
+    negative points as crosses, points the tracker reports occluded (or outside the frame) in red."""
     for t in range(len(video)):
         points, labels, visible = [], [], []
         for o in range(len(result.object_ids)):
-            prompt = result.prompts[t][o]
-            if prompt is not None and len(prompt[0]):
-                points.append(prompt[0]), labels.append(prompt[1]), visible.append(np.ones(len(prompt[0]), bool))
-            tracks = result.tracks[o]
-            hidden = ~tracks.visibility[t] & np.isfinite(tracks.points[t]).all(axis=1)
-            if hidden.any():
-                points.append(tracks.points[t][hidden])
-                labels.append(result.queries[o].labels[: tracks.num_points][hidden[: len(result.queries[o].labels)]]
-                              if tracks.num_points == len(result.queries[o].labels) else np.ones(hidden.sum(), int))
-                visible.append(np.zeros(hidden.sum(), bool))
-        cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape))
-        yield draw_overlay(video[t], result.label_map(t), cat(points, (0, 2)), cat(labels, (0,)).astype(int),
-                           cat(visible, (0,)).astype(bool))
+            tracks, query_labels = result.tracks[o], np.asarray(result.queries[o].labels)
+            known = np.isfinite(tracks.points[t]).all(axis=1)
+            n = min(len(query_labels), tracks.num_points)
+            points.append(tracks.points[t][:n][known[:n]])
+            labels.append(query_labels[:n][known[:n]])
+            visible.append(tracks.visibility[t][:n][known[:n]])
+        yield draw_overlay(video[t], result.label_map(t), np.concatenate(points), np.concatenate(labels).astype(int),
+                           np.concatenate(visible).astype(bool))
 
 
 def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: bool = True,
