@@ -1,0 +1,1 @@
+"""TAPIR / BootsTAPIR point trackers for sampt."""
