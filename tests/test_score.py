@@ -107,3 +107,34 @@ def test_sequence_selection_and_csv_dir(setup, tmp_path):
 def test_missing_dataset_root(tmp_path, capsys):
     assert main(["score", str(tmp_path), str(tmp_path / "nope"), "--no-progress"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_youtube_vos_train_split_scored_from_first_appearance(tmp_path):
+    """A fully annotated YouTube-VOS-layout split (train) can be scored locally: each object from the frame
+    after the one it is prompted on, to the end; the submission layout (Annotations/) is found."""
+    import json
+
+    from sampt.evaluation.scoring import scored_frames
+    from sampt.io import write_frames
+
+    clip = make_clip(seed=11, num_frames=5, height=32, width=40, num_objects=2, name="v")
+    split = tmp_path / "yt" / "train"
+    write_frames(split / "JPEGImages" / "v", clip.video)
+    names = [f"{t:05d}" for t in range(5)]
+    for t in range(5):
+        lab = clip.label_map(t)
+        if t < 2:
+            lab[lab == 2] = 0  # object 2 appears at frame 2
+        write_label_png(split / "Annotations" / "v" / f"{names[t]}.png", lab)
+    meta = {"videos": {"v": {"objects": {"1": {"frames": names}, "2": {"frames": names[2:]}}}}}
+    (split / "meta.json").write_text(json.dumps(meta))
+    ds = open_dataset("youtubevos2019", tmp_path / "yt", "train")
+    assert ds.scored_locally
+    seq = ds["v"]
+    assert scored_frames(seq, 1, ds.exclude_first_last) == [1, 2, 3, 4]
+    assert scored_frames(seq, 2, ds.exclude_first_last) == [3, 4]
+    results = tmp_path / "res"
+    shutil.copytree(split / "Annotations", results / "Annotations")
+    report = score_results(results, ds)
+    assert [len(o.j) for o in report.objects] == [4, 2]
+    assert report.global_scores["J&F-Mean"] == 1.0

@@ -277,14 +277,15 @@ def prepare_dataset(spec: dict, root: Optional[str], workdir: Path) -> Any:
 # -- the run ----------------------------------------------------------------------------------------
 
 def bench_combination(common: list[str], combo: list[str], sequences: list[tuple[Any, Any, list]], repeats: int, warmup: int,
-                      config_file: Optional[str], bar: Any = None) -> tuple[dict, list[dict], dict]:
+                      config_file: Optional[str], bar: Any = None, exclude_first_last: bool = True) -> tuple[dict, list[dict], dict]:
     """Benchmark one combination. ``sequences`` holds ``(VOSSequence, Video, prompts)``. Returns the run
     row, per-sequence rows and the composed config. ``common`` overrides apply to every combination;
     ``combo`` are this combination's own (they name it)."""
     from omegaconf import OmegaConf
 
     from sampt.config import compose
-    from sampt.evaluation.metrics import global_scores, score_sequence
+    from sampt.evaluation.metrics import global_scores
+    from sampt.evaluation.scoring import score_label_maps
     from sampt.evaluation.run import predict_sequence
     from sampt.pipeline import SamPt
 
@@ -308,8 +309,8 @@ def bench_combination(common: list[str], combo: list[str], sequences: list[tuple
                 for s in STAGES:
                     stages[s] += float(pred.result.timings.get(s, 0.0))
                 if r == 0 and seq.has_ground_truth:
-                    scores = score_sequence(seq.name, seq.ground_truth(), pred.labels, seq.object_ids,
-                                            exclude_first_last=True)
+                    index = {t: k for k, t in enumerate(seq.eval_frames)}
+                    scores = score_label_maps(seq, lambda t: pred.labels[index[t]], exclude_first_last)
                     object_scores.extend(scores)
                     g = global_scores(scores)
                     per_sequence.append({"sequence": seq.name, "frames": len(video), "objects": len(prompts),
@@ -358,13 +359,12 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
             continue
         ax.scatter([x], [100 * y], s=40)
         ax.annotate(r["name"], (x, 100 * y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.set_xscale("log")
+    fps = [r["fps_median"] for r in rows if r.get("fps_median")]
+    log_scale = bool(fps) and max(fps) / max(min(fps), 1e-9) > 10  # spans an order of magnitude
+    if log_scale:
+        ax.set_xscale("log")
     ax.margins(x=0.25, y=0.15)
-    from matplotlib.ticker import ScalarFormatter
-
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(ScalarFormatter())
-    ax.set_xlabel("frames per second (whole pipeline, median of passes; log scale)")
+    ax.set_xlabel(f"frames per second (whole pipeline, median of passes{'; log scale' if log_scale else ''})")
     ax.set_ylabel("J&F (%)")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
@@ -473,7 +473,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
             for combo in combos:
                 if bar is not None:
                     bar.set_postfix_str(combination_name(combo)[0], refresh=True)
-                row, seq_rows, resolved = bench_combination(common, combo, sequences, repeats, warmup, config_file, bar)
+                row, seq_rows, resolved = bench_combination(common, combo, sequences, repeats, warmup, config_file, bar,
+                                                              dataset.exclude_first_last)
                 row["overrides"] = combo
                 rows.append(row)
                 per_sequence.extend(seq_rows)

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -85,39 +85,72 @@ def read_result_labels(results_dir: Path, seq: VOSSequence, frames: Sequence[int
     return np.stack(out)
 
 
-def score_results_sequence(results_dir: Path, seq: VOSSequence, exclude_first_last: bool = True) -> list[ObjectScore]:
-    """Score one sequence's result PNGs against its annotations."""
-    frames = seq.eval_frames
-    scored = frames[1:-1] if exclude_first_last else frames
-    if not scored:  # a sequence of at most two frames has nothing to score
-        return score_sequence(seq.name, np.zeros((0, 1, 1), np.uint8), np.zeros((0, 1, 1), np.uint8),
-                              seq.object_ids, exclude_first_last=False)
-    gt = np.stack([seq.annotation(t) for t in scored])
-    pred = read_result_labels(results_dir, seq, scored)
-    if pred.shape[1:] != gt.shape[1:]:
-        raise UsageError(f"sequence {seq.name!r}: results are {pred.shape[2]}x{pred.shape[1]} but the annotations "
-                         f"are {gt.shape[2]}x{gt.shape[1]}")
+def scored_frames(seq: VOSSequence, object_id: int, exclude_first_last: bool = True) -> list[int]:
+    """The frames an object is scored on: after the frame it is prompted on (DAVIS: frame 0, which the
+    official protocol leaves out), and without the sequence's last frame when ``exclude_first_last``."""
+    last = seq.eval_frames[-1] if seq.eval_frames else None
+    return [t for t in seq.eval_frames
+            if t > seq.first_frames[object_id] and not (exclude_first_last and t == last)]
+
+
+def score_label_maps(seq: VOSSequence, prediction: Callable[[int], np.ndarray], exclude_first_last: bool = True,
+                     check_missing: Optional[Callable[[], set]] = None) -> list[ObjectScore]:
+    """Score one sequence given ``prediction(t)``, the ``(H, W)`` label map of frame index ``t``.
+
+    Each object is scored on :func:`scored_frames` (for DAVIS every object on frames 1..T-2, as the
+    official evaluation). Labels that are no object of the sequence are errors, and so is an object that
+    ``check_missing()`` (the labels present anywhere in the results) does not contain.
+    """
+    per_object = {oid: scored_frames(seq, oid, exclude_first_last) for oid in seq.object_ids}
+    needed = sorted(set().union(*per_object.values())) if per_object else []
+    gt = {t: seq.annotation(t) for t in needed}
+    pred = {t: prediction(t) for t in needed}
+    for t in needed:
+        if pred[t].shape != gt[t].shape:
+            raise UsageError(f"sequence {seq.name!r}: the result of frame {seq.frame_names[t]} is "
+                             f"{pred[t].shape[1]}x{pred[t].shape[0]} but the annotation is "
+                             f"{gt[t].shape[1]}x{gt[t].shape[0]}")
     ids = set(seq.object_ids)
-    labels = set(int(v) for v in np.unique(pred)) - {0}
+    labels = set()
+    for t in needed:
+        labels |= set(int(v) for v in np.unique(pred[t]))
+    labels.discard(0)
     unknown = sorted(labels - ids)
     if unknown:
         raise UsageError(f"sequence {seq.name!r}: results contain label {unknown[0]}, which is no object of this "
                          f"sequence (objects: {', '.join(map(str, seq.object_ids))})")
     absent = sorted(ids - labels)
-    if absent:
-        # an object may be lost on every scored frame; but if no result PNG has it at all, the results
-        # belong to something else (wrong ids, a wrong dataset): refuse rather than score it 0
-        present_anywhere = set()
-        folder = results_dir / seq.name
-        for t in (frames[0], frames[-1]) if frames else ():
-            p = folder / f"{seq.frame_names[t]}.png"
-            if p.is_file():
-                present_anywhere |= set(int(v) for v in np.unique(read_annotation(p)))
-        missing = [i for i in absent if i not in present_anywhere]
+    if absent and check_missing is not None:
+        # an object may be lost on every scored frame; but if no result has it at all, the results belong
+        # to something else (wrong ids, a wrong dataset): refuse rather than score it 0
+        present = labels | check_missing()
+        missing = [i for i in absent if i not in present]
         if missing:
-            raise UsageError(f"sequence {seq.name!r}: object {missing[0]} is missing from every result PNG in "
-                             f"{folder}")
-    return score_sequence(seq.name, gt, pred, seq.object_ids, exclude_first_last=False)
+            raise UsageError(f"sequence {seq.name!r}: object {missing[0]} is missing from every result PNG")
+    scores = []
+    for oid, frames in per_object.items():
+        g = np.stack([gt[t] == oid for t in frames])[None] if frames else np.zeros((1, 0, 1, 1), bool)
+        p = np.stack([pred[t] == oid for t in frames])[None] if frames else np.zeros((1, 0, 1, 1), bool)
+        scores.extend(score_sequence(seq.name, g, p, [oid], exclude_first_last=False))
+    return scores
+
+
+def score_results_sequence(results_dir: Path, seq: VOSSequence, exclude_first_last: bool = True) -> list[ObjectScore]:
+    """Score one sequence's result PNGs (``results_dir/<seq>/<frame>.png``) against its annotations."""
+    folder = results_dir / seq.name
+    if not folder.is_dir():
+        raise UsageError(f"results for sequence {seq.name!r} are missing: {folder} does not exist")
+
+    def prediction(t: int) -> np.ndarray:
+        return read_result_labels(results_dir, seq, [t])[0]
+
+    def present_anywhere() -> set:
+        found: set = set()
+        for p in folder.glob("*.png"):
+            found |= set(int(v) for v in np.unique(read_annotation(p)))
+        return found
+
+    return score_label_maps(seq, prediction, exclude_first_last, check_missing=present_anywhere)
 
 
 def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences: Optional[Iterable[str]] = None,
@@ -126,6 +159,8 @@ def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UsageError(f"results folder {results_dir} does not exist")
+    if dataset.kind == "youtubevos" and (results_dir / "Annotations").is_dir():
+        results_dir = results_dir / "Annotations"  # the submission layout
     if not dataset.scored_locally:
         from sampt.evaluation.writers import SERVER_NOTE
 
