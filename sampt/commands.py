@@ -104,15 +104,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = pipeline.run(clip.video, objects, progress=not args.no_progress)
     elapsed = time.perf_counter() - started
+    from sampt.evaluation.metrics import boundary_f, jaccard
+
     masks = result.masks
-    inter = (masks & clip.masks).sum(axis=(2, 3))
-    union = (masks | clip.masks).sum(axis=(2, 3))
-    jaccard = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    J = np.stack([jaccard(clip.masks[:, o], masks[:, o]) for o in range(len(objects))], axis=1)
+    F = np.stack([boundary_f(clip.masks[:, o], masks[:, o]) for o in range(len(objects))], axis=1)
     out = save_result(result, clip.video, args.output, overlay=True,
-                      extra={"config": OmegaConf.to_container(cfg), "mean_J": float(jaccard.mean())})
+                      extra={"config": OmegaConf.to_container(cfg), "mean_J": float(J.mean()), "mean_F": float(F.mean())})
     print(f"demo: {len(objects)} objects, {len(clip.video)} frames, {elapsed:.1f}s "
-          f"({len(clip.video) / max(elapsed, 1e-9):.1f} fps), mean J {jaccard.mean():.3f} "
-          f"(per object {', '.join(f'{j:.3f}' for j in jaccard.mean(axis=0))}), "
+          f"({len(clip.video) / max(elapsed, 1e-9):.1f} fps), mean J {J.mean():.3f}, mean F {F.mean():.3f}, "
+          f"J&F {(J.mean() + F.mean()) / 2:.3f} (J per object {', '.join(f'{j:.3f}' for j in J.mean(axis=0))}), "
           f"encoder calls {result.encoder_calls}; results in {out}")
     return 0
 
