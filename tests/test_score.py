@@ -138,3 +138,20 @@ def test_youtube_vos_train_split_scored_from_first_appearance(tmp_path):
     report = score_results(results, ds)
     assert [len(o.j) for o in report.objects] == [4, 2]
     assert report.global_scores["J&F-Mean"] == 1.0
+
+
+def test_davis2016_binary_results(setup, capsys):
+    """DAVIS 2016 is single-object: binary 0/255 result PNGs score against all objects merged."""
+    from PIL import Image
+
+    root, results, clips = setup
+    (root / "ImageSets" / "2016").mkdir(parents=True)
+    (root / "ImageSets" / "2016" / "val.txt").write_text("one\n")
+    for t in range(6):
+        fg = (clips[0].label_map(t) > 0).astype(np.uint8) * 255
+        Image.fromarray(fg, mode="L").save(results / "one" / f"{t:05d}.png")
+    assert main(["score", str(results), str(root), "--year", "2016", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "one" in out and "two" not in out
+    with open(results / "global_results-val.csv") as f:
+        assert next(csv.DictReader(f))["J&F-Mean"] == "1.000"

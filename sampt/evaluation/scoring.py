@@ -142,7 +142,9 @@ def score_results_sequence(results_dir: Path, seq: VOSSequence, exclude_first_la
         raise UsageError(f"results for sequence {seq.name!r} are missing: {folder} does not exist")
 
     def prediction(t: int) -> np.ndarray:
-        return read_result_labels(results_dir, seq, [t])[0]
+        labels = read_result_labels(results_dir, seq, [t])[0]
+        # DAVIS 2016 is single-object: any foreground (e.g. 0/255 binary PNGs) is the object
+        return (labels > 0).astype(np.uint8) if seq.merge_objects else labels
 
     def present_anywhere() -> set:
         found: set = set()
