@@ -3,18 +3,25 @@
 Each known checkpoint is a :class:`WeightsSpec` (official URL, file name, size, SHA-256) registered by its
 plugin through the ``register_weights`` hook. A checkpoint is resolved in this order:
 
-1. an existing local file path given by the user (``tracker.checkpoint=/path/file.pth``): used as is;
-2. the cache, ``$SAMPT_CACHE_DIR`` (default ``~/.cache/sampt/weights``), verified by size and SHA-256;
-3. a download from the official URL (progress bar, resumable ``.part`` file, verified, moved into place
-   atomically), unless ``SAMPT_OFFLINE=1``.
+1. an existing local file path given by the user (``segmenter.checkpoint=/path/file.pth``): used as is;
+2. the cache, ``$SAMPT_CACHE_DIR`` (default ``$XDG_CACHE_HOME/sampt/weights``, i.e.
+   ``~/.cache/sampt/weights``), verified by size and SHA-256 (the digest is computed once per file and
+   remembered in a ``.verified`` stamp beside it, keyed by size and modification time);
+3. a download from the official URL (progress bar, resumable ``.part`` file continued with an HTTP
+   ``Range`` request, verified, then moved into place atomically), unless ``SAMPT_OFFLINE=1``.
 
-When all fail the error names the file, where it was looked for and the URL to fetch it by hand.
+When all fail the error names the file, where it was looked for and the URL to fetch it by hand. A file
+whose size or SHA-256 differs from the spec, or whose state-dict keys/shapes differ from the model's, is
+rejected with a message saying so. Specs whose size/SHA-256 are not published facts leave them None; such
+files are checked only by loading them strictly.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -25,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "SAMPT_CACHE_DIR"
 OFFLINE_ENV = "SAMPT_OFFLINE"
+_BLOCK = 1 << 20
 
 
 class WeightsError(RuntimeError):
@@ -53,7 +61,13 @@ def cache_dir() -> Path:
     return Path(base) / "sampt" / "weights"
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+def offline() -> bool:
+    """Whether ``$SAMPT_OFFLINE`` forbids downloads."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def sha256_of(path: Path, chunk: int = _BLOCK) -> str:
+    """The hex SHA-256 digest of a file."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
@@ -61,80 +75,162 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _refetch_hint(spec: WeightsSpec) -> str:
+    return f"Delete it and fetch it again (`sampt weights fetch {spec.name}` or {spec.url})."
+
+
 def verify(path: Path, spec: WeightsSpec) -> None:
     """Raise :class:`WeightsError` when ``path`` does not have ``spec``'s size or SHA-256."""
+    path = Path(path)
     size = path.stat().st_size
     if spec.size is not None and size != spec.size:
         raise WeightsError(
             f"checkpoint {path} has {size} bytes but {spec.name} ({spec.filename}) has {spec.size}: "
-            f"the file is incomplete or a different model. Delete it and fetch it again "
-            f"(`sampt weights fetch {spec.name}` or {spec.url})."
+            f"the file is incomplete or a different model. {_refetch_hint(spec)}"
         )
     if spec.sha256:
         digest = sha256_of(path)
-        if digest != spec.sha256:
+        if digest != spec.sha256.lower():
             raise WeightsError(
-                f"checkpoint {path} has SHA-256 {digest[:16]}… but {spec.name} ({spec.filename}) has "
-                f"{spec.sha256[:16]}…: the file is corrupt or a different model. Delete it and fetch it again "
-                f"(`sampt weights fetch {spec.name}` or {spec.url})."
+                f"checkpoint {path} has SHA-256 {digest} but {spec.name} ({spec.filename}) has "
+                f"{spec.sha256}: the file is corrupt or a different model. {_refetch_hint(spec)}"
             )
 
 
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _stamp_text(path: Path, spec: WeightsSpec) -> str:
+    st = path.stat()
+    return f"{st.st_size} {st.st_mtime_ns} {spec.sha256 or '-'}\n"
+
+
+def verify_cached(path: Path, spec: WeightsSpec) -> None:
+    """:func:`verify`, skipping the hash when a stamp says this very file (size, mtime) already passed."""
+    stamp = _stamp_path(path)
+    try:
+        if stamp.read_text() == _stamp_text(path, spec):
+            return
+    except OSError:
+        pass
+    verify(path, spec)
+    try:
+        stamp.write_text(_stamp_text(path, spec))
+    except OSError:  # a read-only cache still works, it just re-hashes
+        pass
+
+
 def cached_path(spec: WeightsSpec) -> Path:
+    """Where ``spec`` lives in the cache (whether or not it is there)."""
     return cache_dir() / spec.filename
 
 
 def is_present(spec: WeightsSpec) -> bool:
+    """Whether ``spec``'s file is in the cache with the right size (the SHA-256 is checked on use)."""
     path = cached_path(spec)
     return path.is_file() and (spec.size is None or path.stat().st_size == spec.size)
 
 
+def _not_available(spec: WeightsSpec, dest: Path, reason: str) -> WeightsError:
+    return WeightsError(
+        f"checkpoint {spec.filename} ({spec.name}) is not available: {reason}. Looked for it at {dest} "
+        f"(the cache, {CACHE_ENV} overrides its folder). Download it by hand from {spec.url} and put it "
+        f"there, or pass the file's path as the component's `checkpoint` option."
+    )
+
+
+def _content_range_start(value: Optional[str]) -> Optional[int]:
+    m = re.match(r"\s*bytes\s+(\d+)-", value or "")
+    return int(m.group(1)) if m else None
+
+
 def download(spec: WeightsSpec, dest: Optional[Path] = None, progress: bool = True, timeout: float = 30.0) -> Path:
-    """Download ``spec`` to ``dest`` (default: the cache), resuming a ``.part`` file, then verify and
-    rename it into place atomically. A transfer that fails leaves no file at ``dest``."""
+    """Download ``spec`` to ``dest`` (default: the cache) and return its path.
+
+    A file already at ``dest`` that verifies is kept. Otherwise the bytes go to ``dest`` + ``.part``; a
+    ``.part`` left by an interrupted transfer is continued with an HTTP ``Range`` request (restarted from
+    zero when the server ignores it). The finished file is verified against ``spec`` (a mismatch deletes
+    it and raises :class:`WeightsError`) and renamed into place atomically, so ``dest`` never holds a
+    partial or corrupt file. An interrupted transfer raises :class:`WeightsError` and keeps the ``.part``.
+    """
     from tqdm.auto import tqdm
 
     dest = Path(dest) if dest is not None else cached_path(spec)
+    if dest.is_file():
+        verify_cached(dest, spec)
+        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(spec.url, headers={"User-Agent": "sampt"})
-    if have:
-        request.add_header("Range", f"bytes={have}-")
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except (urllib.error.URLError, OSError) as exc:
-        raise WeightsError(
-            f"could not download {spec.filename} for {spec.name} from {spec.url} ({exc}). "
-            f"Fetch it by hand and put it at {dest}, or pass its path as the component's `checkpoint` option."
-        ) from exc
-    with response:
-        resumed = have > 0 and getattr(response, "status", 200) == 206
-        if not resumed:
-            have = 0  # the server ignored the range request: restart cleanly
-        total = response.headers.get("Content-Length")
-        total_bytes = int(total) + have if total is not None else spec.size
-        with open(part, "ab" if resumed else "wb") as f, tqdm(
-            total=total_bytes, initial=have, unit="B", unit_scale=True, desc=spec.filename, disable=not progress
-        ) as bar:
-            try:
-                while True:
-                    block = response.read(1 << 20)
-                    if not block:
-                        break
-                    f.write(block)
-                    bar.update(len(block))
-            except (OSError, urllib.error.URLError) as exc:
-                raise WeightsError(
-                    f"download of {spec.filename} from {spec.url} was interrupted ({exc}); "
-                    f"run the command again to resume from {part.stat().st_size} bytes"
-                ) from exc
+    if spec.size is not None and have > spec.size:
+        part.unlink()
+        have = 0
+    complete = spec.size is not None and have == spec.size and have > 0
+    if not complete:
+        request = urllib.request.Request(spec.url, headers={"User-Agent": "sampt"})
+        if have:
+            request.add_header("Range", f"bytes={have}-")
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416 and have:  # nothing left to send: the .part is whole; verification decides
+                response, complete = None, True
+            else:
+                raise _not_available(spec, dest, f"downloading {spec.url} failed (HTTP {exc.code} {exc.reason})") from exc
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise _not_available(spec, dest, f"downloading {spec.url} failed ({reason})") from exc
+        if response is not None:
+            with response:
+                status = getattr(response, "status", 200)
+                if have and status == 206:
+                    start = _content_range_start(response.headers.get("Content-Range"))
+                    if start != have:
+                        part.unlink(missing_ok=True)
+                        raise WeightsError(
+                            f"the server answered the request to resume {spec.filename} at byte {have} with "
+                            f"Content-Range {response.headers.get('Content-Range')!r}; the partial file was "
+                            f"deleted, run the command again to restart the download"
+                        )
+                else:
+                    have = 0  # a full answer (the server ignored the range, or there was none)
+                length = response.headers.get("Content-Length")
+                expected = int(length) + have if length is not None else spec.size
+                received = have
+                with open(part, "ab" if have else "wb") as f, tqdm(
+                    total=expected, initial=have, unit="B", unit_scale=True, desc=spec.filename,
+                    disable=not progress,
+                ) as bar:
+                    try:
+                        while True:
+                            block = response.read(_BLOCK)
+                            if not block:
+                                break
+                            f.write(block)
+                            received += len(block)
+                            bar.update(len(block))
+                    except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+                        f.flush()
+                        raise WeightsError(
+                            f"download of {spec.filename} from {spec.url} was interrupted ({exc}) after "
+                            f"{received} bytes; run the command again to resume from {part}"
+                        ) from exc
+                if expected is not None and received < expected:
+                    raise WeightsError(
+                        f"download of {spec.filename} from {spec.url} ended after {received} of {expected} "
+                        f"bytes; run the command again to resume from {part}"
+                    )
     try:
         verify(part, spec)
     except WeightsError:
         part.unlink(missing_ok=True)
         raise
     os.replace(part, dest)
+    try:
+        _stamp_path(dest).write_text(_stamp_text(dest, spec))
+    except OSError:
+        pass
     log.info("saved %s to %s", spec.name, dest)
     return dest
 
@@ -147,12 +243,13 @@ def resolve(
 ) -> tuple[Path, Optional[WeightsSpec]]:
     """Find the file for ``checkpoint`` (a path or a known name; None means ``default``).
 
-    Returns the path and the :class:`WeightsSpec` it was matched to (None for an unknown local file).
+    Returns the path and the :class:`WeightsSpec` it was matched to (None for a local file given by path).
     """
     name = checkpoint if checkpoint not in (None, "") else default
     if name is None:
         raise WeightsError("no checkpoint given and the component has no default; pass `checkpoint=/path/file`")
-    path = Path(str(name)).expanduser()
+    name = str(name)
+    path = Path(name).expanduser()
     if name not in known:
         if path.is_file():
             return path, None
@@ -164,13 +261,10 @@ def resolve(
     spec = known[name]
     cached = cached_path(spec)
     if cached.is_file():
-        verify(cached, spec)
+        verify_cached(cached, spec)
         return cached, spec
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
-        raise WeightsError(
-            f"checkpoint {spec.filename} ({spec.name}) is not in the cache ({cached}) and {OFFLINE_ENV} is set. "
-            f"Download it by hand from {spec.url} into {cache_dir()}, or pass its path as `checkpoint`."
-        )
+    if offline():
+        raise _not_available(spec, cached, f"it is not in the cache and {OFFLINE_ENV} forbids downloading it")
     return download(spec, cached, progress=progress), spec
 
 
@@ -181,7 +275,10 @@ def checkpoint_state_dict(path: Path, nested_keys: Iterable[str] = ("model", "st
     try:
         obj: Any = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt file
-        raise WeightsError(f"checkpoint {path} could not be read as a torch file ({exc}); it is corrupt or not a checkpoint") from exc
+        raise WeightsError(
+            f"checkpoint {path} could not be read as a torch file of tensors ({type(exc).__name__}: {exc}); "
+            f"it is corrupt, truncated or not a checkpoint"
+        ) from exc
     for key in nested_keys:
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
@@ -190,11 +287,18 @@ def checkpoint_state_dict(path: Path, nested_keys: Iterable[str] = ("model", "st
     return obj
 
 
-def load_into(model: Any, path: Path, what: str = "model", nested_keys: Iterable[str] = ("model", "state_dict")) -> None:
-    """Load checkpoint ``path`` into torch ``model`` with ``strict=True``; a mismatch names the keys."""
+def load_into(model: Any, path: Path, what: str = "model", nested_keys: Iterable[str] = ("model", "state_dict"),
+              optional_prefixes: Iterable[str] = ()) -> None:
+    """Load checkpoint ``path`` into torch ``model`` strictly; a mismatch names the keys.
+
+    ``optional_prefixes``: model keys under these prefixes may be absent from the file (parameters the
+    forward pass never uses, e.g. a backbone's classification head); they keep the model's values.
+    """
     state = checkpoint_state_dict(path, nested_keys)
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
+    optional = tuple(optional_prefixes)
+    absent = [k for k in expected if k not in state]
+    missing = [k for k in absent if not k.startswith(optional)] if optional else absent
     unexpected = [k for k in state if k not in expected]
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if missing or unexpected or wrong:
@@ -207,4 +311,7 @@ def load_into(model: Any, path: Path, what: str = "model", nested_keys: Iterable
             k = wrong[0]
             parts.append(f"{len(wrong)} shape mismatches (e.g. {k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)})")
         raise WeightsError(f"checkpoint {path} does not match {what}: " + "; ".join(parts) + ". Is it the right variant?")
-    model.load_state_dict(state, strict=True)
+    if len(absent) != len(missing):
+        log.info("%s: %d unused keys (%s...) are not in %s; they are never used", what,
+                 len(absent) - len(missing), ", ".join(optional), path)
+    model.load_state_dict(state, strict=not absent)

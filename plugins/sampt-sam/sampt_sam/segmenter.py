@@ -1,0 +1,280 @@
+"""SAM-family segmenters (:class:`sampt.interfaces.Segmenter`) built with the published packages.
+
+The models come from the packages' own builders (``segment_anything``, ``segment_anything_hq``,
+``mobile_sam``: ``sam_model_registry``); this module only drives them, reproducing what each package's
+``SamPredictor`` does, with two differences:
+
+* prompts are answered in batches: prompts on one image with the same number of points and the same
+  presence of box and mask prompt go through the prompt encoder and mask decoder in one call;
+* a prompt always gets the single-mask output (``multimask_output=False``) as full-resolution logits,
+  low-resolution logits and predicted IoU.
+
+Coordinates: sampt's points and boxes are pixels of the original frame, which is also what SamPredictor
+takes; they are mapped to the 1024-pixel model input by the package's ``ResizeLongestSide`` exactly as
+SamPredictor maps them (``apply_coords`` / ``apply_boxes``), and the masks come back at the original size.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from sampt.interfaces import ImageEmbedding, Segmenter
+from sampt.types import Prediction, Prompt
+from sampt.weights import load_into, resolve
+
+from sampt_sam.plugin import CHECKPOINTS, VARIANTS, Variant
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("float32", "half", "auto")
+
+
+def pick_device(device: str) -> torch.device:
+    """``"auto"``: CUDA when available, else CPU; anything else is passed to torch."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def use_half(precision: str, device: torch.device) -> bool:
+    """Whether the image encoder runs in float16: ``"half"`` (CUDA only), ``"auto"`` (half on CUDA)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "half" and device.type != "cuda":
+        raise ValueError(f"precision='half' needs a CUDA device (device is {device}); use 'float32' or 'auto'")
+    return precision == "half" or (precision == "auto" and device.type == "cuda")
+
+
+def package(variant: Variant) -> Any:
+    """The published package that builds ``variant`` (imported on first use)."""
+    return importlib.import_module(variant.package)
+
+
+def build_model(variant: str | Variant) -> torch.nn.Module:
+    """An untrained model of ``variant`` from its package's ``sam_model_registry`` (eval mode)."""
+    v = VARIANTS[variant] if isinstance(variant, str) else variant
+    return package(v).sam_model_registry[v.arch](checkpoint=None).eval()
+
+
+def resize_transform(variant: Variant, target_length: int) -> Any:
+    """The package's own ``ResizeLongestSide`` (the image, point and box mapping SamPredictor uses)."""
+    module = importlib.import_module(f"{variant.package}.utils.transforms")
+    return module.ResizeLongestSide(target_length)
+
+
+@dataclass
+class SamEmbedding:
+    """What :meth:`SamSegmenter.encode` keeps per image."""
+
+    features: torch.Tensor
+    """``(1, 256, 64, 64)`` float32 image embedding."""
+    interm: Optional[list[torch.Tensor]]
+    """HQ-SAM only: the encoder's intermediate features (``(1, 64, 64, C)`` each), float32."""
+    input_size: tuple[int, int]
+    """Size of the resized image inside the 1024x1024 model input."""
+    original_size: tuple[int, int]
+
+
+class SamSegmenter(Segmenter):
+    """A SAM-family model as a sampt segmenter (subclasses fix the variant).
+
+    Options: ``checkpoint`` a file path or a registered checkpoint name (default: the variant's official
+    checkpoint, fetched into the cache if needed); ``device`` ``"auto"`` (CUDA when available) or a torch
+    device; ``precision`` ``"float32"``, ``"half"`` (image encoder in float16, CUDA only) or ``"auto"``
+    (half on CUDA, float32 on CPU) - the prompt encoder and mask decoder always run in float32;
+    ``max_batch`` the most prompts decoded in one call.
+    """
+
+    variant_name: str = ""
+    low_res_size = (256, 256)
+
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "float32",
+                 max_batch: int = 64):
+        super().__init__()
+        variant = VARIANTS[self.variant_name]
+        dev = pick_device(device)
+        half = use_half(precision, dev)
+        model = build_model(variant)
+        path, spec = resolve(checkpoint, variant.checkpoint, CHECKPOINTS)
+        load_into(model, path, what=f"{variant.name} ({variant.package} {variant.arch})",
+                  optional_prefixes=variant.unused_prefixes)
+        log.info("%s: loaded %s on %s (%s encoder)", variant.name, path, dev, "float16" if half else "float32")
+        self._setup(variant, model.to(dev), half, max_batch)
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, precision: str = "float32", max_batch: int = 64,
+                   **options: Any) -> "SamSegmenter":
+        """Wrap an already built and loaded package model (on its current device) without a checkpoint."""
+        self = cls.__new__(cls)
+        Segmenter.__init__(self)
+        for key, value in options.items():
+            setattr(self, key, value)
+        variant = VARIANTS[cls.variant_name]
+        self._setup(variant, model, use_half(precision, model.pixel_mean.device), max_batch)
+        return self
+
+    def _setup(self, variant: Variant, model: torch.nn.Module, half: bool, max_batch: int) -> None:
+        self.variant = variant
+        self.model = model
+        self.device = model.pixel_mean.device
+        self.half = half
+        if half:
+            model.image_encoder.half()
+        # Last: TinyViT caches its attention biases (as a plain tensor) when switched to eval mode, so
+        # this must follow loading the weights, moving to the device and any dtype change.
+        model.eval()
+        self.max_batch = max(1, int(max_batch))
+        self.transform = resize_transform(variant, model.image_encoder.img_size)
+
+    # --- encoding ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _encode(self, image: np.ndarray) -> ImageEmbedding:
+        original_size = (int(image.shape[0]), int(image.shape[1]))
+        resized = self.transform.apply_image(image)
+        x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
+        input_size = (int(x.shape[-2]), int(x.shape[-1]))
+        x = self.model.preprocess(x)
+        if self.half:
+            x = x.half()
+        out = self.model.image_encoder(x)
+        interm = None
+        if self.variant.hq:
+            features, interm = out
+            interm = [t.float() for t in interm]
+        else:
+            features = out
+        return ImageEmbedding(SamEmbedding(features.float(), interm, input_size, original_size), original_size)
+
+    def input_scale(self, size: tuple[int, int]) -> float:
+        return float(self.transform.target_length) / float(max(size))
+
+    # --- decoding ---------------------------------------------------------------------------------
+    def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
+        data = embedding.data
+        if not isinstance(data, SamEmbedding):
+            raise TypeError(f"{self.variant.name} can only decode embeddings made by its own encode(), "
+                            f"got {type(data).__name__}")
+        out: list[Optional[Prediction]] = [None] * len(prompts)
+        groups: dict[tuple[int, bool, bool], list[int]] = {}
+        for i, p in enumerate(prompts):
+            groups.setdefault((len(p.points), p.box is not None, p.mask_logits is not None), []).append(i)
+        for members in groups.values():
+            for start in range(0, len(members), self.max_batch):
+                chunk = members[start:start + self.max_batch]
+                for i, pred in zip(chunk, self._decode_batch(data, [prompts[i] for i in chunk])):
+                    out[i] = pred
+        return out  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _decode_batch(self, data: SamEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
+        """One prompt-encoder + mask-decoder call for prompts of one shape (same point count, box, mask)."""
+        dev, first = self.device, prompts[0]
+        points = boxes = masks = None
+        if len(first.points):
+            coords = self.transform.apply_coords(np.stack([p.points for p in prompts]), data.original_size)
+            points = (torch.as_tensor(coords, dtype=torch.float, device=dev),
+                      torch.as_tensor(np.stack([p.labels for p in prompts]), dtype=torch.int, device=dev))
+        if first.box is not None:
+            b = self.transform.apply_boxes(np.stack([p.box for p in prompts]), data.original_size)
+            boxes = torch.as_tensor(b, dtype=torch.float, device=dev)
+        if first.mask_logits is not None:
+            m = np.stack([self._mask_prompt(p.mask_logits) for p in prompts])
+            masks = torch.as_tensor(m, dtype=torch.float, device=dev)
+        sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=masks)
+        kwargs: dict[str, Any] = dict(
+            image_embeddings=data.features,
+            image_pe=self.model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
+        if self.variant.hq:
+            kwargs.update(hq_token_only=self.hq_token_only, interm_embeddings=data.interm)
+        low_res, iou = self.model.mask_decoder(**kwargs)
+        full = self.model.postprocess_masks(low_res, data.input_size, data.original_size)
+        full_np = full[:, 0].float().cpu().numpy()
+        low_np = low_res[:, 0].float().cpu().numpy()
+        iou_np = iou[:, 0].float().cpu().numpy()
+        return [Prediction(full_np[k], low_np[k], float(iou_np[k])) for k in range(len(prompts))]
+
+    def _mask_prompt(self, logits: np.ndarray) -> np.ndarray:
+        m = np.asarray(logits, np.float32)
+        if m.shape not in (self.low_res_size, (1, *self.low_res_size)):
+            raise ValueError(f"a mask prompt must be low-resolution logits of shape {self.low_res_size} or "
+                             f"(1, {self.low_res_size[0]}, {self.low_res_size[1]}), got {m.shape}")
+        return m.reshape(1, *self.low_res_size)
+
+
+class HqSamSegmenter(SamSegmenter):
+    """An HQ-SAM model. ``hq_token_only`` (HQ-SAM's own predictor default: False) returns the HQ token's
+    mask alone instead of the sum of SAM's and the HQ token's masks."""
+
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "float32",
+                 max_batch: int = 64, hq_token_only: bool = False):
+        self.hq_token_only = bool(hq_token_only)
+        super().__init__(checkpoint=checkpoint, device=device, precision=precision, max_batch=max_batch)
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, precision: str = "float32", max_batch: int = 64,
+                   hq_token_only: bool = False, **options: Any) -> "SamSegmenter":
+        return super().from_model(model, precision, max_batch, hq_token_only=bool(hq_token_only), **options)
+
+
+class SamVitB(SamSegmenter):
+    """SAM ViT-B."""
+
+    variant_name = "sam_vit_b"
+
+
+class SamVitL(SamSegmenter):
+    """SAM ViT-L."""
+
+    variant_name = "sam_vit_l"
+
+
+class SamVitH(SamSegmenter):
+    """SAM ViT-H."""
+
+    variant_name = "sam_vit_h"
+
+
+class MobileSam(SamSegmenter):
+    """MobileSAM (TinyViT encoder, SAM decoder)."""
+
+    variant_name = "mobile_sam"
+
+
+class HqSamVitB(HqSamSegmenter):
+    """HQ-SAM ViT-B."""
+
+    variant_name = "hq_sam_vit_b"
+
+
+class HqSamVitL(HqSamSegmenter):
+    """HQ-SAM ViT-L."""
+
+    variant_name = "hq_sam_vit_l"
+
+
+class HqSamVitH(HqSamSegmenter):
+    """HQ-SAM ViT-H."""
+
+    variant_name = "hq_sam_vit_h"
+
+
+class LightHqSam(HqSamSegmenter):
+    """Light HQ-SAM (TinyViT encoder, HQ-SAM decoder)."""
+
+    variant_name = "light_hq_sam"
+
+
+SEGMENTERS: dict[str, type[SamSegmenter]] = {
+    cls.variant_name: cls
+    for cls in (SamVitB, SamVitL, SamVitH, HqSamVitB, HqSamVitL, HqSamVitH, LightHqSam, MobileSam)
+}
+"""The segmenter class of every variant, by name."""
