@@ -161,3 +161,31 @@ def test_plot_needs_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(UsageError, match="matplotlib.*--no-plot"):
         bench.plot_speed_accuracy([{"name": "a", "fps_median": 1.0, "J&F": 0.5}], tmp_path / "p.png", "t")
+
+
+def test_peak_memory_sees_a_transient_allocation():
+    from sampt.evaluation.bench import _rss_bytes
+
+    before = _rss_bytes()
+    with bench.PeakMemory(interval=0.001) as mem:
+        block = np.ones(80 * 2**20, np.uint8)  # 80 MiB, touched
+        time.sleep(0.05)
+        del block
+    assert mem.peak - before > 60 * 2**20
+    assert mem.gpu_peak is None  # no torch in use
+
+
+def test_peak_memory_reads_cuda_peak_through_torch(monkeypatch):
+    """Without importing torch: a stand-in module records the calls the CUDA path makes."""
+    import types
+
+    calls = []
+    cuda = types.SimpleNamespace(is_available=lambda: True, synchronize=lambda: calls.append("sync"),
+                                 reset_peak_memory_stats=lambda: calls.append("reset"),
+                                 max_memory_allocated=lambda: 123 * 2**20, get_device_name=lambda i: "Fake GPU")
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    with bench.PeakMemory() as mem:
+        pass
+    assert calls[:2] == ["sync", "reset"] and mem.gpu_peak == 123 * 2**20
+    assert bench.gpu_name() == "Fake GPU"
+    assert "GPU: Fake GPU" in bench.machine_label(bench.machine_info())
