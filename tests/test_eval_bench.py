@@ -189,3 +189,13 @@ def test_peak_memory_reads_cuda_peak_through_torch(monkeypatch):
     assert calls[:2] == ["sync", "reset"] and mem.gpu_peak == 123 * 2**20
     assert bench.gpu_name() == "Fake GPU"
     assert "GPU: Fake GPU" in bench.machine_label(bench.machine_info())
+
+
+def test_bench_interleaved_passes(tmp_path):
+    out = tmp_path / "i"
+    assert main(["bench", "--config", "ci", "--interleave", "--repeats", "2", "--warmup", "0", "--sequences",
+                 "synthetic_000", "--no-plot", "--output", str(out), "--no-progress"]) == 0
+    data = json.loads((out / "runs.json").read_text())
+    assert data["meta"]["interleave"] is True
+    assert [len(r["seconds_per_pass"]) for r in data["runs"]] == [2, 2]
+    assert "interleaved" in (out / "results.md").read_text()

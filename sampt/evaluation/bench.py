@@ -2,7 +2,8 @@
 
 For each combination of the grid the pipeline is built once, every sequence is decoded up front (decoding
 is not timed), ``warmup`` runs on the first sequence are discarded, then ``repeats`` timed passes go over
-the whole dataset. Reported per combination:
+the whole dataset, combination after combination, or alternating between combinations pass by pass
+(``interleave``) so that a change in machine load affects all of them alike. Reported per combination:
 
 * J&F, J, F of the first timed pass (the official DAVIS protocol: first and last frames excluded);
 * FPS of the whole pipeline (frames / wall-clock seconds of ``SamPt.run``): median and best pass;
@@ -75,10 +76,11 @@ def load_bench_config(name_or_path: Optional[str]) -> dict:
         raise UsageError(f"bench config {path} cannot be parsed: {exc}") from None
     if not isinstance(cfg, dict):
         raise UsageError(f"bench config {path} must hold a mapping")
-    unknown = set(cfg) - {"dataset", "grid", "overrides", "repeats", "warmup", "seed", "sequences", "config"}
+    unknown = set(cfg) - {"dataset", "grid", "overrides", "repeats", "warmup", "seed", "sequences", "config",
+                          "interleave"}
     if unknown:
         raise UsageError(f"bench config {path}: unknown key {sorted(unknown)[0]!r} (keys: dataset, grid, overrides, "
-                         "repeats, warmup, seed, sequences, config)")
+                         "repeats, warmup, interleave, seed, sequences, config)")
     cfg["_path"] = str(path)
     return cfg
 
@@ -276,68 +278,130 @@ def prepare_dataset(spec: dict, root: Optional[str], workdir: Path) -> Any:
 
 # -- the run ----------------------------------------------------------------------------------------
 
-def bench_combination(common: list[str], combo: list[str], sequences: list[tuple[Any, Any, list]], repeats: int, warmup: int,
-                      config_file: Optional[str], bar: Any = None, exclude_first_last: bool = True) -> tuple[dict, list[dict], dict]:
-    """Benchmark one combination. ``sequences`` holds ``(VOSSequence, Video, prompts)``. Returns the run
-    row, per-sequence rows and the composed config. ``common`` overrides apply to every combination;
+class CombinationBench:
+    """Benchmark state of one grid combination: build the pipeline (:meth:`setup`, timed separately),
+    :meth:`warm_up`, timed passes over every sequence (:meth:`run_pass`), then :meth:`results`.
+    ``sequences`` holds ``(VOSSequence, Video, prompts)``; ``common`` overrides apply to every combination,
     ``combo`` are this combination's own (they name it)."""
-    from omegaconf import OmegaConf
 
-    from sampt.config import compose
-    from sampt.evaluation.metrics import global_scores
-    from sampt.evaluation.scoring import score_label_maps
-    from sampt.evaluation.run import predict_sequence
-    from sampt.pipeline import SamPt
+    def __init__(self, common: list[str], combo: list[str], sequences: list[tuple[Any, Any, list]],
+                 config_file: Optional[str] = None, exclude_first_last: bool = True):
+        from sampt.config import compose
 
-    cfg = compose(common + combo, config_file=config_file)
-    start = time.perf_counter()
-    pipeline = SamPt.from_config(cfg)
-    setup = time.perf_counter() - start
-    first_seq, first_video, first_prompts = sequences[0]
-    for _ in range(warmup):
-        pipeline.run(first_video, first_prompts)
-    totals, stage_totals = [], {s: [] for s in STAGES}
-    object_scores, per_sequence = [], []
-    frames = sum(len(v) for _, v, _ in sequences)
-    with PeakMemory() as mem:
-        for r in range(repeats):
-            elapsed = 0.0
-            stages = dict.fromkeys(STAGES, 0.0)
-            for seq, video, prompts in sequences:
-                pred = predict_sequence(pipeline, seq, video=video, prompts=prompts)
+        self.combo, self.sequences, self.exclude_first_last = combo, sequences, exclude_first_last
+        self.cfg = compose(common + combo, config_file=config_file)
+        self.name = combination_name(combo)[0]
+        self.pipeline: Any = None
+        self.setup_seconds = 0.0
+        self.totals: list[float] = []
+        self.stage_totals: dict[str, list[float]] = {s: [] for s in STAGES}
+        self.object_scores: list = []
+        self.per_sequence: list[dict] = []
+        self.peak_rss = 0
+        self.peak_gpu: Optional[int] = None
+
+    def setup(self) -> None:
+        from sampt.pipeline import SamPt
+
+        start = time.perf_counter()
+        self.pipeline = SamPt.from_config(self.cfg)
+        self.setup_seconds = time.perf_counter() - start
+
+    def warm_up(self, runs: int) -> None:
+        _, video, prompts = self.sequences[0]
+        for _ in range(runs):
+            self.pipeline.run(video, prompts)
+
+    def run_pass(self) -> None:
+        """One timed pass over every sequence; the first pass is also scored."""
+        from sampt.evaluation.metrics import global_scores
+        from sampt.evaluation.run import predict_sequence
+        from sampt.evaluation.scoring import score_label_maps
+
+        first = not self.totals
+        elapsed = 0.0
+        stages = dict.fromkeys(STAGES, 0.0)
+        with PeakMemory() as mem:
+            for seq, video, prompts in self.sequences:
+                pred = predict_sequence(self.pipeline, seq, video=video, prompts=prompts)
                 elapsed += pred.seconds
                 for s in STAGES:
                     stages[s] += float(pred.result.timings.get(s, 0.0))
-                if r == 0 and seq.has_ground_truth:
+                if first and seq.has_ground_truth:
                     index = {t: k for k, t in enumerate(seq.eval_frames)}
-                    scores = score_label_maps(seq, lambda t: pred.labels[index[t]], exclude_first_last)
-                    object_scores.extend(scores)
+                    scores = score_label_maps(seq, lambda t: pred.labels[index[t]], self.exclude_first_last)
+                    self.object_scores.extend(scores)
                     g = global_scores(scores)
-                    per_sequence.append({"sequence": seq.name, "frames": len(video), "objects": len(prompts),
-                                         "J&F": g["J&F-Mean"], "J": g["J-Mean"], "F": g["F-Mean"],
-                                         "seconds": pred.seconds})
+                    self.per_sequence.append({"name": self.name, "sequence": seq.name, "frames": len(video),
+                                              "objects": len(prompts), "J&F": g["J&F-Mean"], "J": g["J-Mean"],
+                                              "F": g["F-Mean"], "seconds": pred.seconds})
                 del pred
-            totals.append(elapsed)
-            for s in STAGES:
-                stage_totals[s].append(stages[s])
+        self.totals.append(elapsed)
+        for s in STAGES:
+            self.stage_totals[s].append(stages[s])
+        self.peak_rss = max(self.peak_rss, mem.peak)
+        if mem.gpu_peak is not None:
+            self.peak_gpu = max(self.peak_gpu or 0, mem.gpu_peak)
+
+    def release(self) -> None:
+        self.pipeline = None
+
+    def results(self) -> tuple[dict, list[dict], dict]:
+        """The run row, per-sequence rows and the composed config."""
+        from omegaconf import OmegaConf
+
+        from sampt.evaluation.metrics import global_scores
+
+        name, tracker, segmenter, options = combination_name(self.combo)
+        frames = sum(len(v) for _, v, _ in self.sequences)
+        g = global_scores(self.object_scores)
+        totals = self.totals
+        spf = [t / frames for t in totals]
+        row = {
+            "name": name, "tracker": tracker or str(self.cfg.tracker.name),
+            "segmenter": segmenter or str(self.cfg.segmenter.name), "options": options,
+            "J&F": g["J&F-Mean"], "J": g["J-Mean"], "F": g["F-Mean"],
+            "fps_median": frames / statistics.median(totals), "fps_best": frames / min(totals),
+            "spf_min": min(spf), "spf_median": statistics.median(spf),
+            **{f"spf_{s}": statistics.median(self.stage_totals[s]) / frames for s in STAGES},
+            "peak_rss_mib": self.peak_rss / 2**20,
+            "peak_gpu_mib": (self.peak_gpu / 2**20) if self.peak_gpu is not None else None,
+            "frames": frames, "sequences": len(self.sequences),
+            "objects": sum(len(p) for _, _, p in self.sequences), "repeats": len(totals),
+            "setup_s": self.setup_seconds, "seconds_per_pass": totals,
+        }
+        return row, self.per_sequence, OmegaConf.to_container(self.cfg, resolve=True)
+
+
+def run_grid(benches: list[CombinationBench], repeats: int, warmup: int, interleave: bool = False,
+             bar: Any = None) -> None:
+    """Run every combination: one after another (each pipeline built, measured and released in turn), or
+    ``interleave``d (all pipelines built first, then pass ``r`` of every combination before pass ``r + 1``,
+    so a change in machine load affects all combinations alike; memory then includes every pipeline)."""
+    if interleave:
+        for b in benches:
+            b.setup()
+            b.warm_up(warmup)
+        for _ in range(repeats):
+            for b in benches:
+                if bar is not None:
+                    bar.set_postfix_str(b.name, refresh=False)
+                b.run_pass()
+                if bar is not None:
+                    bar.update(1)
+        for b in benches:
+            b.release()
+        return
+    for b in benches:
+        if bar is not None:
+            bar.set_postfix_str(b.name, refresh=False)
+        b.setup()
+        b.warm_up(warmup)
+        for _ in range(repeats):
+            b.run_pass()
             if bar is not None:
                 bar.update(1)
-    name, tracker, segmenter, options = combination_name(combo)
-    g = global_scores(object_scores)
-    spf = [t / frames for t in totals]
-    row = {
-        "name": name, "tracker": tracker or str(cfg.tracker.name), "segmenter": segmenter or str(cfg.segmenter.name),
-        "options": options, "J&F": g["J&F-Mean"], "J": g["J-Mean"], "F": g["F-Mean"],
-        "fps_median": frames / statistics.median(totals), "fps_best": frames / min(totals),
-        "spf_min": min(spf), "spf_median": statistics.median(spf),
-        **{f"spf_{s}": statistics.median(stage_totals[s]) / frames for s in STAGES},
-        "peak_rss_mib": mem.peak / 2**20, "peak_gpu_mib": (mem.gpu_peak / 2**20) if mem.gpu_peak is not None else None,
-        "frames": frames, "sequences": len(sequences), "objects": sum(len(p) for _, _, p in sequences),
-        "repeats": repeats, "setup_s": setup, "seconds_per_pass": totals,
-    }
-    for p in per_sequence:
-        p["name"] = name
-    return row, per_sequence, OmegaConf.to_container(cfg, resolve=True)
+        b.release()
 
 
 def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
@@ -381,7 +445,8 @@ def markdown_report(rows: Sequence[dict], meta: dict) -> str:
     lines = [f"Machine: {machine}. sampt {meta['versions'].get('sampt', '?')}, git {rev[:12]}"
              f"{' (modified)' if meta['git'].get('dirty') else ''}. Dataset: {meta['dataset']}, "
              f"{meta['frames']} frames in {meta['sequences']} sequences; {meta['warmup']} warm-up run(s) excluded, "
-             f"{meta['repeats']} timed passes; seed {meta['seed']}.",
+             f"{meta['repeats']} timed passes{' (interleaved across combinations)' if meta.get('interleave') else ''}; "
+             f"seed {meta['seed']}.",
              "",
              "J&F, J, F: DAVIS protocol (first and last frames excluded). FPS: frames per wall-clock second of the "
              "whole pipeline (median and best pass). spf_*: seconds per frame (median pass) in total and by stage. "
@@ -406,6 +471,9 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="a grid axis (repeatable), e.g. pipeline.positive_points=4,8,16")
     p.add_argument("--repeats", type=int, default=None, help="timed passes per combination (default: config, 3)")
     p.add_argument("--warmup", type=int, default=None, help="untimed warm-up runs (default: config, 1)")
+    p.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=None,
+                   help="build every pipeline first and alternate the combinations pass by pass, so changes in "
+                        "machine load hit all alike (default: the config's, off)")
     p.add_argument("--pipeline-config", default=None, help="base pipeline config file (default: configs/config.yaml)")
     p.add_argument("--output", "-o", default=None, help="output folder (default: bench-results/<config>-<time>)")
     p.add_argument("--no-plot", action="store_true", help="skip the speed/accuracy plot (no matplotlib needed)")
@@ -448,6 +516,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     for combo in combos:
         compose(common + combo, config_file=config_file)
+    interleave = bool(args.interleave if args.interleave is not None else cfg.get("interleave", False))
 
     with tempfile.TemporaryDirectory(prefix="sampt-bench-") as work:
         dataset = prepare_dataset(dataset_spec, args.dataset_root, Path(work))
@@ -468,20 +537,20 @@ def run_bench_command(args: argparse.Namespace) -> int:
             from tqdm import tqdm
 
             bar = tqdm(total=len(combos) * repeats, desc="bench", unit="pass")
-        rows, per_sequence, configs = [], [], {}
+        benches = [CombinationBench(common, combo, sequences, config_file, dataset.exclude_first_last)
+                   for combo in combos]
         try:
-            for combo in combos:
-                if bar is not None:
-                    bar.set_postfix_str(combination_name(combo)[0], refresh=True)
-                row, seq_rows, resolved = bench_combination(common, combo, sequences, repeats, warmup, config_file, bar,
-                                                              dataset.exclude_first_last)
-                row["overrides"] = combo
-                rows.append(row)
-                per_sequence.extend(seq_rows)
-                configs[row["name"]] = resolved
+            run_grid(benches, repeats, warmup, interleave, bar)
         finally:
             if bar is not None:
                 bar.close()
+        rows, per_sequence, configs = [], [], {}
+        for b in benches:
+            row, seq_rows, resolved = b.results()
+            row["overrides"] = b.combo
+            rows.append(row)
+            per_sequence.extend(seq_rows)
+            configs[row["name"]] = resolved
         dataset_desc = f"{dataset_spec.get('name', 'synthetic')} ({dataset.name} layout, split {dataset.split})"
         if dataset_spec.get("name", "synthetic") == "synthetic" and not (args.dataset_root or dataset_spec.get("root")):
             syn = dataset_spec.get("synthetic") or {}
@@ -494,7 +563,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         "command": ["sampt", "bench", *sys.argv[2:]] if sys.argv and sys.argv[0].endswith("sampt") else None,
         "machine": machine_info(), "versions": package_versions(), "git": git_revision(),
         "bench_config": {k: v for k, v in cfg.items() if k != "_path"}, "bench_config_file": cfg["_path"],
-        "grid": grid, "common_overrides": common, "repeats": repeats, "warmup": warmup,
+        "grid": grid, "common_overrides": common, "repeats": repeats, "warmup": warmup, "interleave": interleave,
         "seed": seed if seed is not None else next((int(c["seed"]) for c in configs.values()), None),
         "dataset": dataset_desc, "frames": frames, "sequences": num_sequences, "configs": configs,
     }
