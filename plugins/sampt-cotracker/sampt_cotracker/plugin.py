@@ -8,6 +8,7 @@ from sampt.weights import WeightsSpec
 
 _HF3 = "https://huggingface.co/facebook/cotracker3/resolve/main/"
 _HF = "https://huggingface.co/facebook/cotracker/resolve/main/"
+_FB1 = "https://dl.fbaipublicfiles.com/cotracker/"  # CoTracker 1 (tag v1.0 README / hubconf)
 
 CHECKPOINTS: dict[str, WeightsSpec] = {
     spec.name: spec
@@ -20,15 +21,16 @@ CHECKPOINTS: dict[str, WeightsSpec] = {
                     "cotracker2", "CoTracker 2, window 8"),
         WeightsSpec("cotracker2v1", _HF + "cotracker2v1.pth", "cotracker2v1.pth", None, None,
                     "cotracker2", "CoTracker 2.1, window 16"),
-        WeightsSpec("cotracker_stride_4_wind_8", _HF + "cotracker_stride_4_wind_8.pth",
+        WeightsSpec("cotracker_stride_4_wind_8", _FB1 + "cotracker_stride_4_wind_8.pth",
                     "cotracker_stride_4_wind_8.pth", None, None, "cotracker1", "CoTracker 1, stride 4, window 8"),
-        WeightsSpec("cotracker_stride_4_wind_12", _HF + "cotracker_stride_4_wind_12.pth",
+        WeightsSpec("cotracker_stride_4_wind_12", _FB1 + "cotracker_stride_4_wind_12.pth",
                     "cotracker_stride_4_wind_12.pth", None, None, "cotracker1", "CoTracker 1, stride 4, window 12"),
-        WeightsSpec("cotracker_stride_8_wind_16", _HF + "cotracker_stride_8_wind_16.pth",
+        WeightsSpec("cotracker_stride_8_wind_16", _FB1 + "cotracker_stride_8_wind_16.pth",
                     "cotracker_stride_8_wind_16.pth", None, None, "cotracker1", "CoTracker 1, stride 8, window 16"),
     )
 }
-"""Every official CoTracker checkpoint, by name."""
+"""Every official CoTracker checkpoint, by name (URLs from the official repository's ``hubconf.py`` / README;
+no published SHA-256 or size could be found, so they are None and files are not verified)."""
 
 
 @sampt.hookimpl
