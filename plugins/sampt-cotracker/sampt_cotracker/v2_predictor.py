@@ -93,8 +93,12 @@ class PredictorSettings:
 
 
 def run_predictor(model: nn.Module, video: Video, queries: np.ndarray, settings: PredictorSettings,
-                  device: torch.device) -> Tracks:
-    """Track ``queries`` ``(N, 3)`` (sampt coordinates) through ``video`` with a CoTracker 1/2 ``model``."""
+                  device: torch.device, feature_store: Optional[dict] = None) -> Tracks:
+    """Track ``queries`` ``(N, 3)`` (sampt coordinates) through ``video`` with a CoTracker 1/2 ``model``.
+
+    ``feature_store``: a dict of frame features (by frame index) to reuse and fill, for several calls on
+    the same frames with the same resizing; by default one is kept for the two passes of this call.
+    """
     queries = as_queries(queries)
     T, H, W = len(video), video.height, video.width
     N = len(queries)
@@ -117,8 +121,8 @@ def run_predictor(model: nn.Module, video: Video, queries: np.ndarray, settings:
             parts.append(torch.cat([torch.full_like(pts[..., :1], float(frame)), pts], dim=-1))
     q_all = torch.cat(parts, dim=1)
 
-    store = None
-    if settings.backward:
+    store = feature_store
+    if store is None and settings.backward:
         stride = int(getattr(model, "stride", 4))
         per_frame = 128 * (mh // stride) * (mw // stride) * 4 / 2**20
         if T * per_frame <= settings.feature_memory_mb:

@@ -9,6 +9,7 @@ from sampt.types import Video
 
 from sampt_cotracker.v2 import CoTracker2Tracker
 from sampt_cotracker.v2_model import CoTracker2
+from sampt_cotracker.v2_predictor import run_predictor
 
 # README-cotracker.md tolerances (never loosen: a mismatch is a difference in the computation)
 MODEL_TOL = {"w1_it1": (1e-2, 1e-2), "w1_it2": (0.5, 2e-2), "w2_it1": (0.5, 2e-2)}  # (tracks px, vis logits)
@@ -65,14 +66,17 @@ def test_model_level(g, model, store, name, frames, iters):
     assert lerr <= tol_logits, f"{name}: visibility logits differ by {lerr:.3g} (tolerance {tol_logits})"
 
 
-def test_predictor_level_backward(g, tmp_path):
+def test_predictor_level_backward(g, store, tmp_path):
     """The official predictor (6x6 support grid, backward pass, threshold 0.9, query points written) with
-    iters forced to 1, through the sampt tracker with a checkpoint nested under "model"."""
+    iters forced to 1: the sampt tracker with a checkpoint nested under "model". Its frames are resized as
+    at model level, so the features the model-level tests encoded are reused (``track`` is this call with
+    a fresh store)."""
     ckpt = tmp_path / "cotracker2.pth"
     torch.save({"model": keyed_state_dict("cotracker2")}, ckpt)
     tracker = CoTracker2Tracker(checkpoint=str(ckpt), device="cpu", iters=1)
     queries = g["pred_bwd_it1_queries"][0]
-    out = tracker.track(Video(g["video_u8"][:12].copy()), queries)
+    out = run_predictor(tracker.model, Video(g["video_u8"][:12].copy()), queries, tracker.settings(),
+                        tracker.device, feature_store=store)
     want = g["pred_bwd_it1_tracks"][0]
     err = np.abs(out.points - want).max()
     assert err <= PRED_TOL, f"tracks differ by {err:.3g} px (tolerance {PRED_TOL})"
