@@ -199,3 +199,18 @@ def test_bench_interleaved_passes(tmp_path):
     assert data["meta"]["interleave"] is True
     assert [len(r["seconds_per_pass"]) for r in data["runs"]] == [2, 2]
     assert "interleaved" in (out / "results.md").read_text()
+
+
+def test_predict_sequence_is_reproducible_whatever_ran_before(davis):
+    """GrabCut draws from OpenCV's global RNG; a sequence's result must not depend on earlier runs."""
+    from sampt.config import compose
+    from sampt.evaluation.run import object_prompts, predict_sequence
+    from sampt.pipeline import SamPt
+
+    ds = open_dataset("davis2017", davis)
+    seqs = [(s, s.video(), object_prompts(s)) for s in ds]
+    pipe = SamPt.from_config(compose(FAST))
+    first = [predict_sequence(pipe, *s).labels for s in seqs]
+    again = [predict_sequence(pipe, *s).labels for s in reversed(seqs)][::-1]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)

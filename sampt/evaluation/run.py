@@ -59,8 +59,14 @@ def object_prompts(seq: VOSSequence) -> list:
 def predict_sequence(pipeline: Any, seq: VOSSequence, video: Any = None, prompts: Optional[list] = None,
                      progress: bool = False) -> SequencePrediction:
     """Run ``pipeline`` on one sequence and return the label maps of its scored frames."""
+    import cv2
+
     video = seq.video() if video is None else video
     prompts = object_prompts(seq) if prompts is None else prompts
+    # OpenCV's global RNG (e.g. GrabCut's k-means initialisation) would make a sequence's result depend on
+    # what ran before it; reseed it so every sequence is reproducible whatever the order (resumed runs,
+    # benchmark passes)
+    cv2.setRNGSeed(int(getattr(pipeline, "seed", 0) or 0))
     start = time.perf_counter()
     result = pipeline.run(video, prompts, progress=progress)
     seconds = time.perf_counter() - start
