@@ -106,8 +106,9 @@ class _CoTracker3Base(Tracker):
                  support_grid_size: int, visibility_threshold: float):
         if iters < 1:
             raise ValueError(f"iters must be >= 1, got {iters}")
-        if len(model_resolution) != 2 or any(int(s) % 4 or int(s) < 16 for s in model_resolution):
-            raise ValueError(f"model_resolution must be (height, width), multiples of 4 and >= 16, got {model_resolution}")
+        if len(model_resolution) != 2 or any(int(s) % 4 or int(s) < 32 for s in model_resolution):
+            raise ValueError(f"model_resolution must be [height, width], multiples of 4 and >= 32 (the feature "
+                             f"pyramid has 4 levels at strides 4..32), got {list(model_resolution)}")
         self.device = pick_device(device)
         self.iters = int(iters)
         self.model_resolution = (int(model_resolution[0]), int(model_resolution[1]))
