@@ -200,3 +200,15 @@ def test_youtube_vos_submission_layout_and_zip(tmp_path):
     z = zip_submission(tmp_path)
     with zipfile.ZipFile(z) as zf:
         assert sorted(zf.namelist()) == ["Annotations/vid1/00000.png", "Annotations/vid1/00005.png"]
+
+
+def test_davis_test_dev_is_not_scored_locally(davis_root):
+    import shutil
+
+    listing = davis_root / "ImageSets" / "2017"
+    shutil.copy(listing / "val.txt", listing / "test-dev.txt")
+    try:
+        ds = open_dataset("davis2017", davis_root, "test-dev")
+        assert not ds.scored_locally and ds["alpha"].object_ids == [1, 2]
+    finally:
+        (listing / "test-dev.txt").unlink()

@@ -206,6 +206,7 @@ class DAVISDataset(VOSDataset):
         names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
         super().__init__(f"davis{year}", root, split, names)
         self.year = year
+        self.scored_locally = split not in ("test-dev", "test-challenge")  # only first frames are public
 
     def sequence(self, name: str) -> VOSSequence:
         if name not in self.sequences:

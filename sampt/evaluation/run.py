@@ -153,6 +153,9 @@ def run_eval_command(args: argparse.Namespace) -> int:
             if args.zip:
                 print(f"submission: {zip_submission(out_dir)}")
             print(SERVER_NOTE)
+        elif not dataset.scored_locally:
+            print(f"{dataset.name} {dataset.split} is scored by the DAVIS challenge server: upload a zip of the "
+                  "sequence folders (https://davischallenge.org).")
         print(f"results written to {out_dir}")
         return 0
     from sampt.evaluation.scoring import score_results

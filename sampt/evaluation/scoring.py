@@ -166,7 +166,8 @@ def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences
     if not dataset.scored_locally:
         from sampt.evaluation.writers import SERVER_NOTE
 
-        raise UsageError(f"{dataset.name} {dataset.split} has no public annotations to score against. {SERVER_NOTE}")
+        note = SERVER_NOTE if dataset.kind == "youtubevos" else "It is scored by the DAVIS challenge server."
+        raise UsageError(f"{dataset.name} {dataset.split} has no public annotations to score against. {note}")
     names = list(sequences) if sequences else dataset.sequences
     it = names
     if progress:
