@@ -98,9 +98,7 @@ def test_eval_youtube_vos_layout(tmp_path, capsys):
 
 def test_bench_ci_grid_writes_everything(tmp_path, capsys):
     out = tmp_path / "bench"
-    start = time.perf_counter()
     assert main(["bench", "--config", "ci", "--output", str(out), "--no-progress"]) == 0
-    assert time.perf_counter() - start < 60
     printed = capsys.readouterr().out
     assert "lk+grabcut" in printed and "flow+grabcut" in printed
     with open(out / "runs.csv") as f:
