@@ -1,0 +1,34 @@
+"""End to end through the sampt CLI with keyed BootsTAPIR checkpoints on a tiny synthetic clip."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sampt.testing import keyed_state_dict
+
+
+@pytest.mark.parametrize("name", ["bootstapir", "bootstapir_online"])
+def test_cli_run(tmp_path, name):
+    from sampt.cli import main
+    from sampt.data.synthetic import make_clip
+    from sampt.io import write_frames, write_label_png
+
+    clip = make_clip(seed=2, num_frames=5, height=48, width=64)
+    frames = tmp_path / "frames"
+    write_frames(frames, clip.video)
+    labels = np.zeros(clip.masks.shape[2:], np.uint8)
+    for o in range(clip.masks.shape[1]):
+        labels[clip.masks[0, o]] = o + 1
+    write_label_png(tmp_path / "mask.png", labels)
+    ckpt = tmp_path / f"{name}_keyed.pt"
+    torch.save(keyed_state_dict(name), ckpt)
+    out = tmp_path / "out"
+    code = main(["run", str(frames), f"tracker={name}", f"tracker.checkpoint={ckpt}", "tracker.device=cpu",
+                 "tracker.resolution=[64,64]", "segmenter=grabcut", "--mask", str(tmp_path / "mask.png"),
+                 "--output", str(out), "--no-progress", "--no-overlay"])
+    assert code == 0
+    assert len(sorted((out / "masks").glob("*.png"))) == 5
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["config"]["tracker"]["name"] == name
+    assert summary["config"]["tracker"]["resolution"] == [64, 64]
