@@ -481,7 +481,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="build every pipeline first and alternate the combinations pass by pass, so changes in "
                         "machine load hit all alike (default: the config's, off)")
     p.add_argument("--pipeline-config", default=None, help="base pipeline config file (default: configs/config.yaml)")
-    p.add_argument("--output", "-o", default=None, help="output folder (default: bench-results/<config>-<time>)")
+    p.add_argument("--output", "-o", default=None, help="output folder (default: sampt-output/bench/<config>-<time>)")
     p.add_argument("--no-plot", action="store_true", help="skip the speed/accuracy plot (no matplotlib needed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -514,7 +514,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     config_file = args.pipeline_config or cfg.get("config")
     combos = expand_grid(grid)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out_dir = Path(args.output or f"bench-results/{Path(cfg['_path']).stem}-{stamp}")
+    out_dir = Path(args.output or f"sampt-output/bench/{Path(cfg['_path']).stem}-{stamp}")
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # check every combination composes before spending time on any

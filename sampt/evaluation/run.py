@@ -95,7 +95,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
                    help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose, split=val, and config "
                         "overrides (tracker=lk segmenter=grabcut pipeline.positive_points=8 ...)")
     p.add_argument("--output", "-o", default=None,
-                   help="results folder (default: results/<dataset>-<split>-<tracker>-<segmenter>)")
+                   help="results folder (default: sampt-output/eval/<dataset>-<split>-<tracker>-<segmenter>)")
     p.add_argument("--sequences", default=None, help="comma-separated sequences to run (default: all)")
     p.add_argument("--config", default=None, help="base config file (default: configs/config.yaml)")
     p.add_argument("--overwrite", action="store_true",
@@ -116,7 +116,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
                            year=picked.get("year"))
     dataset.select([s for s in (args.sequences or "").split(",") if s])
     cfg = compose(overrides, config_file=args.config)
-    out_dir = Path(args.output or f"results/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
+    out_dir = Path(args.output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg_text = OmegaConf.to_yaml(cfg)
     cfg_path = out_dir / "sampt-config.yaml"
