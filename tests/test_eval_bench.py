@@ -212,3 +212,10 @@ def test_predict_sequence_is_reproducible_whatever_ran_before(davis):
     again = [predict_sequence(pipe, *s).labels for s in reversed(seqs)][::-1]
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
+
+
+def test_bench_without_matplotlib_fails_before_running(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["bench", "--config", "ci", "--output", str(tmp_path / "m"), "--no-progress"]) == 2
+    assert "--no-plot" in capsys.readouterr().err
+    assert not (tmp_path / "m" / "runs.csv").exists()

@@ -408,8 +408,7 @@ def run_grid(benches: list[CombinationBench], repeats: int, warmup: int, interle
         b.release()
 
 
-def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
-    """Scatter of J&F against FPS (log scale), one labelled point per combination."""
+def _require_matplotlib() -> Any:
     try:
         import matplotlib
 
@@ -418,6 +417,13 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
     except ImportError:
         raise UsageError("the speed/accuracy plot needs matplotlib: pip install matplotlib (or 'sampt[plot]'), "
                          "or pass --no-plot") from None
+    return plt
+
+
+def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
+    """Scatter of J&F against FPS (log scale when the FPS span an order of magnitude), one labelled point
+    per combination."""
+    plt = _require_matplotlib()
     from sampt.io import atomic_write
 
     fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
@@ -517,6 +523,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
     out_dir = Path(args.output or f"sampt-output/bench/{Path(cfg['_path']).stem}-{stamp}")
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    if not args.no_plot:  # fail now rather than after the whole grid
+        _require_matplotlib()
     # check every combination composes before spending time on any
     from sampt.config import compose
 
@@ -566,7 +574,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
         num_sequences = len(sequences)
     meta = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": ["sampt", "bench", *sys.argv[2:]] if sys.argv and sys.argv[0].endswith("sampt") else None,
+        "arguments": {k: v for k, v in vars(args).items()
+                      if isinstance(v, (str, int, float, bool, list, type(None))) and k != "func"},
         "machine": machine_info(), "versions": package_versions(), "git": git_revision(),
         "bench_config": {k: v for k, v in cfg.items() if k != "_path"}, "bench_config_file": cfg["_path"],
         "grid": grid, "common_overrides": common, "repeats": repeats, "warmup": warmup, "interleave": interleave,
