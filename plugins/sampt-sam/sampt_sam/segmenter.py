@@ -74,7 +74,8 @@ class SamEmbedding:
     features: torch.Tensor
     """``(1, 256, 64, 64)`` float32 image embedding."""
     interm: Optional[list[torch.Tensor]]
-    """HQ-SAM only: the encoder's intermediate features (``(1, 64, 64, C)`` each), float32."""
+    """HQ-SAM only: ``[first global-attention block's output]`` (``(1, 64, 64, C)``, float32) - the only
+    intermediate feature HQ-SAM's decoder reads (``interm_embeddings[0]``); the others are not kept."""
     input_size: tuple[int, int]
     """Size of the resized image inside the 1024x1024 model input."""
     original_size: tuple[int, int]
@@ -145,7 +146,7 @@ class SamSegmenter(Segmenter):
         interm = None
         if self.variant.hq:
             features, interm = out
-            interm = [t.float() for t in interm]
+            interm = [interm[0].float()]
         else:
             features = out
         return ImageEmbedding(SamEmbedding(features.float(), interm, input_size, original_size), original_size)

@@ -97,9 +97,8 @@ def test_encode_matches_predictor(setup):
     assert data.input_size == tuple(setup.predictor.input_size)
     assert torch.equal(data.features, setup.predictor.features)
     if setup.hq:
-        assert len(data.interm) == len(setup.predictor.interm_features)
-        for a, b in zip(data.interm, setup.predictor.interm_features):
-            assert torch.equal(a, b)
+        assert len(data.interm) == 1  # HQ-SAM's decoder reads interm_embeddings[0] only
+        assert torch.equal(data.interm[0], setup.predictor.interm_features[0])
     assert setup.segmenter.input_scale((H, W)) == pytest.approx(1024 / W)
 
 

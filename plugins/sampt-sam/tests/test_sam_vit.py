@@ -161,8 +161,9 @@ def test_hq_sam_vit_b_matches_predictor(vit_b, tmp_path):
     predictor.set_image(vit_b.image)
     assert seg.model.image_encoder.forward.calls == predictor.model.image_encoder.forward.calls == 1
     assert torch.equal(emb.data.features, predictor.features)
-    assert len(emb.data.interm) == 4 and emb.data.interm[0].shape == (1, 64, 64, 768)
-    assert all(torch.equal(a, b) for a, b in zip(emb.data.interm, predictor.interm_features))
+    assert len(predictor.interm_features) == 4 and len(emb.data.interm) == 1  # the decoder reads [0] only
+    assert emb.data.interm[0].shape == (1, 64, 64, 768)
+    assert torch.equal(emb.data.interm[0], predictor.interm_features[0])
     _compare_decoding(seg, emb, predictor, hq=True)
 
 
