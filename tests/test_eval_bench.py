@@ -108,7 +108,7 @@ def test_bench_ci_grid_writes_everything(tmp_path, capsys):
         assert 0 <= float(r["J&F"]) <= 1 and float(r["fps_median"]) > 0
         assert float(r["fps_best"]) >= float(r["fps_median"])
         assert float(r["spf_min"]) <= float(r["spf_median"])
-        assert float(r["peak_rss_mib"]) > 10
+        assert float(r["peak_rss_mib"]) > 10 and 0 <= float(r["rss_increase_mib"]) < float(r["peak_rss_mib"])
         assert r["repeats"] == "2" and r["sequences"] == "2"
         stages = sum(float(r[f"spf_{s}"]) for s in bench.STAGES)
         assert stages == pytest.approx(float(r["spf_median"]), rel=0.5)
@@ -170,6 +170,7 @@ def test_peak_memory_sees_a_transient_allocation():
         time.sleep(0.05)
         del block
     assert mem.peak - before > 60 * 2**20
+    assert mem.peak - mem.start > 60 * 2**20
     assert mem.gpu_peak is None  # no torch in use
 
 

@@ -43,11 +43,12 @@ log = logging.getLogger(__name__)
 STAGES = ("tracking", "encoding", "decoding", "other")
 RUN_COLUMNS = ("name", "tracker", "segmenter", "options", "J&F", "J", "F", "fps_median", "fps_best",
                "spf_min", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding", "spf_decoding", "spf_other",
-               "peak_rss_mib", "peak_gpu_mib", "frames", "sequences", "objects", "repeats", "setup_s")
+               "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib", "frames", "sequences", "objects", "repeats", "setup_s")
 TABLE_COLUMNS = ("name", "J&F", "J", "F", "fps_median", "fps_best", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding",
-                 "spf_decoding", "spf_other", "peak_rss_mib", "peak_gpu_mib")
+                 "spf_decoding", "spf_other", "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib")
 DEFAULT_CONFIG = "synthetic"
-DIGITS = {"J&F": 3, "J": 3, "F": 3, "fps_median": 1, "fps_best": 1, "peak_rss_mib": 0, "peak_gpu_mib": 0,
+DIGITS = {"J&F": 3, "J": 3, "F": 3, "fps_median": 1, "fps_best": 1, "peak_rss_mib": 0, "rss_increase_mib": 1,
+          "peak_gpu_mib": 0,
           **{c: 4 for c in RUN_COLUMNS if "spf_" in c}}
 
 
@@ -209,7 +210,7 @@ class PeakMemory:
 
     def __init__(self, interval: float = 0.005):
         self.interval = interval
-        self.peak = 0
+        self.peak = self.start = 0
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.gpu_peak: Optional[int] = None
@@ -222,7 +223,7 @@ class PeakMemory:
             return None
 
     def __enter__(self) -> "PeakMemory":
-        self.peak = _rss_bytes() or 0
+        self.peak = self.start = _rss_bytes() or 0
         torch = self._cuda()
         if torch is not None:
             torch.cuda.synchronize()
@@ -299,6 +300,7 @@ class CombinationBench:
         self.object_scores: list = []
         self.per_sequence: list[dict] = []
         self.peak_rss = 0
+        self.peak_rss_increase = 0
         self.peak_gpu: Optional[int] = None
 
     def setup(self) -> None:
@@ -343,6 +345,7 @@ class CombinationBench:
         for s in STAGES:
             self.stage_totals[s].append(stages[s])
         self.peak_rss = max(self.peak_rss, mem.peak)
+        self.peak_rss_increase = max(self.peak_rss_increase, mem.peak - mem.start)
         if mem.gpu_peak is not None:
             self.peak_gpu = max(self.peak_gpu or 0, mem.gpu_peak)
 
@@ -368,7 +371,7 @@ class CombinationBench:
             "spf_min": min(spf), "spf_median": statistics.median(spf),
             "cpu_spf_median": statistics.median(self.cpu_totals) / frames,
             **{f"spf_{s}": statistics.median(self.stage_totals[s]) / frames for s in STAGES},
-            "peak_rss_mib": self.peak_rss / 2**20,
+            "peak_rss_mib": self.peak_rss / 2**20, "rss_increase_mib": self.peak_rss_increase / 2**20,
             "peak_gpu_mib": (self.peak_gpu / 2**20) if self.peak_gpu is not None else None,
             "frames": frames, "sequences": len(self.sequences),
             "objects": sum(len(p) for _, _, p in self.sequences), "repeats": len(totals),
@@ -408,10 +411,14 @@ def run_grid(benches: list[CombinationBench], repeats: int, warmup: int, interle
         b.release()
 
 
-def _require_matplotlib() -> Any:
+def _require_matplotlib(pyplot: bool = True) -> Any:
+    """``matplotlib.pyplot`` (Agg backend); only ``matplotlib`` itself when not ``pyplot`` (a cheap check
+    that does not load the plotting machinery into the process being measured)."""
     try:
         import matplotlib
 
+        if not pyplot:
+            return matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -462,7 +469,8 @@ def markdown_report(rows: Sequence[dict], meta: dict) -> str:
              "whole pipeline (median and best pass). spf_*: wall-clock seconds per frame (median pass) in total and by "
              "stage; cpu_spf_median: process CPU seconds per frame (all threads; less sensitive to other load on the "
              "machine). "
-             "Memory: peak resident host memory (MiB) during the timed passes; GPU: peak CUDA memory allocated.",
+             "Memory: peak resident host memory of the process (MiB) during the timed passes, and its largest rise "
+             "within a pass; GPU: peak CUDA memory allocated.",
              "",
              markdown_table(rows, TABLE_COLUMNS, digits=DIGITS)]
     return "\n".join(lines) + "\n"
@@ -524,7 +532,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     if not args.no_plot:  # fail now rather than after the whole grid
-        _require_matplotlib()
+        _require_matplotlib(pyplot=False)
     # check every combination composes before spending time on any
     from sampt.config import compose
 
