@@ -158,7 +158,7 @@ class OfflineResult:
 def offline_predict_full(model_fn: ModelFn, video: Tensor, queries: Tensor, model_hw: Sequence[int],
                          support_grid_size: int = 6, backward_tracking: bool = False, threshold: float = 0.9,
                          queries_in_model_coords: bool = False, resize_align_corners: bool = True,
-                         ) -> OfflineResult:
+                         original_size: Optional[Sequence[int]] = None) -> OfflineResult:
     """The official CoTracker 2/3 offline predictor around ``model_fn``.
 
     Resizes ``video`` ``(B, T, 3, H, W)`` (0..255) to ``model_hw``, scales ``queries`` ``(B, N, 3)`` (unless
@@ -167,9 +167,15 @@ def offline_predict_full(model_fn: ModelFn, video: Tensor, queries: Tensor, mode
     reversed video, used for the frames before each query's frame), drops the grid, thresholds visibility
     (``> threshold``), writes each query point at its query frame (visible) and scales the tracks back to
     ``(H, W)`` pixels. When every query starts at frame 0 the backward pass changes nothing and is skipped.
+    With ``original_size = (H, W)``, ``video`` is already resized to ``model_hw`` (e.g. chunk by chunk, to
+    save memory) and ``(H, W)`` is the size the queries and results refer to.
     """
-    B, T, C, H, W = video.shape
-    frames = resize_video(video, model_hw, align_corners=resize_align_corners)
+    B, T = video.shape[:2]
+    if original_size is None:
+        H, W = video.shape[-2:]
+        frames = resize_video(video, model_hw, align_corners=resize_align_corners)
+    else:
+        (H, W), frames = original_size, video
     q = queries.clone().float() if queries_in_model_coords else to_model_coords(queries.float(), (H, W), model_hw)
     N = q.shape[1]
     q_all = add_support_grid(q, support_grid_size, model_hw)

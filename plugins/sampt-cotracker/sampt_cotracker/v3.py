@@ -65,6 +65,13 @@ def _to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2)[None].float()
 
 
+def resized_frames(frames: np.ndarray, size: Sequence[int], device: torch.device, chunk: int = 16) -> torch.Tensor:
+    """``(T, H, W, 3)`` uint8 frames -> ``(1, T, 3, H', W')`` float 0..255 at ``size``, resized (bilinear,
+    ``align_corners=True``) ``chunk`` frames at a time so the float copy at the original size stays small."""
+    parts = [resize_video(_to_tensor(frames[i:i + chunk], device), size) for i in range(0, len(frames), chunk)]
+    return torch.cat(parts, dim=1)
+
+
 def _check_queries(queries: np.ndarray, height: int, width: int, num_frames: Optional[int] = None) -> np.ndarray:
     q = as_queries(queries)
     if num_frames is not None and len(q) and q[:, 0].max() >= num_frames:
@@ -174,10 +181,11 @@ class CoTracker3OfflineTracker(_CoTracker3Base):
 
     @torch.no_grad()
     def predict(self, frames: torch.Tensor, queries: torch.Tensor, backward_tracking: Optional[bool] = None,
-                key: Optional[str] = None):
+                key: Optional[str] = None, original_size: Optional[Sequence[int]] = None):
         """The official offline predictor on ``frames`` ``(1, T, 3, H, W)`` 0..255 and ``queries``
         ``(1, N, 3)`` in original pixels; returns an :class:`~sampt_cotracker.predictor_utils.OfflineResult`.
-        ``key`` identifies the video for the feature cache (None: no caching)."""
+        ``key`` identifies the video for the feature cache (None: no caching); with ``original_size``,
+        ``frames`` are already at the model resolution."""
         bwd = self.backward_tracking if backward_tracking is None else backward_tracking
         fwd_key = key
 
@@ -193,7 +201,7 @@ class CoTracker3OfflineTracker(_CoTracker3Base):
             return self.model(None, q, iters=self.iters, pyramid=pyramid)
 
         return offline_predict_full(model_fn, frames, queries, self.model_resolution, self.support_grid_size,
-                                    bwd, self.visibility_threshold)
+                                    bwd, self.visibility_threshold, original_size=original_size)
 
     def track(self, video: Video, queries: np.ndarray) -> Tracks:
         T, H, W = len(video), video.height, video.width
@@ -204,8 +212,8 @@ class CoTracker3OfflineTracker(_CoTracker3Base):
         key = _video_key(video.frames, self.model_resolution) if self.cache_features else None
         if not self.cache_features:
             self._cache = None
-        frames = _to_tensor(video.frames, self.device)
-        r = self.predict(frames, torch.from_numpy(q)[None].to(self.device), key=key)
+        frames = resized_frames(video.frames, self.model_resolution, self.device)
+        r = self.predict(frames, torch.from_numpy(q)[None].to(self.device), key=key, original_size=(H, W))
         points = r.tracks[0].cpu().numpy()
         for i, (t, x, y) in enumerate(q):  # the query itself, exactly (no round trip through the model scale)
             points[int(t), i] = (x, y)
