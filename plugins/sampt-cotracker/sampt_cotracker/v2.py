@@ -3,7 +3,8 @@
 By default it does what the official ``CoTrackerPredictor(v2=True)`` does with ``backward_tracking=True``:
 frames resized to 384x512 (``align_corners=True``), a 6x6 support grid at frame 0, 6 refinement
 iterations, a backward pass on the reversed video for frames before each query, visibility > 0.9, and
-each query point written at its query frame.
+each query point written at its query frame. Clips shorter than a window are padded with their last
+frame (the official model returns nothing for clips of at most half a window) and the result trimmed.
 """
 from __future__ import annotations
 

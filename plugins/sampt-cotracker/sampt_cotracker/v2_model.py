@@ -7,8 +7,7 @@ centres on integers (``align_corners=True`` sampling); the tracker modules conve
 """
 from __future__ import annotations
 
-import math
-from typing import Callable, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn

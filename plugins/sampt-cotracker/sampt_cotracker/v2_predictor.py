@@ -135,6 +135,8 @@ def run_predictor(model: nn.Module, video: Video, queries: np.ndarray, settings:
             tr, vi = model(src, qq, iters=settings.iters, feature_store=store)
         return tr[:, :T], vi[:, :T]
 
+    log.debug("CoTracker predictor: %d frames %dx%d, %d queries + %d support points, %s", T, H, W, N,
+              q_all.shape[1] - N, settings)
     tracks, vis = run(False, q_all)
     if settings.backward:
         back_tracks, back_vis = run(True, flip_queries(q_all, T))
