@@ -25,10 +25,10 @@ def test_cli_run(tmp_path, name):
     torch.save(keyed_state_dict(name), ckpt)
     out = tmp_path / "out"
     code = main(["run", str(frames), f"tracker={name}", f"tracker.checkpoint={ckpt}", "tracker.device=cpu",
-                 "tracker.resolution=[64,64]", "segmenter=grabcut", "--mask", str(tmp_path / "mask.png"),
+                 "tracker.query_chunk_size=16", "segmenter=grabcut", "--mask", str(tmp_path / "mask.png"),
                  "--output", str(out), "--no-progress", "--no-overlay"])
     assert code == 0
     assert len(sorted((out / "masks").glob("*.png"))) == 5
     summary = json.loads((out / "result.json").read_text())
     assert summary["config"]["tracker"]["name"] == name
-    assert summary["config"]["tracker"]["resolution"] == [64, 64]
+    assert summary["config"]["tracker"]["query_chunk_size"] == 16
