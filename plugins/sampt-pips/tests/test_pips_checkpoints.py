@@ -49,7 +49,7 @@ def test_official_tarball_loads(tmp_path):
     buf = io.BytesIO()
     torch.save({"model_state_dict": keyed_state_dict("pips2")}, buf)
     archive = tmp_path / "reference_model.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
         info = tarfile.TarInfo("reference_model/model-000200000.pth")
         info.size = buf.tell()
         buf.seek(0)
