@@ -51,7 +51,6 @@ def memoise_encode(model: CoTracker3) -> dict:
 
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory):
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     path = tmp_path_factory.mktemp("ckpt") / "cotracker3_offline_keyed.pth"
     torch.save(keyed_state_dict("cotracker3_offline"), path)
     tracker = CoTracker3OfflineTracker(checkpoint=str(path), device="cpu")
