@@ -51,9 +51,14 @@ class TrackStream(ABC):
 
 
 class Tracker(ABC):
-    """A point tracker: carries query points ``(t, x, y)`` through a video."""
+    """A point tracker: carries query points ``(t, x, y)`` through a video.
 
-    capabilities: ClassVar[TrackerCapabilities] = TrackerCapabilities()
+    ``capabilities`` is a class attribute by default; a tracker whose abilities depend on its options
+    (e.g. ``backward_tracking=False``) sets ``self.capabilities`` per instance, and the pipeline reads the
+    instance's value.
+    """
+
+    capabilities: TrackerCapabilities = TrackerCapabilities()
 
     @abstractmethod
     def track(self, video: Video, queries: np.ndarray) -> Tracks:

@@ -128,3 +128,15 @@ def test_grabcut_negative_point_is_background(small_clip):
     points = KMedoidsSampler().sample(truth, 8, seed=0)
     prediction = seg.predict(embedding, Prompt(np.vstack([points, points[:1]]), [1] * 8 + [0]))
     assert prediction.iou < 1.0  # the contradicting negative point lowers the agreement score
+
+
+def test_grabcut_is_reproducible_whatever_ran_before(small_clip):
+    import cv2
+
+    seg = GrabCutSegmenter()
+    embedding = seg.encode(small_clip.video[0])
+    points = KMedoidsSampler().sample(small_clip.masks[0, 1], 6, seed=0)
+    first = seg.predict(embedding, Prompt(points, np.ones(6))).logits
+    cv2.setRNGSeed(12345)
+    cv2.randu(np.zeros((100, 100)), 0, 1)  # disturb OpenCV's global RNG
+    np.testing.assert_array_equal(seg.predict(embedding, Prompt(points, np.ones(6))).logits, first)

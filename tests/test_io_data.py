@@ -107,3 +107,14 @@ def test_data_contract_validation():
     with pytest.raises(ValueError, match="non-negative integers"):
         as_queries([[0.5, 1, 1]])
     assert as_queries([]).shape == (0, 3)
+
+
+def test_atomic_outputs_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_label_png(tmp_path / "m.png", np.zeros((4, 4), np.uint8))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.png").stat().st_mode & 0o777 == 0o644

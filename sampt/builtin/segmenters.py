@@ -28,9 +28,11 @@ class GrabCutSegmenter(Segmenter):
 
     low_res_size = (256, 256)
 
-    def __init__(self, iterations: int = 3, point_radius: int = 0, margin: float = 0.5, smoothing: float = 1.5):
+    def __init__(self, iterations: int = 3, point_radius: int = 0, margin: float = 0.5, smoothing: float = 1.5,
+                 seed: int = 0):
         super().__init__()
         self.iterations, self.point_radius, self.margin, self.smoothing = iterations, point_radius, margin, smoothing
+        self.seed = seed  # GrabCut's GMM initialisation draws from OpenCV's RNG: reseeded before every call
 
     def _encode(self, image: np.ndarray) -> ImageEmbedding:
         # GrabCut needs no embedding: keep a BGR copy for cv2.grabCut.
@@ -79,6 +81,7 @@ class GrabCutSegmenter(Segmenter):
             has_bg = np.isin(crop, (cv2.GC_BGD, cv2.GC_PR_BGD)).any()
             if has_bg:
                 bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+                cv2.setRNGSeed(self.seed)  # same prompt, same mask, whatever ran before
                 try:
                     cv2.grabCut(np.ascontiguousarray(image[cy0:cy1, cx0:cx1]), crop, None, bgd, fgd,
                                 self.iterations, cv2.GC_INIT_WITH_MASK)
