@@ -213,3 +213,13 @@ def test_stream_memory_does_not_grow(online, video):
     with pytest.raises(ValueError, match="uint8 frame"):
         stream.push(video.frames[0][:10])
     assert online.capabilities.online and not online.capabilities.bidirectional
+
+
+def test_larger_input_adds_refinement_levels(tapir, video):
+    """Inputs above the working resolution get the official extra PIPs levels (4 iterations each)."""
+    frames = torch.from_numpy(resize_frames(video.frames[:3], (128, 128))).float() / 255 * 2 - 1
+    with torch.no_grad():
+        out = tapir.model(frames[None], torch.tensor([[[0, 40.0, 50.0], [2, 100.0, 7.0]]]))
+    assert len(out["unrefined_tracks"]) == 8  # cost volume + 4 at 64x64 + 3 at 128x128 (+ the last)
+    assert out["tracks"].shape == (1, 2, 3, 2) and torch.isfinite(out["tracks"]).all()
+    np.testing.assert_allclose(out["unrefined_tracks"][0][0, [0, 1], [0, 2]].numpy(), [[50.0, 40.0], [7.0, 100.0]])
