@@ -35,6 +35,10 @@ OFFLINE_ENV = "SAMPT_OFFLINE"
 _BLOCK = 1 << 20
 
 
+NESTED_STATE_KEYS = ("model", "model_state_dict", "state_dict")
+"""Keys under which released checkpoints nest their weights (CoTracker ``model``, PIPS ``model_state_dict``)."""
+
+
 class WeightsError(RuntimeError):
     """A checkpoint that is missing, corrupt or does not match its model."""
 
@@ -268,7 +272,7 @@ def resolve(
     return download(spec, cached, progress=progress), spec
 
 
-def checkpoint_state_dict(path: Path, nested_keys: Iterable[str] = ("model", "state_dict")) -> dict:
+def checkpoint_state_dict(path: Path, nested_keys: Iterable[str] = NESTED_STATE_KEYS) -> dict:
     """Read a torch checkpoint as a plain state dict (unwrapping ``{"model": ...}`` style nesting)."""
     import torch
 
@@ -287,7 +291,7 @@ def checkpoint_state_dict(path: Path, nested_keys: Iterable[str] = ("model", "st
     return obj
 
 
-def load_into(model: Any, path: Path, what: str = "model", nested_keys: Iterable[str] = ("model", "state_dict"),
+def load_into(model: Any, path: Path, what: str = "model", nested_keys: Iterable[str] = NESTED_STATE_KEYS,
               optional_prefixes: Iterable[str] = ()) -> None:
     """Load checkpoint ``path`` into torch ``model`` strictly; a mismatch names the keys.
 
