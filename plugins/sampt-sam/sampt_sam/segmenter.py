@@ -101,7 +101,7 @@ class SamSegmenter(Segmenter):
         dev = pick_device(device)
         half = use_half(precision, dev)
         model = build_model(variant)
-        path, spec = resolve(checkpoint, variant.checkpoint, CHECKPOINTS)
+        path, _ = resolve(checkpoint, variant.checkpoint, CHECKPOINTS)
         load_into(model, path, what=f"{variant.name} ({variant.package} {variant.arch})",
                   optional_prefixes=variant.unused_prefixes)
         log.info("%s: loaded %s on %s (%s encoder)", variant.name, path, dev, "float16" if half else "float32")
