@@ -13,6 +13,7 @@ constructor's signature).
 """
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import os
 import typing
@@ -117,8 +118,13 @@ def _type_ok(value: Any, annotation: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if annotation is int:
         return isinstance(value, int) and not isinstance(value, bool)
-    if annotation in (tuple, list) or origin in (tuple, list):
-        return isinstance(value, (list, tuple)) or OmegaConf.is_list(value)
+    if annotation in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
+        if not (isinstance(value, (list, tuple)) or OmegaConf.is_list(value)):
+            return False
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(annotation):
+            return len(value) == len(args) and all(_type_ok(v, a) for v, a in zip(value, args))
+        return not args or all(_type_ok(v, args[0]) for v in value)
     if isinstance(annotation, type):
         return isinstance(value, annotation)
     return True

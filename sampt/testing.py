@@ -58,5 +58,8 @@ def golden(name: str) -> Any:
 
 
 def keyed_state_dict(name: str, seed: int = 0) -> dict:
-    """Keyed weights for manifest ``name`` as a torch state dict."""
-    return keyed_init().keyed_state(manifest(name), seed=seed)
+    """Keyed weights for manifest ``name`` as a torch state dict, each tensor in its manifest shape
+    (``keyed_init`` turns 0-d tensors such as ``num_batches_tracked`` into shape ``(1,)``)."""
+    spec = manifest(name)
+    state = keyed_init().keyed_state(spec, seed=seed)
+    return {k: v.reshape(spec[k]["shape"]) for k, v in state.items()}

@@ -138,3 +138,13 @@ def test_broken_plugin_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
 
     assert main(["plugins"]) == 0
     assert "sampt-broken:broken FAILED TO LOAD: ImportError: needs a missing library" in capsys.readouterr().out
+
+
+def test_sequence_options_are_type_checked():
+    from typing import Optional, Sequence
+
+    from sampt.config import _type_ok
+
+    assert _type_ok([384, 512], Sequence[int]) and _type_ok((1, 2), tuple[int, int])
+    assert not _type_ok(384, Sequence[int]) and not _type_ok(["a", 2], Sequence[int])
+    assert not _type_ok([1, 2, 3], tuple[int, int]) and _type_ok(None, Optional[Sequence[int]])

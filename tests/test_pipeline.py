@@ -147,3 +147,32 @@ def test_videos_larger_than_the_trackers_limit_are_shrunk_for_it(small_clip):
     assert seen["size"] == (36, 48)
     np.testing.assert_allclose(seen["queries"][0, 1:], [47.25, 35.25])  # frame edges map to frame edges
     np.testing.assert_allclose(tracks.points[0], queries[:, 1:], atol=1e-4)
+
+
+@pytest.mark.parametrize("any_query_frame", [True, False])
+def test_trackers_without_backward_tracking_get_it_from_the_pipeline(any_query_frame, small_clip):
+    from sampt.interfaces import Tracker, TrackerCapabilities
+    from sampt.pipeline.tracking import track_points
+
+    calls = []
+
+    class Forward(Tracker):
+        """Moves every point +1 px in x per frame after its query frame; invisible before it."""
+
+        capabilities = TrackerCapabilities(any_query_frame=any_query_frame, bidirectional=False)
+
+        def track(self, video, queries):
+            calls.append((len(video), queries[:, 0].tolist()))
+            T = len(video)
+            steps = np.arange(T)[:, None] - queries[None, :, 0]
+            points = np.repeat(queries[None, :, 1:], T, axis=0).copy()
+            points[..., 0] += np.maximum(steps, 0)
+            return Tracks(points, steps >= 0)
+
+    queries = np.array([[0, 10, 10], [4, 20, 20], [4, 30, 30]], np.float32)
+    tracks = track_points(Forward(), small_clip.video, queries)
+    T = len(small_clip.video)
+    np.testing.assert_allclose(tracks.points[:, 1, 0], 20 + np.abs(np.arange(T) - 4))  # forward and backward
+    assert tracks.visibility.all()
+    expected = [(T, [0, 4, 4]), (5, [0, 0])] if any_query_frame else [(T, [0]), (T - 4, [0, 0]), (5, [0, 0])]
+    assert calls == expected

@@ -16,18 +16,24 @@ from sampt.pipeline.query_points import ObjectQueries
 from sampt.types import Tracks, Video
 
 
-def _track_one_direction_per_frame(tracker: Tracker, video: Video, queries: np.ndarray) -> Tracks:
-    """Track with a tracker that only follows queries forward from frame 0 of what it is given."""
+def _track_missing_directions(tracker: Tracker, video: Video, queries: np.ndarray) -> Tracks:
+    """Track with a tracker that lacks queries after frame 0 or backward tracking: forward from each query
+    frame (in one call when the tracker takes queries at any frame), backward on the reversed frames."""
     T, N = len(video), len(queries)
     points = np.broadcast_to(queries[:, 1:], (T, N, 2)).astype(np.float32).copy()
     visible = np.zeros((T, N), bool)
     starts = queries[:, 0].astype(int)
+    if tracker.capabilities.any_query_frame:
+        forward = tracker.track(video, queries)
+        after = np.arange(T)[:, None] >= starts[None, :]
+        points[after], visible[after] = forward.points[after], forward.visibility[after]
     for start in np.unique(starts):
         idx = np.flatnonzero(starts == start)
         local = queries[idx].copy()
         local[:, 0] = 0
-        forward = tracker.track(Video(video.frames[start:], video.fps), local)
-        points[start:, idx], visible[start:, idx] = forward.points, forward.visibility
+        if not tracker.capabilities.any_query_frame:
+            forward = tracker.track(Video(video.frames[start:], video.fps), local)
+            points[start:, idx], visible[start:, idx] = forward.points, forward.visibility
         if start > 0:
             backward = tracker.track(Video(video.frames[start::-1], video.fps), local)
             points[:start, idx] = backward.points[1:][::-1]
@@ -57,7 +63,7 @@ def track_points(tracker: Tracker, video: Video, queries: np.ndarray) -> Tracks:
     if caps.any_query_frame and caps.bidirectional:
         tracks = tracker.track(small, queries)
     else:
-        tracks = _track_one_direction_per_frame(tracker, small, queries)
+        tracks = _track_missing_directions(tracker, small, queries)
     if scale != 1.0:
         tracks = Tracks((tracks.points + 0.5) / scale - 0.5, tracks.visibility, tracks.confidence)
     return tracks
