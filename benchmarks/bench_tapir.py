@@ -95,8 +95,11 @@ def worker(model: str, frames: int, points: int, device: str, threads: int, size
         t0 = time.perf_counter()
         if model == "bootstapir_online":
             stream = tracker.open_stream(q, size, size)
+            trace = {}
             for t in range(frames):
                 stream.push(src(t))
+                if (t + 1) % 50 == 0 or t + 1 in (1, 10):
+                    trace[t + 1] = round(peak.peak, 1)  # peak RSS so far, after t + 1 frames
             stream.finish()
         else:
             tracker.track(Video(np.stack([src(t) for t in range(frames)])), q)
@@ -107,6 +110,8 @@ def worker(model: str, frames: int, points: int, device: str, threads: int, size
            "seconds": round(sec, 2), "sec_per_frame": round(sec / frames, 3),
            "rss_before_mb": round(base, 1), "peak_rss_mb": round(peak.peak, 1),
            "peak_increase_mb": round(peak.peak - base, 1)}
+    if model == "bootstapir_online":
+        out["peak_rss_after_frames_mb"] = trace
     if cuda:
         out["cuda_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2 ** 20, 1)
     return out
