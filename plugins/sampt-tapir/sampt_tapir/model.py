@@ -163,16 +163,21 @@ class TAPIR(nn.Module):
         """``(F, h, w, 3)`` frames in [-1, 1] -> unit-normalised (hires ``(F, h/4, w/4, 128)``, lowres
         ``(F, h/8, w/8, 256)``), ``feature_chunk`` frames at a time."""
         x = frames.permute(0, 3, 1, 2)
-        step = self.feature_chunk if self.feature_chunk > 0 else max(1, x.shape[0])
-        hires, lowres = [], []
-        for s in range(0, x.shape[0], step):
+        n = x.shape[0]
+        step = self.feature_chunk if self.feature_chunk > 0 else max(1, n)
+        hires = lowres = None
+        for s in range(0, n, step):  # every step is per frame: chunking only bounds memory
             u1, u3 = self.resnet_torch(x[s:s + step])
-            hires.append(u1.permute(0, 2, 3, 1))
-            lowres.append(u3.permute(0, 2, 3, 1))
-        hi, lo = torch.cat(hires), torch.cat(lowres)
-        if self.extra_convs is not None:
-            lo = torch.cat([self.extra_convs(lo[s:s + 4 * step]) for s in range(0, lo.shape[0], 4 * step)])
-        return unit_normalise(hi), unit_normalise(lo)
+            hi, lo = u1.permute(0, 2, 3, 1), u3.permute(0, 2, 3, 1)
+            if self.extra_convs is not None:
+                lo = self.extra_convs(lo)
+            hi, lo = unit_normalise(hi), unit_normalise(lo)
+            if hires is None:
+                hires = hi.new_empty((n, *hi.shape[1:]))
+                lowres = lo.new_empty((n, *lo.shape[1:]))
+            hires[s:s + step] = hi
+            lowres[s:s + step] = lo
+        return hires, lowres
 
     def get_feature_grids(self, video: torch.Tensor,
                           refinement_resolutions: Optional[Sequence[tuple[int, int]]] = None) -> FeatureGrids:
