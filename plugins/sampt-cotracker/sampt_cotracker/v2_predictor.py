@@ -19,15 +19,9 @@ import torch.nn.functional as F
 from sampt.types import Tracks, Video, as_queries, check_points_inside
 from sampt_cotracker.predictor_utils import coord_scale, flip_queries, merge_backward, write_query_points
 from sampt_cotracker.v2_model import FrameSource
+from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
-
-
-def pick_device(device: str) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class ResizedFrames(FrameSource):

@@ -25,6 +25,7 @@ from sampt_cotracker.predictor_utils import (
     to_model_coords,
 )
 from sampt_cotracker.v3_model import CoTracker3, OnlineState
+from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,6 @@ OFFLINE_WINDOW = 60
 """Length of the offline checkpoint's time embedding (``scaled_offline.pth``)."""
 ONLINE_WINDOW = 16
 """Sliding-window length of the online checkpoint (``scaled_online.pth``)."""
-
-
-def pick_device(device: str) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def build_model(checkpoint: Optional[str], default: str, window_len: int, model_resolution: Sequence[int],

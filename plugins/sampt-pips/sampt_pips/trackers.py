@@ -25,18 +25,12 @@ from sampt.weights import WeightsError, load_into, resolve
 from sampt_pips.common import as_size, check_input_size
 from sampt_pips.plugin import CHECKPOINTS
 from sampt_pips.tracking import FrameFeatures, pips2_windows, pips_chain
+from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
 
 NESTED_KEYS = ("model_state_dict", "model", "state_dict")
 """The official training code saves {'model_state_dict': ..., 'optimizer_state_dict': ...}."""
-
-
-def pick_device(device: str) -> torch.device:
-    """"auto": CUDA when available, else CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def checkpoint_file(path: Path) -> Path:

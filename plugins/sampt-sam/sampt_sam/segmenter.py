@@ -28,17 +28,11 @@ from sampt.types import Prediction, Prompt
 from sampt.weights import load_into, resolve
 
 from sampt_sam.plugin import CHECKPOINTS, VARIANTS, Variant
+from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "half", "auto")
-
-
-def pick_device(device: str) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def use_half(precision: str, device: torch.device) -> bool:

@@ -23,6 +23,7 @@ from sampt.weights import WeightsError, load_into, resolve
 
 from sampt_tapir.model import TAPIR, QueryFeatures
 from sampt_tapir.plugin import CHECKPOINTS
+from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,6 @@ VARIANTS: dict[str, dict] = {
     "bootstapir_online": dict(pyramid_level=1, extra_convs=True, causal=True),
 }
 """Constructor arguments of each released checkpoint's network."""
-
-
-def pick_device(device: str) -> torch.device:
-    """"auto": CUDA when available, else CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def build_model(variant: str, **options) -> TAPIR:
