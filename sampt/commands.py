@@ -76,7 +76,7 @@ def _pipeline(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sampt.io import read_video
-    from sampt.results import save_result
+    from sampt.results import LabelPngWriter, save_result
 
     cfg, pipeline = _pipeline(args)  # check the config before reading anything
     video = read_video(args.video, stride=args.stride, max_frames=args.max_frames, max_side=args.max_side)
@@ -84,9 +84,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--max-side resizes frames but not --mask; resize the mask too, or drop --max-side")
     objects = objects_from_arguments(args, video)
     started = time.perf_counter()
-    result = pipeline.run(video, objects, progress=not args.no_progress)
+    masks = LabelPngWriter(args.output)  # label PNGs are written as frames finish
+    try:
+        # the overlay is drawn from the masks afterwards; without it nothing per frame is kept in memory
+        result = pipeline.run(video, objects, progress=not args.no_progress, on_frame=masks,
+                              keep_masks=not args.no_overlay)
+        masks.commit()
+    finally:
+        masks.discard()
     elapsed = time.perf_counter() - started
-    out = save_result(result, video, args.output, overlay=not args.no_overlay,
+    out = save_result(result, video, args.output, overlay=not args.no_overlay, masks_written=True,
                       extra={"config": OmegaConf.to_container(cfg), "video": str(args.video)})
     log.warning("segmented %d object(s) over %d frames in %.1fs (%.2f fps); results in %s",
                 len(objects), len(video), elapsed, len(video) / max(elapsed, 1e-9), out)

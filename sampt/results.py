@@ -41,18 +41,50 @@ def overlay_frames(result: Any, video: Video):
                            np.concatenate(visible).astype(bool))
 
 
+class LabelPngWriter:
+    """Streams label maps to ``out_dir/masks/00000.png``... as a run produces them (``SamPt.run``'s
+    ``on_frame``): they go to a hidden folder that replaces ``masks/`` only on :meth:`commit`, so a run that
+    fails leaves no half-written results. Nothing is created before the first frame arrives."""
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.out = Path(out_dir)
+        self.tmp: Optional[Path] = None
+        self._created_out = False
+
+    def __call__(self, t: int, labels: np.ndarray) -> None:
+        if self.tmp is None:
+            self._created_out = not self.out.exists()
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(tempfile.mkdtemp(prefix=".masks-", dir=self.out))
+        write_label_png(self.tmp / f"{t:05d}.png", labels)
+
+    def commit(self) -> None:
+        if self.tmp is not None:
+            _replace_dir(self.tmp, self.out / "masks")
+            self.tmp = None
+
+    def discard(self) -> None:
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+            if self._created_out and not any(self.out.iterdir()):
+                self.out.rmdir()
+
+
 def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: bool = True,
-                extra: Optional[dict] = None) -> Path:
-    """Write ``masks/00000.png``... (label maps), ``overlay.mp4`` and ``result.json`` under ``out_dir``."""
+                extra: Optional[dict] = None, masks_written: bool = False) -> Path:
+    """Write ``masks/00000.png``... (label maps, unless ``masks_written`` by a :class:`LabelPngWriter`),
+    ``overlay.mp4`` and ``result.json`` under ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".masks-", dir=out))
-    try:
-        for t in range(result.num_frames):
-            write_label_png(tmp / f"{t:05d}.png", result.label_map(t))
-        _replace_dir(tmp, out / "masks")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not masks_written:
+        writer = LabelPngWriter(out)
+        try:
+            for t in range(result.num_frames):
+                writer(t, result.label_map(t))
+            writer.commit()
+        finally:
+            writer.discard()
     if overlay:
         write_video(out / "overlay.mp4", overlay_frames(result, video), fps=video.fps)
     summary = {

@@ -176,3 +176,19 @@ def test_trackers_without_backward_tracking_get_it_from_the_pipeline(any_query_f
     assert tracks.visibility.all()
     expected = [(T, [0, 4, 4]), (5, [0, 0])] if any_query_frame else [(T, [0]), (T - 4, [0, 0]), (5, [0, 0])]
     assert calls == expected
+
+
+@pytest.mark.parametrize("reinit", [False, True])
+def test_results_stream_frame_by_frame_without_keeping_masks(reinit):
+    clip = make_clip(seed=6, num_frames=8, height=64, width=80, num_objects=2)
+    overrides = ["pipeline.refinement_iterations=1"] + (["pipeline=reinit", "pipeline.reinit_horizon=4",
+                                                         "pipeline.reinit_tracker_horizon=4"] if reinit else [])
+    kept = build_pipeline(compose(overrides)).run(clip.video, _objects(clip))
+    streamed = []
+    result = build_pipeline(compose(overrides)).run(clip.video, _objects(clip), keep_masks=False,
+                                                    on_frame=lambda t, labels: streamed.append((t, labels)))
+    assert [t for t, _ in streamed] == list(range(8))
+    for t, labels in streamed:
+        np.testing.assert_array_equal(labels, kept.label_map(t))
+    assert not result.masks.any() and result.encoder_calls == 8  # nothing held back once streamed
+    np.testing.assert_array_equal(result.iou, kept.iou)

@@ -20,7 +20,7 @@ decodes them in one call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -139,11 +139,12 @@ class SegmentationOutput:
 def segment_video(segmenter: Segmenter, embeddings: "EmbeddingCache", objects_labels: Sequence[np.ndarray],
                   tracks: Sequence["Tracks"], options: SamPtOptions, seed: int, frames: Sequence[int],
                   output: Optional[SegmentationOutput] = None, object_index: Optional[Sequence[int]] = None,
-                  progress=None) -> SegmentationOutput:
+                  progress=None, on_frame: Optional[Callable[[int, SegmentationOutput], None]] = None) -> SegmentationOutput:
     """Segment ``frames`` given each object's track ``labels`` and :class:`~sampt.types.Tracks`.
 
     ``tracks[i]`` covers the frames listed in ``frames`` in order (``tracks[i].points[k]`` is frame
     ``frames[k]``). Results go to ``output`` (created if None) at objects ``object_index`` (default 0..O-1).
+    ``on_frame(t, output)`` is called once frame ``t`` is final (to stream results to disk).
     """
     from sampt.pipeline.store import MaskStore
 
@@ -162,6 +163,8 @@ def segment_video(segmenter: Segmenter, embeddings: "EmbeddingCache", objects_la
             output.store.set(t, o, r.logits)
             output.iou[t, o] = np.nan if r.iou is None else r.iou
             output.prompts[t][o] = (r.prompt_points, r.prompt_labels)
+        if on_frame is not None:
+            on_frame(t, output)
         if progress is not None:
             progress.update(1)
     return output

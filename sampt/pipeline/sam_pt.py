@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -157,13 +157,13 @@ class SamPt:
     # -- step 3 -------------------------------------------------------------------------------------
     def segment(self, video: Video, queries: Sequence[ObjectQueries], tracks: Sequence[Tracks],
                 embeddings: Optional[EmbeddingCache] = None, progress: bool = False,
-                segmenter: Any = None) -> SegmentationOutput:
+                segmenter: Any = None, on_frame: Optional[Callable] = None) -> SegmentationOutput:
         """Masks on every frame from given tracks and visibilities (``tracks[i]`` covers all frames)."""
         embeddings = embeddings or EmbeddingCache(self.segmenter, video)
         segmenter = segmenter or self.segmenter
         with _progress(len(video), "segmenting", progress) as bar:
             out = segment_video(segmenter, embeddings, [q.labels for q in queries], tracks, self.options, self.seed,
-                                frames=range(len(video)), progress=bar)
+                                frames=range(len(video)), progress=bar, on_frame=on_frame)
             embeddings.release(range(len(video)))
         return out
 
@@ -193,8 +193,15 @@ class SamPt:
         return output, tracks
 
     # -- everything ---------------------------------------------------------------------------------
-    def run(self, video: Video, objects: Sequence[ObjectPrompt], progress: bool = False) -> SamPtResult:
-        """Segment ``objects`` through ``video``."""
+    def run(self, video: Video, objects: Sequence[ObjectPrompt], progress: bool = False,
+            on_frame: Optional[Callable[[int, np.ndarray], None]] = None, keep_masks: bool = True) -> SamPtResult:
+        """Segment ``objects`` through ``video``.
+
+        ``on_frame(t, label_map)`` receives each frame's label map, in frame order, as soon as it is final
+        (during segmentation; with re-initialisation, whose horizons revisit frames, after it). With
+        ``keep_masks=False`` a streamed frame's masks are then dropped, so memory does not grow with the
+        video's length (the result keeps scores, tracks and prompts, and its masks read as empty).
+        """
         if not objects:
             raise UsageError("no objects to segment: give a mask or clicked points")
         timed = _TimedSegmenter(self.segmenter)
@@ -204,11 +211,22 @@ class SamPt:
         queries = self.query_points(video, objects, embeddings)
         query_seconds = time.perf_counter() - started
         tracker = _TimedTracker(self.tracker)
+        ids = [o.object_id for o in objects]
+
+        def stream(t: int, out: SegmentationOutput) -> None:
+            on_frame(t, out.store.label_map(t, ids))
+            if not keep_masks:
+                out.store.release(t)
+
         if self.options.reinit_variant is None:
             tracks = self.track(video, queries, tracker)
-            output = self.segment(video, queries, tracks, embeddings, progress, segmenter=timed)
+            output = self.segment(video, queries, tracks, embeddings, progress, segmenter=timed,
+                                  on_frame=stream if on_frame is not None else None)
         else:
             output, tracks = self.reinit(video, queries, embeddings, progress, segmenter=timed, tracker=tracker)
+            if on_frame is not None:
+                for t in range(len(video)):
+                    stream(t, output)
         total = time.perf_counter() - started
         timings = {"tracking": tracker.seconds, "encoding": embeddings.encode_seconds, "decoding": timed.decode_seconds}
         timings["other"] = max(0.0, total - sum(timings.values()))

@@ -31,6 +31,11 @@ class MaskStore:
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         self._crops[(t, o)] = (int(y0), int(x0), logits[y0:y1, x0:x1].astype(np.float16))
 
+    def release(self, t: int) -> None:
+        """Forget frame ``t`` (its results were streamed elsewhere): its masks read as empty afterwards."""
+        for o in range(self.num_objects):
+            self._crops.pop((t, o), None)
+
     def mask(self, t: int, o: int) -> np.ndarray:
         out = np.zeros(self.size, bool)
         entry = self._crops.get((t, o))
