@@ -25,8 +25,9 @@ def _mask_pixels(mask: np.ndarray) -> np.ndarray:
     return np.stack([xs, ys], axis=1).astype(np.float32)
 
 
-class RandomSampler(PointSampler):
-    """Points drawn uniformly without replacement from the mask's pixels."""
+class MaskPixelSampler(PointSampler):
+    """Shared rules of the samplers: an empty mask is an error, ``n <= 0`` gives no point, a mask with at
+    most ``n`` pixels gives all of them; otherwise :meth:`choose` picks ``n`` of the mask's ``pixels``."""
 
     def sample(self, mask: np.ndarray, n: int, seed: int = 0, image: Optional[np.ndarray] = None) -> np.ndarray:
         pixels = _mask_pixels(mask)
@@ -34,25 +35,31 @@ class RandomSampler(PointSampler):
             return np.zeros((0, 2), np.float32)
         if len(pixels) <= n:
             return pixels
+        return self.choose(np.asarray(mask, bool), pixels, n, seed, image)
+
+    def choose(self, mask: np.ndarray, pixels: np.ndarray, n: int, seed: int, image: Optional[np.ndarray]) -> np.ndarray:
+        """``n`` points for a mask with more than ``n`` pixels (``pixels``: its ``(x, y)`` coordinates)."""
+        raise NotImplementedError
+
+
+class RandomSampler(MaskPixelSampler):
+    """Points drawn uniformly without replacement from the mask's pixels."""
+
+    def choose(self, mask, pixels, n, seed, image):
         rng = np.random.default_rng(seed)
         return pixels[rng.choice(len(pixels), size=n, replace=False)]
 
 
-class KMedoidsSampler(PointSampler):
+class KMedoidsSampler(MaskPixelSampler):
     """The medoids of a K-Medoids clustering (FasterPAM) of the mask's pixels: points spread over the
     object, each a real mask pixel. Large masks are subsampled to ``subsample_size`` pixels first."""
 
     def __init__(self, subsample_size: int = 1800):
         self.subsample_size = subsample_size
 
-    def sample(self, mask: np.ndarray, n: int, seed: int = 0, image: Optional[np.ndarray] = None) -> np.ndarray:
+    def choose(self, mask, pixels, n, seed, image):
         import kmedoids
 
-        pixels = _mask_pixels(mask)
-        if n <= 0:
-            return np.zeros((0, 2), np.float32)
-        if len(pixels) <= n:
-            return pixels
         rng = np.random.default_rng(seed)
         if len(pixels) > self.subsample_size:
             pixels = pixels[rng.choice(len(pixels), size=self.subsample_size, replace=False)]
@@ -72,7 +79,7 @@ def erode_by_diameter(mask: np.ndarray, fraction: float) -> np.ndarray:
     return cv2.erode(mask.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
 
 
-class ShiTomasiSampler(PointSampler):
+class ShiTomasiSampler(MaskPixelSampler):
     """Shi-Tomasi corners of the image inside the mask, eroded so points keep away from the object's
     edges (6%, then 2%, 1% of its diameter if too little is left). Missing corners are filled with
     K-Medoids points. Without an image, corners of the mask itself are used."""
@@ -82,13 +89,7 @@ class ShiTomasiSampler(PointSampler):
         self.erosions = tuple(erosions)
         self.fill = KMedoidsSampler(subsample_size)
 
-    def sample(self, mask: np.ndarray, n: int, seed: int = 0, image: Optional[np.ndarray] = None) -> np.ndarray:
-        pixels = _mask_pixels(mask)
-        if n <= 0:
-            return np.zeros((0, 2), np.float32)
-        if len(pixels) <= n:
-            return pixels
-        mask = np.asarray(mask, bool)
+    def choose(self, mask, pixels, n, seed, image):
         eroded = mask
         for fraction in self.erosions:
             candidate = erode_by_diameter(mask, fraction)
@@ -103,27 +104,22 @@ class ShiTomasiSampler(PointSampler):
                                           blockSize=3, gradientSize=3)
         points = np.zeros((0, 2), np.float32) if corners is None else corners.reshape(-1, 2).astype(np.float32)
         if len(points) < n:
-            rest = self.fill.sample(mask, n - len(points), seed=seed)
+            rest = self.fill.choose(mask, pixels, n - len(points), seed, None)
             points = np.concatenate([points, rest], axis=0)
         return points[:n]
 
 
-class MixedSampler(PointSampler):
+class MixedSampler(MaskPixelSampler):
     """A quarter K-Medoids, a third Shi-Tomasi corners, the rest random points (as in SAM-PT)."""
 
     def __init__(self) -> None:
         self.kmedoids, self.corners, self.random = KMedoidsSampler(), ShiTomasiSampler(), RandomSampler()
 
-    def sample(self, mask: np.ndarray, n: int, seed: int = 0, image: Optional[np.ndarray] = None) -> np.ndarray:
-        pixels = _mask_pixels(mask)
-        if len(pixels) <= n:
-            return pixels
+    def choose(self, mask, pixels, n, seed, image):
         n_kmedoids, n_corners = n // 4, n // 3
-        parts = [
-            self.kmedoids.sample(mask, n_kmedoids, seed, image),
-            self.corners.sample(mask, n_corners, seed + 1, image),
-            self.random.sample(mask, n - n_kmedoids - n_corners, seed + 2, image),
-        ]
+        shares = [(self.kmedoids, n_kmedoids, seed), (self.corners, n_corners, seed + 1),
+                  (self.random, n - n_kmedoids - n_corners, seed + 2)]
+        parts = [sampler.choose(mask, pixels, k, s, image) for sampler, k, s in shares if k > 0]
         return np.concatenate(parts, axis=0).astype(np.float32)
 
 
