@@ -63,3 +63,17 @@ def keyed_state_dict(name: str, seed: int = 0) -> dict:
     spec = manifest(name)
     state = keyed_init().keyed_state(spec, seed=seed)
     return {k: v.reshape(spec[k]["shape"]) for k, v in state.items()}
+
+
+def write_clip_inputs(folder: Path, seed: int = 0, num_frames: int = 6, height: int = 48, width: int = 64,
+                      **options: Any) -> tuple[Path, Path, Any]:
+    """A synthetic clip written as ``sampt run`` inputs: ``folder/frames/00000.jpg``... and its first-frame
+    label PNG ``folder/mask.png``. Returns the frames folder, the mask path and the clip."""
+    from sampt.data.synthetic import make_clip
+    from sampt.io import write_frames, write_label_png
+
+    clip = make_clip(seed=seed, num_frames=num_frames, height=height, width=width, **options)
+    frames, mask = Path(folder) / "frames", Path(folder) / "mask.png"
+    write_frames(frames, clip.video)
+    write_label_png(mask, clip.label_map(0))
+    return frames, mask, clip

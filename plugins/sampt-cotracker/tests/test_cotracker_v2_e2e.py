@@ -1,7 +1,6 @@
 """End to end through the sampt CLI with keyed CoTracker 2 and CoTracker 1 checkpoints on a tiny clip."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -15,20 +14,13 @@ from sampt.testing import keyed_state_dict
 ])
 def test_cli_run(tmp_path, name, manifest_name, options):
     from sampt.cli import main
-    from sampt.data.synthetic import make_clip
-    from sampt.io import write_frames, write_label_png
+    from sampt.testing import write_clip_inputs
 
-    clip = make_clip(seed=1, num_frames=6, height=48, width=64)
-    frames = tmp_path / "frames"
-    write_frames(frames, clip.video)
-    labels = np.zeros(clip.masks.shape[2:], np.uint8)
-    for o in range(clip.masks.shape[1]):
-        labels[clip.masks[0, o]] = o + 1
-    write_label_png(tmp_path / "mask.png", labels)
+    frames, mask, _ = write_clip_inputs(tmp_path, seed=1, num_frames=6, height=48, width=64)
     ckpt = tmp_path / f"{name}.pth"
     torch.save({"model": keyed_state_dict(manifest_name)}, ckpt)
     out = tmp_path / "out"
-    code = main(["run", str(frames), "--mask", str(tmp_path / "mask.png"), "--output", str(out), "--no-progress",
+    code = main(["run", str(frames), "--mask", str(mask), "--output", str(out), "--no-progress",
                  "--no-overlay", f"tracker={name}", f"tracker.checkpoint={ckpt}", "tracker.device=cpu", *options,
                  "segmenter=grabcut"])
     assert code == 0

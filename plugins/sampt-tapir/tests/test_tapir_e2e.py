@@ -1,7 +1,6 @@
 """End to end through the sampt CLI with keyed BootsTAPIR checkpoints on a tiny synthetic clip."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -11,21 +10,14 @@ from sampt.testing import keyed_state_dict
 @pytest.mark.parametrize("name", ["bootstapir", "bootstapir_online"])
 def test_cli_run(tmp_path, name):
     from sampt.cli import main
-    from sampt.data.synthetic import make_clip
-    from sampt.io import write_frames, write_label_png
+    from sampt.testing import write_clip_inputs
 
-    clip = make_clip(seed=2, num_frames=5, height=48, width=64)
-    frames = tmp_path / "frames"
-    write_frames(frames, clip.video)
-    labels = np.zeros(clip.masks.shape[2:], np.uint8)
-    for o in range(clip.masks.shape[1]):
-        labels[clip.masks[0, o]] = o + 1
-    write_label_png(tmp_path / "mask.png", labels)
+    frames, mask, _ = write_clip_inputs(tmp_path, seed=2, num_frames=5, height=48, width=64)
     ckpt = tmp_path / f"{name}_keyed.pt"
     torch.save(keyed_state_dict(name), ckpt)
     out = tmp_path / "out"
     code = main(["run", str(frames), f"tracker={name}", f"tracker.checkpoint={ckpt}", "tracker.device=cpu",
-                 "tracker.query_chunk_size=16", "segmenter=grabcut", "--mask", str(tmp_path / "mask.png"),
+                 "tracker.query_chunk_size=16", "segmenter=grabcut", "--mask", str(mask),
                  "--output", str(out), "--no-progress", "--no-overlay"])
     assert code == 0
     assert len(sorted((out / "masks").glob("*.png"))) == 5
