@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Optional
+from typing import Annotated, Optional
 
 import cv2
 import numpy as np
 
 import sampt
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video, as_queries, check_points_inside
 
@@ -27,7 +28,7 @@ class SweepTracker(Tracker):
 
     capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True, has_visibility=True)
 
-    def __init__(self, fb_threshold: float = 1.0):
+    def __init__(self, fb_threshold: Annotated[float, Range(0, None, low_open=True)] = 1.0):
         self.fb_threshold = fb_threshold
 
     @abstractmethod
@@ -82,8 +83,10 @@ class SweepTracker(Tracker):
 class LucasKanadeTracker(SweepTracker):
     """Pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``) with a forward-backward check."""
 
-    def __init__(self, window_size: int = 15, pyramid_levels: int = 3, fb_threshold: float = 1.0,
-                 max_iterations: int = 30):
+    def __init__(self, window_size: Annotated[int, Range(3, None)] = 15,
+                 pyramid_levels: Annotated[int, Range(0, 10)] = 3,
+                 fb_threshold: Annotated[float, Range(0, None, low_open=True)] = 1.0,
+                 max_iterations: Annotated[int, Range(1, None)] = 30):
         super().__init__(fb_threshold)
         self.window_size, self.pyramid_levels, self.max_iterations = window_size, pyramid_levels, max_iterations
 
@@ -112,10 +115,10 @@ class DenseFlowTracker(SweepTracker):
     PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
-    def __init__(self, preset: str = "medium", finest_scale: int = 0, fb_threshold: float = 1.0):
+    def __init__(self, preset: Annotated[str, Choices("ultrafast", "fast", "medium")] = "medium",
+                 finest_scale: Annotated[int, Range(0, 10)] = 0,
+                 fb_threshold: Annotated[float, Range(0, None, low_open=True)] = 1.0):
         super().__init__(fb_threshold)
-        if preset not in self.PRESETS:
-            raise ValueError(f"unknown DIS preset {preset!r}; choose one of {', '.join(self.PRESETS)}")
         self.preset = preset
         self.finest_scale = finest_scale  # 0: flow at full resolution (the presets stop at half or less)
 
