@@ -49,7 +49,15 @@ class SweepTracker(Tracker):
         if N == 0:
             return Tracks(points, visible)
         start = queries[:, 0].astype(int)
-        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video]
+        gray_cache: dict[int, np.ndarray] = {}
+
+        def gray(t: int) -> np.ndarray:  # two frames at a time: memory does not grow with the video
+            if t not in gray_cache:
+                if len(gray_cache) >= 2:
+                    gray_cache.pop(next(iter(gray_cache)))
+                gray_cache[t] = cv2.cvtColor(video[t], cv2.COLOR_RGB2GRAY)
+            return gray_cache[t]
+
         for direction in (1, -1):
             current = np.full((N, 2), np.nan, np.float32)
             alive = np.zeros(N, bool)
@@ -60,7 +68,7 @@ class SweepTracker(Tracker):
                 if previous is not None:
                     idx = np.flatnonzero(alive)
                     if len(idx):
-                        moved, ok = self._advance(gray[previous], gray[t], current[idx], cache)
+                        moved, ok = self._advance(gray(previous), gray(t), current[idx], cache)
                         inside = (moved[:, 0] >= 0) & (moved[:, 0] <= W - 1) & (moved[:, 1] >= 0) & (moved[:, 1] <= H - 1)
                         ok &= inside & np.all(np.isfinite(moved), axis=1)
                         current[idx[ok]] = moved[ok]
