@@ -405,6 +405,22 @@ def write_frames(folder: str | os.PathLike, video: Video, suffix: str = ".jpg") 
                 raise OSError(f"could not write {tmp}")
 
 
+MIN_VIDEO_SIDE = 16
+
+
+def _encodable(frame: np.ndarray) -> np.ndarray:
+    """Video encoders refuse tiny or odd-sized frames: enlarge tiny ones (nearest neighbour, so pixels stay
+    visible) and pad odd sides by one edge pixel."""
+    h, w = frame.shape[:2]
+    if min(h, w) < MIN_VIDEO_SIDE:
+        k = -(-MIN_VIDEO_SIDE // min(h, w))
+        frame = cv2.resize(frame, (w * k, h * k), interpolation=cv2.INTER_NEAREST)
+        h, w = frame.shape[:2]
+    if h % 2 or w % 2:
+        frame = cv2.copyMakeBorder(frame, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    return frame
+
+
 def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterator[np.ndarray], fps: float) -> None:
     """Write RGB frames as an MP4 (mp4v) or AVI (MJPG) video, atomically."""
     path = Path(path)
@@ -413,6 +429,7 @@ def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterator
         writer = None
         try:
             for frame in frames:
+                frame = _encodable(frame)
                 if writer is None:
                     h, w = frame.shape[:2]
                     writer = cv2.VideoWriter(str(tmp), fourcc, float(fps), (w, h))

@@ -160,12 +160,11 @@ def check_output_path(path: str | os.PathLike, what: str = "output", kind: str =
             raise OutputError(f"{what} {path} is an existing file, not a folder; give a folder path")
         if kind == "file" and path.is_dir():
             raise OutputError(f"{what} {path} is an existing folder; give a file path")
-    base = nearest_existing(path.parent if not path.exists() else path)
+    base = nearest_existing(Path(os.path.abspath(path)).parent)  # where the temporary sibling goes
     if not base.is_dir():
         raise OutputError(f"{what} {path} cannot be created: {base} is a file, not a folder")
-    writable_dir = base if base != Path(os.path.abspath(path)) else base.parent
-    if not os.access(writable_dir, os.W_OK | os.X_OK):
-        raise OutputError(f"{what} {path} cannot be written: no write permission in {writable_dir}")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {path} cannot be written: no write permission in {base}")
     return path
 
 

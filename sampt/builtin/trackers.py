@@ -116,6 +116,18 @@ def _sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     return cv2.remap(flow, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 2)
 
 
+DIS_MIN_SIDE = 16
+
+
+def _padded(gray: np.ndarray) -> np.ndarray:
+    """Extend a small frame to at least ``DIS_MIN_SIDE`` pixels on each side (edge pixels repeated, at the
+    bottom and right so point coordinates are unchanged)."""
+    h, w = gray.shape[:2]
+    if h >= DIS_MIN_SIDE and w >= DIS_MIN_SIDE:
+        return gray
+    return cv2.copyMakeBorder(gray, 0, max(0, DIS_MIN_SIDE - h), 0, max(0, DIS_MIN_SIDE - w), cv2.BORDER_REPLICATE)
+
+
 class DenseFlowTracker(SweepTracker):
     """Chains dense optical flow (OpenCV DIS) from frame to frame, with a forward-backward occlusion check
     on the flow fields themselves."""
@@ -135,6 +147,7 @@ class DenseFlowTracker(SweepTracker):
         if dis is None:
             dis = cache["dis"] = cv2.DISOpticalFlow_create(self.PRESETS[self.preset])
             dis.setFinestScale(self.finest_scale)
+        frame_a, frame_b = _padded(frame_a), _padded(frame_b)  # DIS refuses frames under 12 pixels
         forward = dis.calc(frame_a, frame_b, None)
         backward = dis.calc(frame_b, frame_a, None)
         moved = points + _sample_flow(forward, points)

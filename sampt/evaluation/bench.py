@@ -36,6 +36,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.outputs import OutputDir, atomic_file
 from sampt.evaluation.report import markdown_table, text_table, write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -431,8 +432,6 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
     """Scatter of J&F against FPS (log scale when the FPS span an order of magnitude), one labelled point
     per combination."""
     plt = _require_matplotlib()
-    from sampt.io import atomic_write
-
     fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
     for r in rows:
         x, y = r["fps_median"], r["J&F"]
@@ -450,7 +449,7 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
@@ -529,7 +528,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     combos = expand_grid(grid)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out_dir = Path(args.output or f"sampt-output/bench/{Path(cfg['_path']).stem}-{stamp}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output = OutputDir(out_dir, "output folder", owned=("runs.csv", "runs.json", "results.md"))  # checked now, written at the end
 
     if not args.no_plot:  # fail now rather than after the whole grid
         _require_matplotlib(pyplot=False)
@@ -590,16 +589,17 @@ def run_bench_command(args: argparse.Namespace) -> int:
         "seed": seed if seed is not None else next((int(c["seed"]) for c in configs.values()), None),
         "dataset": dataset_desc, "frames": frames, "sequences": num_sequences, "configs": configs,
     }
-    write_csv(out_dir / "runs.csv", rows, RUN_COLUMNS)
-    write_json(out_dir / "runs.json", {"meta": meta, "runs": rows, "per_sequence": per_sequence})
-    md = markdown_report(rows, meta)
-    from sampt.io import atomic_write
-
-    with atomic_write(out_dir / "results.md") as tmp:
-        tmp.write_text(md)
-    if not args.no_plot:
-        plot_speed_accuracy(rows, out_dir / "speed_accuracy.png",
-                            f"SAM-PT speed vs accuracy on {dataset_desc}\n{machine_label(meta['machine'])}")
+    try:  # the whole benchmark output is one unit: complete, or not there
+        staged = output.path
+        write_csv(staged / "runs.csv", rows, RUN_COLUMNS)
+        write_json(staged / "runs.json", {"meta": meta, "runs": rows, "per_sequence": per_sequence})
+        (staged / "results.md").write_text(markdown_report(rows, meta))
+        if not args.no_plot:
+            plot_speed_accuracy(rows, staged / "speed_accuracy.png",
+                                f"SAM-PT speed vs accuracy on {dataset_desc}\n{machine_label(meta['machine'])}")
+        output.commit()
+    finally:
+        output.discard()
     print(text_table(rows, TABLE_COLUMNS, digits=DIGITS))
     print(f"\nbenchmark written to {out_dir} (runs.csv, runs.json, results.md"
           f"{'' if args.no_plot else ', speed_accuracy.png'})")

@@ -13,6 +13,9 @@ def _score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
     from sampt.evaluation.scoring import score_results
 
+    from sampt.outputs import check_output_path
+
+    check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
     names = [s for s in (args.sequences or "").split(",") if s]
     dataset.select(names)

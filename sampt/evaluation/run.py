@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.outputs import atomic_file, check_output_path
 from sampt.evaluation.datasets import VOSDataset, VOSSequence, open_dataset
 from sampt.evaluation.report import text_table, write_csv
 from sampt.evaluation.writers import SERVER_NOTE, resize_labels, sequence_complete, write_sequence, zip_submission
@@ -117,17 +118,15 @@ def run_eval_command(args: argparse.Namespace) -> int:
     dataset.select([s for s in (args.sequences or "").split(",") if s])
     cfg = compose(overrides, config_file=args.config)
     out_dir = Path(args.output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_path(out_dir, "output folder", "dir")
     cfg_text = OmegaConf.to_yaml(cfg)
     cfg_path = out_dir / "sampt-config.yaml"
     if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not args.overwrite:
         raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
                          "give another --output, or --overwrite to replace them")
-    from sampt.io import atomic_write
-
-    with atomic_write(cfg_path) as tmp:
+    pipeline = SamPt.from_config(cfg)  # every check before the first output
+    with atomic_file(cfg_path) as tmp:
         tmp.write_text(cfg_text)
-    pipeline = SamPt.from_config(cfg)
     rows = []
     names = dataset.sequences
     it: Any = names
