@@ -108,8 +108,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 def run_eval_command(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from sampt.config import compose
-    from sampt.pipeline import SamPt
+    from sampt.config import build_pipeline, compose
 
     picked, overrides = split_dataset_overrides(args.overrides)
     dataset = open_dataset(picked.get("dataset", "davis2017"), args.dataset_root, split=picked.get("split"),
@@ -127,7 +126,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
     with atomic_write(cfg_path) as tmp:
         tmp.write_text(cfg_text)
-    pipeline = SamPt.from_config(cfg)
+    pipeline = build_pipeline(cfg)
     rows = []
     names = dataset.sequences
     it: Any = names
