@@ -110,7 +110,7 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
     check_pipeline(cfg)
     cfg.pipeline = OmegaConf.merge(pipeline, cfg.get("pipeline") or {})
     try:
-        SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True)).validate()
+        SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if not isinstance(cfg.get("seed"), int) or isinstance(cfg.get("seed"), bool) or cfg.get("seed") < 0:
@@ -216,9 +216,8 @@ def build_pipeline(cfg: DictConfig, registry: Any = None):
     from sampt.plugins import Registry
 
     registry = registry or Registry()
-    options = SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
-    try:
-        options.validate()
+    try:  # the options check their values when created: the one place they are validated
+        options = SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return SamPt(

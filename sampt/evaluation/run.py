@@ -109,8 +109,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 def run_eval_command(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from sampt.config import compose
-    from sampt.pipeline import SamPt
+    from sampt.config import build_pipeline, compose
 
     picked, overrides = split_dataset_overrides(args.overrides)
     dataset = open_dataset(picked.get("dataset", "davis2017"), args.dataset_root, split=picked.get("split"),
@@ -124,7 +123,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not args.overwrite:
         raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
                          "give another --output, or --overwrite to replace them")
-    pipeline = SamPt.from_config(cfg)  # every check before the first output
+    pipeline = build_pipeline(cfg)  # every check before the first output
     with atomic_file(cfg_path) as tmp:
         tmp.write_text(cfg_text)
     rows = []

@@ -50,9 +50,12 @@ class SamPtOptions:
     min_reinit_area: Annotated[int, Range(0, None)] = 25
     """Masks of at most this many pixels are not used to re-initialise."""
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> "SamPtOptions":
-        """Check value ranges (declared on the fields) and how options combine; return self. Raises
-        ``ConfigError`` (a ``ValueError``) naming the option."""
+        """Check value ranges (declared on the fields) and how options combine (done on creation; call
+        again after changing a field); return self. Raises ``ConfigError`` (a ``ValueError``) naming the option."""
         check_dataclass(self, "pipeline")
         if self.reinit_variant is not None:
             self.reinit_variant = canonical_reinit_variant(self.reinit_variant)
