@@ -35,13 +35,17 @@ def _raise_interrupted(signum: int, frame) -> None:
     raise Interrupted(signum)
 
 
-def _install_signal_handlers() -> None:
+def _install_signal_handlers() -> dict:
+    """Turn SIGTERM/SIGHUP into :class:`Interrupted` (where nobody else handles them); returns the old
+    handlers, restored when :func:`main` returns (it may be called in-process, by tests)."""
+    old = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
             if signal.getsignal(sig) in (signal.SIG_DFL, None):
-                signal.signal(sig, _raise_interrupted)
+                old[sig] = signal.signal(sig, _raise_interrupted)
         except (ValueError, OSError):  # not the main thread
             pass
+    return old
 
 
 def _quiet_third_parties(verbose: int) -> None:
@@ -118,8 +122,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     debug = "--debug" in argv
     verbose = sum(a.count("v") for a in argv if a.startswith("-") and not a.startswith("--") and set(a[1:]) == {"v"})
     verbose += argv.count("--verbose")
-    _install_signal_handlers()
+    handlers = _install_signal_handlers()
+    saved_filters = warnings.filters[:]
     _quiet_third_parties(verbose)
+    try:
+        return _main(argv, debug)
+    finally:
+        warnings.filters[:] = saved_filters
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv: list, debug: bool) -> int:
+    from sampt.errors import SamptError
+
     try:
         parser = build_parser()
         # KEY=VALUE overrides may sit anywhere among the options (argparse alone would stop at the first)
