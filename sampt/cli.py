@@ -151,6 +151,8 @@ def _main(argv: list, debug: bool) -> int:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the boundary
         return code
+    except SystemExit as exc:  # argparse: --help, --version, usage errors (already printed)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     except BrokenPipeError:
         # the reader went away (`sampt plugins | head`): not an error of ours; keep Python from
         # complaining again when it flushes stdout at exit
