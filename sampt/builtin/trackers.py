@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -20,7 +19,6 @@ from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
 
 log = logging.getLogger(__name__)
-
 
 class SweepTracker(Tracker):
     """Base of frame-to-frame trackers: subclasses say how points move from one frame to the next."""
@@ -72,7 +70,6 @@ class SweepTracker(Tracker):
             points[missing] = np.broadcast_to(queries[:, 1:], (T, N, 2))[missing]
         return Tracks(points, visible)
 
-
 class LucasKanadeTracker(SweepTracker):
     """Pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``) with a forward-backward check."""
 
@@ -91,13 +88,11 @@ class LucasKanadeTracker(SweepTracker):
         ok = (st1.reshape(-1) == 1) & (st2.reshape(-1) == 1) & (fb_error <= self.fb_threshold)
         return p1.reshape(-1, 2), ok
 
-
 def _sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Bilinearly sample an ``(H, W, 2)`` flow field at ``(N, 2)`` points."""
     map_x = points[:, 0].reshape(1, -1).astype(np.float32)
     map_y = points[:, 1].reshape(1, -1).astype(np.float32)
     return cv2.remap(flow, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 2)
-
 
 class DenseFlowTracker(SweepTracker):
     """Chains dense optical flow (OpenCV DIS) from frame to frame, with a forward-backward occlusion check
@@ -124,7 +119,6 @@ class DenseFlowTracker(SweepTracker):
         returned = moved + _sample_flow(backward, moved)
         ok = np.linalg.norm(returned - points, axis=1) <= self.fb_threshold
         return moved.astype(np.float32), ok
-
 
 @sampt.hookimpl
 def register_trackers(register):

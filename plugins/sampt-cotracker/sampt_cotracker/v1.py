@@ -75,11 +75,10 @@ class CoTracker1Tracker(Tracker):
                  support_grid_every: Optional[int] = None, backward_tracking: bool = True,
                  visibility_threshold: Optional[float] = None, write_query_points: Optional[bool] = None,
                  interp_height: int = 384, interp_width: int = 512):
-        import torch  # noqa: F401
-
+        from sampt.devices import pick_device
+        from sampt.weights import load_checkpoint
+        from sampt_cotracker.plugin import CHECKPOINTS
         from sampt_cotracker.v1_model import VARIANTS, CoTracker1
-        from sampt_cotracker.v2 import load_checkpoint
-        from sampt_cotracker.v2_predictor import pick_device
 
         if variant not in VARIANTS:
             raise ValueError(f"unknown CoTracker 1 variant {variant!r}; choose one of {', '.join(VARIANTS)}")
@@ -103,7 +102,8 @@ class CoTracker1Tracker(Tracker):
             self.capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=False,
                                                     has_visibility=True, has_confidence=False)
         self.model = CoTracker1(window_len=self.window_len, stride=self.stride)
-        load_checkpoint(self.model, checkpoint, VARIANT_CHECKPOINTS[variant], f"CoTracker 1 ({variant})")
+        load_checkpoint(self.model, checkpoint, VARIANT_CHECKPOINTS[variant], CHECKPOINTS,
+                        what=f"CoTracker 1 ({variant})")
         self.model.to(self.device).eval()
 
     def settings(self, num_frames: int):

@@ -22,16 +22,6 @@ VARIANTS: dict[str, int] = {"cotracker2": 8, "cotracker2v1": 16}
 """CoTracker 2 variants: name (also the default checkpoint's name) -> window length."""
 
 
-def load_checkpoint(model, checkpoint: Optional[str], default: str, what: str) -> None:
-    """Resolve ``checkpoint`` (a path or a known name; None: ``default``) and load it strictly."""
-    from sampt.plugins import Registry
-    from sampt.weights import load_into, resolve
-
-    path, spec = resolve(checkpoint, default, Registry().weights)
-    log.info("loading %s from %s", what, path)
-    load_into(model, path, what=what)
-
-
 class CoTracker2Tracker(Tracker):
     """CoTracker 2 (sliding windows of 8 frames; ``variant="cotracker2v1"``: 16).
 
@@ -49,10 +39,10 @@ class CoTracker2Tracker(Tracker):
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", variant: str = "cotracker2",
                  iters: int = 6, support_grid_size: int = 6, backward_tracking: bool = True,
                  visibility_threshold: float = 0.9, interp_height: int = 384, interp_width: int = 512):
-        import torch  # noqa: F401  (heavy imports stay out of plugin registration)
-
+        from sampt.devices import pick_device
+        from sampt.weights import load_checkpoint
+        from sampt_cotracker.plugin import CHECKPOINTS
         from sampt_cotracker.v2_model import CoTracker2
-        from sampt_cotracker.v2_predictor import pick_device
 
         if variant not in VARIANTS:
             raise ValueError(f"unknown CoTracker 2 variant {variant!r}; choose one of {', '.join(VARIANTS)}")
@@ -70,7 +60,7 @@ class CoTracker2Tracker(Tracker):
             self.capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=False,
                                                     has_visibility=True, has_confidence=False)
         self.model = CoTracker2(window_len=self.window_len)  # buffers sized for the trained 384x512
-        load_checkpoint(self.model, checkpoint, variant, f"CoTracker 2 ({variant})")
+        load_checkpoint(self.model, checkpoint, variant, CHECKPOINTS, what=f"CoTracker 2 ({variant})")
         self.model.to(self.device).eval()
 
     def settings(self):

@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from sampt.types import Tracks, Video
 from sampt_cotracker.predictor_utils import coord_scale, flip_queries, merge_backward, write_query_points
 from sampt_cotracker.v2_model import FrameSource
-from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
 
