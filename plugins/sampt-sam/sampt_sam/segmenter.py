@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from sampt.interfaces import ImageEmbedding, Segmenter
-from sampt.types import Prediction, Prompt
+from sampt.types import PointTransform, Prediction, Prompt
 from sampt.weights import load_checkpoint
 
 from sampt_sam.plugin import CHECKPOINTS, VARIANTS, Variant
@@ -159,8 +159,12 @@ class SamSegmenter(Segmenter):
             features = out
         return ImageEmbedding(SamEmbedding(features.float(), interm, input_size, original_size), original_size)
 
-    def input_scale(self, size: tuple[int, int]) -> float:
-        return float(self.transform.target_length) / float(max(size))
+    def coordinate_transform(self, size: tuple[int, int]) -> PointTransform:
+        """SamPredictor's point/box map for an ``(H, W)`` image: ``ResizeLongestSide`` scales x by
+        ``W' / W`` and y by ``H' / H``, with ``(H', W')`` its rounded preprocess shape."""
+        H, W = int(size[0]), int(size[1])
+        new_h, new_w = self.transform.get_preprocess_shape(H, W, self.transform.target_length)
+        return PointTransform(new_w / W, new_h / H)
 
     # --- decoding ---------------------------------------------------------------------------------
     def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
