@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import pluggy
 
 from sampt import hookspecs
+from sampt.errors import SamptError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ ENTRY_POINT_GROUP = "sampt"
 KINDS = ("tracker", "segmenter", "sampler")
 
 
-class UnknownComponentError(KeyError):
+class UnknownComponentError(SamptError, KeyError):
     """A component name that no installed plugin registers."""
 
     def __str__(self) -> str:  # KeyError would quote the message
@@ -89,6 +90,13 @@ class ComponentEntry:
                 annotation = hints.get(key, params[key].annotation)
                 if not type_ok(value, annotation):
                     raise OptionError(f"{where}.{key}={value!r} has the wrong type; expected {type_name(annotation)}")
+
+    def check_ranges(self, options: Mapping[str, Any], prefix: str) -> None:
+        """Raise :class:`~sampt.errors.ConfigError` for a value outside the range its option declares
+        (:mod:`sampt.constraints`)."""
+        from sampt.constraints import check_options
+
+        check_options(self.resolve(), options, prefix)
 
     def build(self, options: Mapping[str, Any]) -> Any:
         """The component, from its preset options and ``options`` (not checked here: see :meth:`check_options`)."""
@@ -268,4 +276,5 @@ class Registry:
         raises :class:`OptionError` listing the ones it does)."""
         entry = self.entry(kind, name)
         entry.check_options(options, check_types=False)
+        entry.check_ranges(options, f"{kind} {entry.name!r}: option")
         return entry.build(options)
