@@ -107,8 +107,8 @@ class CoTracker1Tracker(Tracker):
         self.model.to(self.device).eval()
 
     def settings(self, num_frames: int):
-        """The :class:`~sampt_cotracker.v2_predictor.PredictorSettings` for a ``num_frames`` clip."""
-        from sampt_cotracker.v2_predictor import PredictorSettings
+        """The :class:`~sampt_cotracker.windowed.PredictorSettings` for a ``num_frames`` clip."""
+        from sampt_cotracker.windowed import PredictorSettings
 
         grids = []
         if self.support_grid_size > 0:
@@ -121,6 +121,6 @@ class CoTracker1Tracker(Tracker):
                                  min_frames=self.window_len)
 
     def _track(self, video: Video, queries: np.ndarray) -> Tracks:
-        from sampt_cotracker.v2_predictor import run_predictor
+        from sampt_cotracker.windowed import run_predictor
 
         return run_predictor(self.model, video, queries, self.settings(len(video)), self.device)

@@ -64,9 +64,9 @@ class CoTracker2Tracker(Tracker):
         self.model.to(self.device).eval()
 
     def settings(self):
-        """The :class:`~sampt_cotracker.v2_predictor.PredictorSettings` these options stand for."""
+        """The :class:`~sampt_cotracker.windowed.PredictorSettings` these options stand for."""
         from sampt_cotracker.predictor_utils import grid_points
-        from sampt_cotracker.v2_predictor import PredictorSettings
+        from sampt_cotracker.windowed import PredictorSettings
 
         grids = [(0, grid_points(self.support_grid_size, self.model_size))] if self.support_grid_size > 0 else []
         return PredictorSettings(model_size=self.model_size, iters=self.iters, align_corners=True, grids=grids,
@@ -75,6 +75,6 @@ class CoTracker2Tracker(Tracker):
                                  min_frames=self.window_len)
 
     def _track(self, video: Video, queries: np.ndarray) -> Tracks:
-        from sampt_cotracker.v2_predictor import run_predictor
+        from sampt_cotracker.windowed import run_predictor
 
         return run_predictor(self.model, video, queries, self.settings(), self.device)

@@ -22,7 +22,7 @@ from sampt.weights import load_checkpoint
 
 from sampt_pips.common import as_size, check_input_size
 from sampt_pips.plugin import CHECKPOINTS
-from sampt_pips.tracking import FrameFeatures, pips2_windows, pips_chain
+from sampt_pips.inference import FrameFeatures, pips2_windows, pips_chain
 from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
