@@ -16,6 +16,7 @@ given explicitly overrides the preset.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Optional
 
@@ -98,9 +99,8 @@ class CoTracker1Tracker(Tracker):
         self.backward_tracking = bool(backward_tracking)
         self.model_size = (int(interp_height), int(interp_width))
         self.device = pick_device(device)
-        if not self.backward_tracking:
-            self.capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=False,
-                                                    has_visibility=True, has_confidence=False)
+        if not self.backward_tracking:  # the pipeline then tracks backward itself
+            self.capabilities = dataclasses.replace(self.capabilities, bidirectional=False)
         self.model = CoTracker1(window_len=self.window_len, stride=self.stride)
         load_checkpoint(self.model, checkpoint, VARIANT_CHECKPOINTS[variant], CHECKPOINTS,
                         what=f"CoTracker 1 ({variant})")

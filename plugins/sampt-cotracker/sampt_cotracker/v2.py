@@ -8,6 +8,7 @@ frame (the official model returns nothing for clips of at most half a window) an
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Optional
 
@@ -56,9 +57,8 @@ class CoTracker2Tracker(Tracker):
         self.visibility_threshold = float(visibility_threshold)
         self.model_size = (int(interp_height), int(interp_width))
         self.device = pick_device(device)
-        if not self.backward_tracking:
-            self.capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=False,
-                                                    has_visibility=True, has_confidence=False)
+        if not self.backward_tracking:  # the pipeline then tracks backward itself
+            self.capabilities = dataclasses.replace(self.capabilities, bidirectional=False)
         self.model = CoTracker2(window_len=self.window_len)  # buffers sized for the trained 384x512
         load_checkpoint(self.model, checkpoint, variant, CHECKPOINTS, what=f"CoTracker 2 ({variant})")
         self.model.to(self.device).eval()
