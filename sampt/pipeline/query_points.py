@@ -7,13 +7,18 @@ object's query mask on its frame (used later to re-initialise points).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.interfaces import PointSampler
+from sampt.pipeline.context import RunContext
+from sampt.pipeline.prompting import ObjectFramePoints, segment_frame
 from sampt.types import NEGATIVE, POSITIVE, check_points_inside
+
+
+MAX_OBJECT_ID = 255
+"""Object ids are label values of uint8 masks: 1..255 (0 is background)."""
 
 
 @dataclass
@@ -49,20 +54,40 @@ def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]
     """Raise :class:`UsageError` for a prompt that cannot work: bad frame, empty mask, wrong mask size,
     points outside the frame, no positive click."""
     H, W = size
+    if not isinstance(prompt, ObjectPrompt):
+        raise UsageError(f"objects must be ObjectPrompt(object_id, frame, mask=... or points=...), got {type(prompt).__name__}")
+    oid = prompt.object_id
+    if isinstance(oid, bool) or not isinstance(oid, (int, np.integer)) or not 1 <= oid <= MAX_OBJECT_ID:
+        raise UsageError(f"object id {oid!r} is not allowed: ids are whole numbers 1..{MAX_OBJECT_ID} "
+                         "(they are the label values of the output masks; 0 is background)")
     what = f"object {prompt.object_id}"
+    frame = prompt.frame
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+        raise UsageError(f"{what}: frame {frame!r} is not a frame index; give a whole number 0..{num_frames - 1}")
     if not 0 <= prompt.frame < num_frames:
         raise UsageError(f"{what}: frame {prompt.frame} is outside the video (0..{num_frames - 1})")
     if (prompt.mask is None) == (prompt.points is None):
         raise UsageError(f"{what}: give either a mask or clicked points, not {'both' if prompt.mask is not None else 'neither'}")
     if prompt.mask is not None:
         mask = np.asarray(prompt.mask)
+        if mask.dtype.kind not in "biuf":
+            raise UsageError(f"{what}: the mask must be a boolean (H, W) array, got dtype {mask.dtype}")
+        if mask.dtype.kind == "f" and not np.all(np.isfinite(mask)):
+            raise UsageError(f"{what}: the mask holds NaN or infinite values")
         if mask.shape != (H, W):
             raise UsageError(f"{what}: mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]} but the video is {W}x{H}; "
                              "resize the mask or the video so they match")
         if not mask.any():
             raise UsageError(f"{what}: the mask on frame {prompt.frame} is empty; give a mask with at least one pixel")
     else:
-        points = np.asarray(prompt.points, np.float32).reshape(-1, 2)
+        try:
+            points = np.asarray(prompt.points, np.float64)
+        except (TypeError, ValueError):
+            raise UsageError(f"{what}: clicked points must be numbers (K, 2) (x, y)") from None
+        if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+            raise UsageError(f"{what}: clicked points must be a (K, 2) array of (x, y), got shape {points.shape}")
+        if not np.all(np.isfinite(points)):
+            raise UsageError(f"{what}: clicked points hold NaN or infinity")
         try:
             check_points_inside(points, H, W, f"{what}: clicked points")
         except ValueError as exc:
@@ -70,27 +95,51 @@ def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]
         labels = np.ones(len(points), int) if prompt.labels is None else np.asarray(prompt.labels).reshape(-1)
         if len(labels) != len(points):
             raise UsageError(f"{what}: {len(points)} clicked points but {len(labels)} labels")
+        if not np.all(np.isin(labels, (POSITIVE, NEGATIVE))):
+            raise UsageError(f"{what}: point labels must be 1 (positive) or 0 (negative), got {sorted(set(labels.tolist()))}")
         if not np.any(labels == POSITIVE):
             raise UsageError(f"{what}: needs at least one positive click")
 
 
-def sample_query_points(mask: np.ndarray, image: np.ndarray, frame: int, object_id: int,
-                        positive_sampler: PointSampler, negative_sampler: PointSampler,
-                        positive_points: int, negative_points: int, seed: int) -> ObjectQueries:
-    """Sample an object's query points from its mask on ``frame`` (``image`` is that frame)."""
+def query_points(ctx: RunContext, objects: Sequence[ObjectPrompt]) -> list[ObjectQueries]:
+    """Each object's query points and query mask: sampled from its mask, or its clicks with the mask the
+    segmenter answers them with on their frame (through the same prompting as step 3)."""
+    ids = [o.object_id for o in objects]
+    if len(set(ids)) != len(ids):
+        raise UsageError(f"object ids must be unique, got {ids}")
+    for o in objects:
+        validate_prompt(o, len(ctx.video), ctx.video.size)
+    queries = []
+    for i, o in enumerate(objects):
+        if o.mask is not None:
+            queries.append(sample_query_points(ctx, o.mask, o.frame, o.object_id, ctx.query_seed(i)))
+        else:
+            queries.append(_queries_from_clicks(ctx, o))
+    return queries
+
+
+def sample_query_points(ctx: RunContext, mask: np.ndarray, frame: int, object_id: int, seed: int) -> ObjectQueries:
+    """Sample an object's query points from its mask on ``frame`` with the context's samplers: positive
+    points inside (``seed``), negative points on the complement (``seed + 1``)."""
     mask = np.asarray(mask, bool)
-    positives = positive_sampler.sample(mask, positive_points, seed=seed, image=image)
+    image = ctx.video[frame]
+    positives = ctx.positive_sampler.sample(mask, ctx.options.positive_points, seed=seed, image=image)
     parts, labels = [positives], [np.full(len(positives), POSITIVE, np.int64)]
-    if negative_points > 0 and (~mask).any():
-        negatives = negative_sampler.sample(~mask, negative_points, seed=seed + 1, image=image)
+    if ctx.options.negative_points > 0 and (~mask).any():
+        negatives = ctx.negative_sampler.sample(~mask, ctx.options.negative_points, seed=seed + 1, image=image)
         parts.append(negatives)
         labels.append(np.full(len(negatives), NEGATIVE, np.int64))
     return ObjectQueries(object_id, frame, np.concatenate(parts).astype(np.float32), np.concatenate(labels), mask)
 
 
-def queries_from_clicks(prompt: ObjectPrompt) -> ObjectQueries:
-    """The clicked points as queries, positives first (the query mask is filled in by the segmenter)."""
+def _queries_from_clicks(ctx: RunContext, prompt: ObjectPrompt) -> ObjectQueries:
+    """The clicked points as queries, positives first, with the segmenter's mask of them as query mask."""
     points = np.asarray(prompt.points, np.float32).reshape(-1, 2)
     labels = np.ones(len(points), np.int64) if prompt.labels is None else np.asarray(prompt.labels, np.int64).reshape(-1)
     order = np.argsort(labels != POSITIVE, kind="stable")
-    return ObjectQueries(prompt.object_id, prompt.frame, points[order], labels[order], None)
+    points, labels = points[order], labels[order]
+    clicked = ObjectFramePoints(points, labels, np.ones(len(points), bool))
+    ctx.embeddings.pin([prompt.frame])  # step 3 segments this frame again: keep its embedding for the run
+    result = segment_frame(ctx, ctx.embedding(prompt.frame), [clicked], ctx.frame_rng(prompt.frame))[0]
+    mask = (result.logits > 0) if result.logits is not None else np.zeros(ctx.video.size, bool)
+    return ObjectQueries(prompt.object_id, prompt.frame, points, labels, mask)
