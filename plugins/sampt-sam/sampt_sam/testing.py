@@ -1,8 +1,8 @@
 """Helpers for this plugin's tests and benchmark: keyed (checkpoint-free) weights and reference predictors.
 
 Keyed weights come from :func:`sampt.testing.keyed_state`: every tensor is drawn from a generator seeded by
-its state-dict key, so the package's reference model and
-the plugin's model get identical weights without a real checkpoint.
+its state-dict key, so the package's reference model and the plugin's model get identical weights without a
+real checkpoint.
 """
 from __future__ import annotations
 
