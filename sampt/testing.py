@@ -54,18 +54,27 @@ def _plugin_reference_dirs() -> tuple[Path, ...]:
         if spec and not locations and spec.origin:
             locations = [str(Path(spec.origin).parent)]
         for location in locations:
-            path = Path(location).resolve().parent.joinpath(*REFERENCE_SUBDIR)
+            path = _project_root(Path(location).resolve()).joinpath(*REFERENCE_SUBDIR)
             if path not in found:
                 found.append(path)
     return tuple(found)
+
+
+def _project_root(package_dir: Path) -> Path:
+    """The source checkout holding ``package_dir``: the nearest of its parent and grandparent (``src`` layout)
+    with a ``pyproject.toml`` or ``setup.py``, else its parent."""
+    for parent in package_dir.parents[:2]:
+        if (parent / "pyproject.toml").is_file() or (parent / "setup.py").is_file():
+            return parent
+    return package_dir.parent
 
 
 def reference_dirs() -> list[Path]:
     """The folders searched for reference data, each holding ``manifests/`` and/or ``golden/``, in order:
     the folders listed in ``$SAMPT_REFERENCE_DIRS`` (``os.pathsep``-separated), the core's ``tests/reference``,
     ``plugins/*/tests/reference`` of this checkout, and ``tests/reference`` beside the package of every
-    installed sampt plugin (so a plugin checked out on its own finds its data too). Only existing folders
-    are returned, each once."""
+    installed sampt plugin (so a plugin checked out on its own, flat or ``src`` layout, finds its data too).
+    Only existing folders are returned, each once."""
     candidates: list[Path] = [Path(p) for p in os.environ.get(REFERENCE_ENV, "").split(os.pathsep) if p]
     root = repo_root()
     candidates.append(root.joinpath(*REFERENCE_SUBDIR))

@@ -118,6 +118,29 @@ def test_lookup_errors_name_the_problem(tmp_path, monkeypatch):
         testing.manifest("pips")
 
 
+def test_an_installed_plugin_checkout_finds_its_own_reference_data(tmp_path, monkeypatch):
+    """A third-party plugin in a src-layout checkout of its own, registered through the entry-point group:
+    its tests/reference is found without any configuration."""
+    project = tmp_path / "sampt-toy"
+    (project / "src" / "sampt_toy").mkdir(parents=True)
+    (project / "src" / "sampt_toy" / "__init__.py").write_text("")
+    (project / "pyproject.toml").write_text('[project]\nname = "sampt-toy"\n')
+    (project / "tests" / "reference" / "manifests").mkdir(parents=True)
+    (project / "tests" / "reference" / "manifests" / "toy.json").write_text('{"head.bias": {"shape": [3]}}')
+    info = tmp_path / "site" / "sampt_toy-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sampt-toy\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[sampt]\ntoy = sampt_toy\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.syspath_prepend(str(project / "src"))
+    testing._plugin_reference_dirs.cache_clear()
+    try:
+        assert (project / "tests" / "reference").resolve() in testing.reference_dirs()
+        assert testing.manifest("toy") == {"head.bias": {"shape": [3]}}
+    finally:
+        testing._plugin_reference_dirs.cache_clear()
+
+
 # ------------------------------------------------------------------------------------------ keyed weights
 
 def test_keyed_array_follows_the_documented_rule():
