@@ -11,6 +11,11 @@ import sampt
 log = logging.getLogger(__name__)
 
 
+EXECUTOR_HELP = ("executor=local (default) runs here; executor=ray spreads sequences over a Ray cluster "
+                 "(pip install 'sampt[ray]'): executor.address=auto|ray://HEAD:10001 (default: start Ray here), "
+                 "executor.workers=N, executor.cpus_per_task=1, executor.gpus_per_task=0, executor.max_retries=2.")
+
+
 # -- sampt score ------------------------------------------------------------------------------------
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,20 +59,24 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
                    help="rerun every sequence, even complete ones (also allows a different configuration)")
     p.add_argument("--zip", action="store_true", help="YouTube-VOS/MOSE: also zip the submission")
     p.add_argument("--no-score", action="store_true", help="write the results only")
+    p.epilog = EXECUTOR_HELP
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from sampt.evaluation.report import text_table
-    from sampt.evaluation.run import SEQUENCE_COLUMNS, run_eval
+    from sampt.evaluation.run import run_eval, sequence_columns
     from sampt.evaluation.writers import SERVER_NOTE, zip_submission
 
     outcome = run_eval(args.dataset_root, args.overrides, output=args.output, sequences=args.sequences,
                        config_file=args.config, overwrite=args.overwrite, score=not args.no_score,
                        progress=not args.no_progress)
-    dataset, out_dir = outcome.dataset, outcome.out_dir
+    dataset, out_dir, summary = outcome.dataset, outcome.out_dir, outcome.summary
+    columns = sequence_columns(outcome.rows)
+    if summary.failures:
+        _print_failures(summary)
     if outcome.report is None:
-        print(text_table(outcome.rows, ["Sequence", "Frames", "Objects", "Seconds", "FPS"]))
+        print(text_table(outcome.rows, [c for c in columns if "-Mean" not in c]))
         if dataset.kind == "youtubevos":
             if args.zip:
                 print(f"submission: {zip_submission(out_dir)}")
@@ -76,12 +85,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"{dataset.name} {dataset.split} is scored by the DAVIS challenge server: upload a zip of the "
                   "sequence folders (https://davischallenge.org).")
         print(f"results written to {out_dir}")
-        return 0
-    print(text_table(outcome.rows, SEQUENCE_COLUMNS))
+        print(summary.describe())
+        return 1 if summary.failures else 0
+    print(text_table(outcome.rows, columns))
     print()
-    print(outcome.report.format(f"{dataset.name} {dataset.split}"))
+    title = f"{dataset.name} {dataset.split}"
+    if summary.failures:
+        title += f" (complete sequences only: {len(summary.failures)} failed)"
+    print(outcome.report.format(title))
     print(f"\nresults written to {out_dir}; scores in {', '.join(p.name for p in outcome.score_files)}")
-    return 0
+    print(summary.describe())
+    return 1 if summary.failures else 0
+
+
+def _print_failures(summary) -> None:
+    from sampt.evaluation.report import text_table
+
+    print(f"{len(summary.failures)} sequence run(s) FAILED after retries (rerun the command to try them again):")
+    print(text_table([vars(f) for f in summary.failures], ["combo", "sequence", "attempts", "error"]))
+    print()
 
 
 # -- sampt bench ------------------------------------------------------------------------------------
