@@ -2,12 +2,14 @@
 written per sequence, with killed workers retried and failures reported (then resumed)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 
 import numpy as np
 import pytest
 
+from sampt.cli import main
 from sampt.data.synthetic import make_clip, write_davis
 from sampt.errors import UsageError
 from sampt.evaluation.datasets import read_annotation
@@ -82,7 +84,7 @@ def test_killed_workers_are_replaced_and_the_run_completes(cluster, davis, local
     _assert_same(local, outcome)
 
 
-def test_failures_are_reported_then_resumed(cluster, davis, local, tmp_path):
+def test_failures_are_reported_then_resumed(cluster, davis, local, tmp_path, capsys):
     from sampt.evaluation.ray_executor import RayExecutor
 
     out = tmp_path / "f"
@@ -102,9 +104,29 @@ def test_failures_are_reported_then_resumed(cluster, davis, local, tmp_path):
     assert not (out / failures[0].sequence).exists()  # nothing half-written
     assert outcome.report is not None and len(outcome.report.sequence_rows()) == 3  # the others are scored
 
-    again = run_eval(str(davis), FAST + ["executor=ray", "executor.workers=1"], output=str(out), progress=False)
-    assert again.summary.done == 1 and again.summary.failures == []  # resumed: only the failed one ran
-    _assert_same(local, again)
+    # the command line resumes: only the failed sequence runs again
+    assert main(["eval", str(davis), *FAST, "executor=ray", "executor.workers=1", "--output", str(out),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "executor ray, 1 worker(s): 1 sequence run(s) done" in printed and "0 failed" in printed
+    assert printed.count("skipped") == 3
+    _assert_same(local, run_eval(str(davis), FAST, output=str(out), progress=False))
+
+
+def test_ray_bench_scores_like_local(cluster, tmp_path, capsys):
+    args = ["bench", "--config", "ci", "--repeats", "2", "--warmup", "0", "--no-plot", "--no-progress"]
+    assert main([*args, "-o", str(tmp_path / "l")]) == 0
+    assert main([*args, "-o", str(tmp_path / "r"), "executor=ray", "executor.workers=2"]) == 0
+    assert "executor ray, 2 worker(s): 4 sequence run(s) done" in capsys.readouterr().out
+    loc, dis = (json.loads((tmp_path / d / "runs.json").read_text()) for d in ("l", "r"))
+    assert {(p["name"], p["sequence"]): p["J&F"] for p in dis["per_sequence"]} == {
+        (p["name"], p["sequence"]): p["J&F"] for p in loc["per_sequence"]}
+    assert all(p["node"] for p in dis["per_sequence"])
+    for a, b in zip(loc["runs"], dis["runs"]):
+        assert (a["name"], a["J&F"], a["frames"], a["sequences"]) == (b["name"], b["J&F"], b["frames"], b["sequences"])
+        assert len(b["seconds_per_pass"]) == 2 and b["fps_median"] > 0 and b["nodes"]
+    assert dis["meta"]["executor"]["name"] == "ray" and dis["meta"]["failures"] == []
+    assert "Executor: ray with 2 worker(s)" in (tmp_path / "r" / "results.md").read_text()
 
 
 def test_executor_options():

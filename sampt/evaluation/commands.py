@@ -131,6 +131,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-config", default=None, help="base pipeline config file (default: configs/config.yaml)")
     p.add_argument("--output", "-o", default=None, help="output folder (default: sampt-output/bench/<config>-<time>)")
     p.add_argument("--no-plot", action="store_true", help="skip the speed/accuracy plot (no matplotlib needed)")
+    p.epilog = EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor."
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -149,8 +150,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     result = run_bench(plan, dataset_root=args.dataset_root, progress=not args.no_progress)
     written = write_bench_report(out_dir, result.rows, result.per_sequence, result.meta, plot=not args.no_plot)
+    if result.summary is not None and result.summary.failures:
+        _print_failures(result.summary)
     print(terminal_table(result.rows))
     print(f"\nbenchmark written to {out_dir} ({', '.join(written)})")
+    if result.summary is not None:
+        print(result.summary.describe())
+        return 1 if result.summary.failures else 0
     return 0
 
 
