@@ -475,3 +475,31 @@ def default_output(plan: BenchPlan) -> Path:
     """``sampt-output/bench/<config>-<UTC time>``."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     return Path(f"sampt-output/bench/{Path(plan.config_file).stem}-{stamp}")
+
+
+def predict_bench(plan: BenchPlan, dataset_root: Optional[str] = None, timings_path: Optional[Path] = None) -> tuple[list[dict], Any]:
+    """``sampt bench --predict``: each combination's FPS on the plan's dataset estimated from its components'
+    timings (:mod:`sampt.evaluation.predict`; read from ``timings_path`` where measured before, the rest
+    measured now on the first sequence). Returns the rows and the timings."""
+    from sampt.config import compose
+    from sampt.evaluation.predict import ensure_timings, predict_rows
+
+    cfgs = {combination_name(c)[0]: compose(plan.common + c, config_file=plan.pipeline_config) for c in plan.combos}
+    with tempfile.TemporaryDirectory(prefix="sampt-bench-") as work:
+        dataset = prepare_dataset(plan.dataset, dataset_root, Path(work))
+        dataset.select(plan.sequences)
+        if not dataset.sequences:
+            raise UsageError("the benchmark dataset has no sequences")
+        videos = [(len(seq), len(seq.object_ids)) for seq in dataset]
+        timings = ensure_timings(timings_path, list(cfgs.values()), dataset.sequence(dataset.sequences[0]).video())
+    return predict_rows(cfgs, videos, timings), timings
+
+
+def add_predictions(rows: list[dict], predicted: Sequence[dict]) -> None:
+    """Put each combination's predicted FPS beside the measured one, with the error in percent."""
+    by_name = {p["name"]: p for p in predicted}
+    for row in rows:
+        p = by_name.get(row["name"])
+        if p is not None:
+            row["fps_predicted"] = p["fps_predicted"]
+            row["prediction_error_pct"] = 100.0 * (p["fps_predicted"] - row["fps_median"]) / row["fps_median"]

@@ -59,8 +59,8 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
                    help="rerun every sequence, even complete ones (also allows a different configuration)")
     p.add_argument("--zip", action="store_true", help="YouTube-VOS/MOSE: also zip the submission")
     p.add_argument("--no-score", action="store_true", help="write the results only")
-    p.epilog = EXECUTOR_HELP
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.epilog = EXECUTOR_HELP
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -131,24 +131,50 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-config", default=None, help="base pipeline config file (default: configs/config.yaml)")
     p.add_argument("--output", "-o", default=None, help="output folder (default: sampt-output/bench/<config>-<time>)")
     p.add_argument("--no-plot", action="store_true", help="skip the speed/accuracy plot (no matplotlib needed)")
-    p.epilog = EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor."
+    p.add_argument("--predict", action="store_true",
+                   help="estimate each combination's FPS from per-component timings (measured once, kept in "
+                        "--timings) without running the grid")
+    p.add_argument("--check-prediction", action="store_true",
+                   help="run the grid and put the --predict estimate beside each measured FPS")
+    p.add_argument("--timings", default=None,
+                   help="component timings file for --predict (default: OUTPUT/component_timings.json); "
+                        "components already in it are not measured again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.epilog = EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor."
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sampt.evaluation.bench import default_output, plan_bench, run_bench
+    from sampt.errors import UsageError
+    from sampt.evaluation.bench import add_predictions, default_output, plan_bench, predict_bench, run_bench
     from sampt.evaluation.bench_report import require_matplotlib, terminal_table, write_bench_report
 
     plan = plan_bench(args.config, args.overrides, dataset=args.dataset, split=args.split, sequences=args.sequences,
                       trackers=args.trackers, segmenters=args.segmenters, grid=args.grid, repeats=args.repeats,
                       warmup=args.warmup, interleave=args.interleave, pipeline_config=args.pipeline_config)
-    if not args.no_plot:  # fail now rather than after the whole grid
+    if args.predict and args.check_prediction:
+        raise UsageError("--predict estimates without running; --check-prediction runs and compares: give one")
+    if not args.no_plot and not args.predict:  # fail now rather than after the whole grid
         require_matplotlib(pyplot=False)
     out_dir = Path(args.output) if args.output else default_output(plan)
     out_dir.mkdir(parents=True, exist_ok=True)
+    predicted = None
+    if args.predict or args.check_prediction:
+        timings_path = Path(args.timings) if args.timings else out_dir / "component_timings.json"
+        predicted, timings = predict_bench(plan, args.dataset_root, timings_path)
+        if args.predict:
+            from sampt.evaluation.bench_report import DIGITS, PREDICTED_COLUMNS, write_predicted
+            from sampt.evaluation.provenance import provenance
+            from sampt.evaluation.report import text_table
+
+            written = write_predicted(out_dir, predicted, timings, {"plan": plan.combos, **provenance()})
+            print(text_table(predicted, PREDICTED_COLUMNS, digits=DIGITS))
+            print(f"\nestimate written to {out_dir} ({', '.join(written)}); component timings in {timings_path}")
+            return 0
     result = run_bench(plan, dataset_root=args.dataset_root, progress=not args.no_progress)
+    if predicted is not None:
+        add_predictions(result.rows, predicted)
     written = write_bench_report(out_dir, result.rows, result.per_sequence, result.meta, plot=not args.no_plot)
     if result.summary is not None and result.summary.failures:
         _print_failures(result.summary)
