@@ -13,7 +13,7 @@ weightless components (lk + grabcut, ``pipeline=fast``), so no checkpoint is nee
   object store (submit, schedule, fetch the input, return a label-sized array, get it), median of calls
   made one after another on a warm actor: what Ray adds to every (combination, sequence) job.
 
-    python benchmarks/bench_ray.py --clips 8 --frames 24 --cpus 2 --output benchmarks/results/ray/ray.json
+    python benchmarks/bench_ray.py --clips 4 --frames 24 --cpus 2 --output benchmarks/results/ray/ray.json
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ FAST = ["tracker=lk", "segmenter=grabcut", "pipeline=fast"]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--height", type=int, default=96)
     parser.add_argument("--width", type=int, default=128)
@@ -90,10 +90,13 @@ def main() -> None:
         "run_s": sum(seconds), "local_sequences": len(local.rows), "ray_sequences": dist.summary.done,
         "identical_outputs": same, "task_overhead_ms": 1000 * statistics.median(calls),
         "task_overhead_ms_p90": 1000 * sorted(calls)[int(0.9 * len(calls))],
+        # what the Ray run spent beyond the sequences' own run time, per sequence (actor start-up, model
+        # build, input transfer, result transfer, driver writes)
+        "overhead_per_sequence_s": (args.cpus * ray_s - sum(seconds)) / max(1, len(seconds)),
         "speedup": local_s / ray_s, **provenance(),
     }
     for key in ("local_s", "ray_init_s", "ray_s", "run_s", "speedup", "task_overhead_ms", "task_overhead_ms_p90",
-                "identical_outputs"):
+                "overhead_per_sequence_s", "identical_outputs"):
         value = figures[key]
         print(f"{key:>22}: {value:.3f}" if isinstance(value, float) else f"{key:>22}: {value}")
     if args.output:

@@ -9,7 +9,6 @@ line as ``executor=ray executor.address=auto executor.workers=8 executor.gpus_pe
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import platform
 import time
@@ -56,32 +55,32 @@ class ExecutorSpec:
         return self
 
 
+OPTION_TYPES = {"address": str, "workers": int, "cpus_per_task": float, "gpus_per_task": float, "max_retries": int}
+"""``executor.<option>`` -> how its value is read."""
+
+
 def split_executor_overrides(overrides: Sequence[str]) -> tuple[ExecutorSpec, list[str]]:
     """Take ``executor=NAME`` and ``executor.<option>=VALUE`` out of the overrides: ``(spec, the rest)``."""
     values: dict[str, Any] = {}
     rest = []
-    fields = {f.name: f for f in dataclasses.fields(ExecutorSpec)}
     for item in overrides:
         key, sep, value = item.partition("=")
-        key = key.strip()
+        key, value = key.strip(), value.strip()
         if not sep or not (key == "executor" or key.startswith("executor.")):
             rest.append(item)
             continue
-        option = "name" if key == "executor" else key[len("executor."):]
-        if option not in fields or (option == "name" and key != "executor"):
-            known = ", ".join(f"executor.{n}" for n in fields if n != "name")
+        if key == "executor":
+            values["name"] = value
+            continue
+        option = key[len("executor."):]
+        if option not in OPTION_TYPES:
+            known = ", ".join(f"executor.{n}" for n in OPTION_TYPES)
             raise UsageError(f"unknown executor option {key!r} (executor=local|ray, {known})")
-        value = value.strip()
-        kind = fields[option].type
+        if value.lower() in ("null", "none", ""):
+            values.pop(option, None)  # back to the default
+            continue
         try:
-            if value.lower() in ("null", "none", ""):
-                values[option] = None if option in ("address", "workers") else fields[option].default
-            elif "float" in str(kind):
-                values[option] = float(value)
-            elif "int" in str(kind):
-                values[option] = int(value)
-            else:
-                values[option] = value
+            values[option] = OPTION_TYPES[option](value)
         except ValueError:
             raise UsageError(f"{key}={value}: expected a number") from None
     return ExecutorSpec(**values).validate(), rest
