@@ -16,13 +16,12 @@ from sampt.evaluation.datasets import read_annotation
 from sampt.evaluation.executors import ExecutorSpec, split_executor_overrides
 from sampt.evaluation.run import run_eval
 
-ray = pytest.importorskip("ray")
-
 FAST = ["tracker=lk", "segmenter=grabcut", "pipeline=fast", "pipeline.refinement_iterations=1"]
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -143,3 +142,13 @@ def test_executor_options():
         split_executor_overrides(["executor.workers=x"])
     with pytest.raises(UsageError, match="max_retries must be >= 0"):
         split_executor_overrides(["executor.max_retries=-1"])
+
+
+def test_ray_missing_names_the_fix(monkeypatch):
+    import sys
+
+    from sampt.evaluation.executors import make_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(UsageError, match=r"pip install 'sampt\[ray\]'.*executor=local"):
+        make_executor(ExecutorSpec("ray"))

@@ -331,6 +331,10 @@ class CombinationBench:
         name, tracker, segmenter, options = combination_name(self.combo)
         measured = [(q, v, p) for q, v, p in self.sequences if not self.measured or q.name in self.measured]
         frames = sum(len(v) for _, v, _ in measured)
+        # in dataset order whatever order the sequences finished in, so every executor sums alike
+        order = {q.name: k for k, (q, _, _) in enumerate(self.sequences)}
+        self.object_scores.sort(key=lambda s: (order[s.sequence], s.object_id))
+        self.per_sequence.sort(key=lambda r: order[r["sequence"]])
         g = global_scores(self.object_scores)
         totals = self.totals
         spf = [t / frames for t in totals]

@@ -115,6 +115,8 @@ class RayExecutor:
     def run(self, jobs: Iterable[Job], on_result: Callable[[JobResult], None], progress: bool = True) -> ExecutionSummary:
         ray = self.ray
         jobs = list(jobs)
+        if not jobs:  # everything already done (a resumed run): no cluster needed
+            return ExecutionSummary(self.name, 0)
         self.start()
         workers = self.default_workers()
         summary = ExecutionSummary(self.name, workers, dashboard_url=self.dashboard_url)
