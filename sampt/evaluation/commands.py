@@ -34,7 +34,9 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
     from sampt.evaluation.scoring import score_results
+    from sampt.outputs import check_output_path
 
+    check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
     dataset.select([s for s in (args.sequences or "").split(",") if s])
     report = score_results(args.results_dir, dataset, progress=not args.no_progress)
@@ -148,7 +150,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from sampt.errors import UsageError
     from sampt.evaluation.bench import add_predictions, default_output, plan_bench, predict_bench, run_bench
-    from sampt.evaluation.bench_report import require_matplotlib, terminal_table, write_bench_report
+    from sampt.evaluation.bench_report import (DIGITS, PREDICTED_COLUMNS, require_matplotlib, terminal_table,
+                                               write_bench_report, write_predicted)
+    from sampt.evaluation.predict import TIMINGS_NAME
+    from sampt.evaluation.provenance import provenance
+    from sampt.evaluation.report import text_table
+    from sampt.outputs import OutputDir
 
     plan = plan_bench(args.config, args.overrides, dataset=args.dataset, split=args.split, sequences=args.sequences,
                       trackers=args.trackers, segmenters=args.segmenters, grid=args.grid, repeats=args.repeats,
@@ -158,24 +165,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.no_plot and not args.predict:  # fail now rather than after the whole grid
         require_matplotlib(pyplot=False)
     out_dir = Path(args.output) if args.output else default_output(plan)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    predicted = None
+    # the whole output is one unit: checked now, written complete at the end or not at all
+    output = OutputDir(out_dir, "output folder", owned=("runs.csv", "runs.json", "results.md", "predicted.csv",
+                                                         TIMINGS_NAME))
+    predicted = timings = None
     if args.predict or args.check_prediction:
-        timings_path = Path(args.timings) if args.timings else out_dir / "component_timings.json"
-        predicted, timings = predict_bench(plan, args.dataset_root, timings_path)
+        # timings measured before are reused: from --timings, else from this folder's previous result
+        source = Path(args.timings) if args.timings else out_dir / TIMINGS_NAME
+        predicted, timings = predict_bench(plan, args.dataset_root, source)
+        if args.timings:
+            timings.save(Path(args.timings))
+    result = None
+    try:
         if args.predict:
-            from sampt.evaluation.bench_report import DIGITS, PREDICTED_COLUMNS, write_predicted
-            from sampt.evaluation.provenance import provenance
-            from sampt.evaluation.report import text_table
-
-            written = write_predicted(out_dir, predicted, timings, {"plan": plan.combos, **provenance()})
-            print(text_table(predicted, PREDICTED_COLUMNS, digits=DIGITS))
-            print(f"\nestimate written to {out_dir} ({', '.join(written)}); component timings in {timings_path}")
-            return 0
-    result = run_bench(plan, dataset_root=args.dataset_root, progress=not args.no_progress)
-    if predicted is not None:
-        add_predictions(result.rows, predicted)
-    written = write_bench_report(out_dir, result.rows, result.per_sequence, result.meta, plot=not args.no_plot)
+            written = write_predicted(output.path, predicted, timings, {"combinations": plan.combos, **provenance()})
+        else:
+            result = run_bench(plan, dataset_root=args.dataset_root, progress=not args.no_progress)
+            if predicted is not None:
+                add_predictions(result.rows, predicted)
+            written = write_bench_report(output.path, result.rows, result.per_sequence, result.meta,
+                                         plot=not args.no_plot)
+        if timings is not None:
+            timings.save(output.path / TIMINGS_NAME)
+            written.append(TIMINGS_NAME)
+        output.commit()
+    finally:
+        output.discard()
+    if result is None:
+        print(text_table(predicted, PREDICTED_COLUMNS, digits=DIGITS))
+        print(f"\nestimate written to {out_dir} ({', '.join(written)})")
+        return 0
     if result.summary is not None and result.summary.failures:
         _print_failures(result.summary)
     print(terminal_table(result.rows))

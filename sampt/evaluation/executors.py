@@ -233,8 +233,9 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, spec: Optional[ExecutorSpec] = None):
+    def __init__(self, spec: Optional[ExecutorSpec] = None, workers: Optional[dict[str, "Worker"]] = None):
         self.spec = spec or ExecutorSpec()
+        self.prebuilt = dict(workers or {})  # combination -> a Worker built beforehand (its checks done early)
 
     def run(self, jobs: Iterable[Job], on_result: Callable[[JobResult], None], progress: bool = True) -> ExecutionSummary:
         jobs = list(jobs)
@@ -247,7 +248,7 @@ class LocalExecutor:
             for job in jobs:
                 if current != job.combo:
                     worker = None  # release the previous combination's models first
-                    worker, current = Worker(job.config), job.combo
+                    worker, current = self.prebuilt.pop(job.combo, None) or Worker(job.config), job.combo
                 on_result(worker.run(job.load(), job.repeats, job.warmup, job.combo))
                 summary.done += 1
                 bar.update(job.combo)

@@ -26,7 +26,7 @@ import numpy as np
 
 from sampt.errors import UsageError
 from sampt.evaluation.measure import Stopwatch
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ TRACKER_POINTS = (8, 32)
 """Query-point counts the tracker is timed with (the per-point cost is the slope between them)."""
 DECODER_PROMPTS = (1, 4)
 """Prompts per decoder call the segmenter is timed with."""
+TIMINGS_NAME = "component_timings.json"
+"""The timings file in a benchmark's output folder."""
 
 
 def component_key(node: Any) -> str:
@@ -70,7 +72,7 @@ class ComponentTimings:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path) as tmp:
+        with atomic_file(path) as tmp:
             tmp.write_text(json.dumps({"size": list(self.size), "frames": self.frames, "machine": self.machine,
                                        "trackers": self.trackers, "segmenters": self.segmenters}, indent=2) + "\n")
 
@@ -128,7 +130,7 @@ def measure_segmenter(segmenter: Any, video: Any, seed: int = 0, repeats: int = 
 
 def ensure_timings(path: Optional[Path], cfgs: Sequence[Any], video: Any, registry: Any = None) -> ComponentTimings:
     """The timings of every tracker and segmenter the configs use: read from ``path`` when it holds them
-    (at ``video``'s resolution), the missing ones measured on ``video`` (and saved to ``path``)."""
+    (at ``video``'s resolution), the missing ones measured on ``video`` (the caller saves the result)."""
     from sampt.config import build_component
     from sampt.evaluation.provenance import machine_info, machine_label
     from sampt.plugins import Registry
@@ -141,21 +143,16 @@ def ensure_timings(path: Optional[Path], cfgs: Sequence[Any], video: Any, regist
         timings = None
     timings = timings or ComponentTimings(size, len(video), machine=machine_label(machine_info()))
     registry = registry or Registry()
-    changed = False
     for cfg in cfgs:
         key = component_key(cfg.tracker)
         if key not in timings.trackers:
             log.info("timing tracker %s", key)
             timings.trackers[key] = measure_tracker(build_component(cfg, "tracker", registry), video, int(cfg.seed))
-            changed = True
         key = component_key(cfg.segmenter)
         if key not in timings.segmenters:
             log.info("timing segmenter %s", key)
             timings.segmenters[key] = measure_segmenter(build_component(cfg, "segmenter", registry), video,
                                                         int(cfg.seed))
-            changed = True
-    if changed and path is not None:
-        timings.save(path)
     return timings
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.outputs import atomic_file, check_output_path
 from sampt.evaluation.datasets import VOSDataset, VOSSequence, open_dataset
 from sampt.evaluation.measure import Stopwatch
 from sampt.evaluation.report import write_csv
@@ -130,8 +131,7 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     from omegaconf import OmegaConf
 
     from sampt.config import compose
-    from sampt.evaluation.executors import Job, make_executor, split_executor_overrides
-    from sampt.io import atomic_write
+    from sampt.evaluation.executors import Job, LocalExecutor, Worker, make_executor, split_executor_overrides
 
     spec, overrides = split_executor_overrides(overrides)
     picked, overrides = split_dataset_overrides(overrides)
@@ -140,16 +140,19 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     dataset.select([s for s in (sequences or "").split(",") if s])
     cfg = compose(overrides, config_file=config_file)
     out_dir = Path(output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_path(out_dir, "output folder", "dir")
     cfg_text = OmegaConf.to_yaml(cfg)
     cfg_path = out_dir / "sampt-config.yaml"
     if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not overwrite:
         raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
                          "give another --output, or --overwrite to replace them")
-    with atomic_write(cfg_path) as tmp:
+    combo = f"{cfg.tracker.name}+{cfg.segmenter.name}"
+    runner = executor
+    if runner is None:  # locally the pipeline is built now: every check before the first output
+        runner = LocalExecutor(spec, {combo: Worker(cfg)}) if spec.name == "local" else make_executor(spec)
+    with atomic_file(cfg_path) as tmp:
         tmp.write_text(cfg_text)
 
-    combo = f"{cfg.tracker.name}+{cfg.segmenter.name}"
     rows: dict[str, dict] = {}
     frames: dict[str, list[str]] = {}
     jobs = []
@@ -175,7 +178,6 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
         if on_sequence is not None:
             on_sequence(result)
 
-    runner = make_executor(spec) if executor is None else executor
     try:
         summary = runner.run(jobs, write, progress=progress)
     finally:
