@@ -128,6 +128,16 @@ def test_ray_bench_scores_like_local(cluster, tmp_path, capsys):
     assert "Executor: ray with 2 worker(s)" in (tmp_path / "r" / "results.md").read_text()
 
 
+def test_default_workers_follow_the_cluster(cluster):
+    from sampt.evaluation.ray_executor import RayExecutor
+
+    assert RayExecutor(ExecutorSpec("ray")).default_workers() == 2  # num_cpus=2, one CPU per task
+    assert RayExecutor(ExecutorSpec("ray", cpus_per_task=2)).default_workers() == 1
+    assert RayExecutor(ExecutorSpec("ray", workers=5)).default_workers() == 5
+    with pytest.raises(UsageError, match="gpus_per_task=1 but the Ray cluster has 0 GPU"):
+        RayExecutor(ExecutorSpec("ray", gpus_per_task=1)).default_workers()
+
+
 def test_executor_options():
     spec, rest = split_executor_overrides(["tracker=lk", "executor=ray", "executor.address=auto",
                                            "executor.gpus_per_task=0.5", "executor.workers=3"])
