@@ -428,6 +428,9 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
                 if bar is not None:
                     bar.close()
         else:
+            if plan.interleave:
+                log.warning("interleave has no effect with executor=%s: each (combination, sequence) runs its "
+                            "repeats on one worker", plan.executor.name)
             summary = run_jobs(plan, benches, sequences, progress)
         rows, per_sequence, configs = [], [], {}
         for b in benches:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from sampt.errors import UsageError
-from sampt.evaluation.executors import (ExecutionSummary, ExecutorSpec, Failure, Job, JobProgress, JobResult,
-                                        SequenceInput, Worker)
+from sampt.evaluation.executors import ExecutionSummary, ExecutorSpec, Failure, Job, JobProgress, JobResult, Worker
 
 log = logging.getLogger(__name__)
 
