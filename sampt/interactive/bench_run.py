@@ -64,7 +64,7 @@ def split_bench_overrides(overrides: Sequence[str]) -> tuple[dict[str, str], lis
     rest = []
     for item in overrides:
         key, sep, value = item.partition("=")
-        if sep and key.strip() in BENCH_KEYS:
+        if sep and (key.strip() in BENCH_KEYS or key.strip().startswith("synthetic.")):
             picked[key.strip()] = value.strip()
         else:
             rest.append(item)
@@ -79,7 +79,18 @@ def _open_dataset(picked: dict, root: Optional[str], out_dir: Path) -> Any:
         raise UsageError("dataset=synthetic writes its own clips: drop DATASET_ROOT, or name the dataset it holds")
     if name != "synthetic" and not root:
         raise UsageError(f"dataset={name} needs DATASET_ROOT (the folder holding JPEGImages/ and Annotations/)")
-    spec = {"name": name, "split": picked.get("split"), "synthetic": dict(SYNTHETIC)}
+    synthetic = dict(SYNTHETIC)
+    for key, value in picked.items():
+        if key.startswith("synthetic."):
+            option = key.split(".", 1)[1]
+            if option not in SYNTHETIC:
+                raise UsageError(f"{key} is not an option of the synthetic set; options: "
+                                 f"{', '.join('synthetic.' + k for k in SYNTHETIC)}")
+            try:
+                synthetic[option] = int(value)
+            except ValueError:
+                raise UsageError(f"{key}={value} must be a whole number") from None
+    spec = {"name": name, "split": picked.get("split"), "synthetic": synthetic}
     if name != "synthetic":
         from sampt.evaluation.datasets import open_dataset
 
@@ -95,7 +106,6 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
     from omegaconf import OmegaConf
 
     from sampt.config import compose
-    from sampt.interactive.session import Session
 
     picked, overrides = split_bench_overrides(overrides)
     mode = picked.get("mode", "offline")
@@ -116,8 +126,7 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
     name = picked.get("dataset", "synthetic" if not dataset_root else "davis2017")
     out_dir = Path(output or f"sampt-output/interactive/{name}-{mode}-{cfg.tracker.name}-{cfg.segmenter.name}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = OmegaConf.to_yaml(OmegaConf.create({"benchmark": {"mode": mode, "budget": budget, "dataset": name,
-                                                                 "split": picked.get("split"), "year": picked.get("year")},
+    settings = OmegaConf.to_yaml(OmegaConf.create({"benchmark": {**picked, "mode": mode, "budget": budget, "dataset": name},
                                                    "config": OmegaConf.to_container(cfg)}))
     settings_path = out_dir / "interactive-config.yaml"
     if settings_path.is_file() and settings_path.read_text() != settings:
@@ -127,8 +136,25 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
         shutil.rmtree(out_dir / "histories", ignore_errors=True)
     with atomic_write(settings_path) as tmp:
         tmp.write_text(settings)
-    dataset = _open_dataset(picked, dataset_root, out_dir)
-    dataset.select([s for s in (sequences or "").split(",") if s])
+    workdir = Path(tempfile.mkdtemp(prefix="sampt-interactive-"))  # the synthetic set, when it is used
+    try:
+        dataset = _open_dataset(picked, dataset_root, workdir)
+        dataset.select([s for s in (sequences or "").split(",") if s])
+        ran, skipped = _run_all(dataset, cfg, out_dir, methods, mode, budget, progress)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    outcome = write_report(out_dir, methods, list(dataset.sequences), mode, budget, plot=plot)
+    outcome.ran, outcome.skipped = ran, skipped
+    return outcome
+
+
+def _run_all(dataset: Any, cfg: Any, out_dir: Path, methods: Sequence[str], mode: str, budget: int,
+             progress: bool) -> tuple[int, int]:
+    """Simulate every (sequence, object, method) without a history file; returns how many ran and were
+    skipped."""
+    import cv2
+
+    from sampt.interactive.session import Session
 
     names: Any = dataset.sequences
     if progress:
@@ -147,8 +173,6 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
         cache = Path(tempfile.mkdtemp(prefix=f"sampt-interactive-{seq_name}-"))
         try:
             for method, oid in todo:
-                import cv2
-
                 cv2.setRNGSeed(int(cfg.seed))  # results independent of what ran before (resumed runs)
                 session = Session.from_config(cfg, video, tracking=METHODS[method][1], cache_dir=str(cache))
                 sim = simulate(session, labels == oid, first_frame=seq.first_frames.get(oid), mode=mode, budget=budget)
@@ -161,9 +185,7 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
                          sim.curve[-1][1])
         finally:
             shutil.rmtree(cache, ignore_errors=True)
-    outcome = write_report(out_dir, methods, [s for s in dataset.sequences], mode, budget, plot=plot)
-    outcome.ran, outcome.skipped = ran, skipped
-    return outcome
+    return ran, skipped
 
 
 def _history_path(out_dir: Path, method: str, sequence: str, object_id: int) -> Path:
