@@ -128,7 +128,6 @@ def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any,
             positive_sampler = positive_sampler or build_component(cfg, "positive_sampler", registry)
             negative_sampler = negative_sampler or build_component(cfg, "negative_sampler", registry)
     session = cls(video, tracker, segmenter, options, positive_sampler, negative_sampler, config=config)
-    session._own_cache = False  # the folder outlives the session that saved it
 
     T = meta["video"]["frames"]
     visible = np.unpackbits(arrays["visible"], axis=1, count=T).astype(bool) if len(meta["points"]) else None

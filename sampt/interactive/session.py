@@ -36,6 +36,7 @@ import logging
 import shutil
 import tempfile
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,8 @@ class Session:
         self._own_cache = self.options.cache_dir is None
         folder = Path(tempfile.mkdtemp(prefix="sampt-session-")) if self._own_cache else Path(self.options.cache_dir)
         self.cache_dir = folder
+        # a temporary cache folder goes with the session, even one never closed
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True) if self._own_cache else None
         embeddings = SpillingEmbeddingCache(segmenter, video, folder, int(self.options.embedding_memory_mb * MB))
         self.ctx = RunContext(video, tracker, segmenter, positive_sampler or KMedoidsSampler(),
                               negative_sampler or MixedSampler(), self.options.pipeline, self.options.seed,
@@ -427,9 +430,10 @@ class Session:
                 "encoding_seconds": cache.encode_seconds}
 
     def close(self) -> None:
-        """Remove the cache folder if the session made it (a temporary one)."""
-        if self._own_cache:
-            shutil.rmtree(self.cache_dir, ignore_errors=True)
+        """Remove the cache folder if the session made it (a temporary one: give ``cache_dir`` to keep the
+        embeddings for a session saved and loaded later)."""
+        if self._own_cache and self._cleanup is not None:
+            self._cleanup()
 
     def __enter__(self) -> "Session":
         return self
