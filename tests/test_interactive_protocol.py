@@ -17,7 +17,7 @@ H = W = 20
 class StillTracker(Tracker):
     """Every point stays where it was put, visible on every frame."""
 
-    def track(self, video, queries):
+    def _track(self, video, queries):
         q = np.asarray(queries, np.float32)
         return Tracks(np.broadcast_to(q[None, :, 1:], (len(video), len(q), 2)).copy(), np.ones((len(video), len(q)), bool))
 

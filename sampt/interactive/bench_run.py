@@ -31,7 +31,7 @@ import numpy as np
 from sampt.errors import UsageError
 from sampt.evaluation.report import write_json
 from sampt.interactive.benchmark import DEFAULT_BUDGET, MODES, RATES, Simulation, curve_area, mean_curve, simulate, summary_row
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file, check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,8 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
     if cfg.pipeline.get("reinit_variant") is not None:
         raise UsageError("the interactive benchmark edits points itself: set pipeline.reinit_variant=null")
     name = picked.get("dataset", "synthetic" if not dataset_root else "davis2017")
-    out_dir = Path(output or f"sampt-output/interactive/{name}-{mode}-{cfg.tracker.name}-{cfg.segmenter.name}")
+    out_dir = check_output_path(output or f"sampt-output/interactive/{name}-{mode}-{cfg.tracker.name}-{cfg.segmenter.name}",
+                                "--output folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = OmegaConf.to_yaml(OmegaConf.create({"benchmark": {**picked, "mode": mode, "budget": budget, "dataset": name},
                                                    "config": OmegaConf.to_container(cfg)}))
@@ -134,7 +135,7 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
             raise UsageError(f"{out_dir} holds results of a different configuration ({settings_path}); give another "
                              "--output, or --overwrite to replace them")
         shutil.rmtree(out_dir / "histories", ignore_errors=True)
-    with atomic_write(settings_path) as tmp:
+    with atomic_file(settings_path) as tmp:
         tmp.write_text(settings)
     workdir = Path(tempfile.mkdtemp(prefix="sampt-interactive-"))  # the synthetic set, when it is used
     try:
@@ -235,7 +236,7 @@ def write_report(out_dir: Path, methods: Sequence[str], sequences: Sequence[str]
             "Protocol: SAM-PT §4.6 (see sampt.interactive.benchmark).\n\n"
             + markdown_table(summary, SUMMARY_COLUMNS, digits={c: (1 if c == "interactions" else 3) for c in SUMMARY_COLUMNS})
             + "\n")
-    with atomic_write(out_dir / "summary.md") as tmp:
+    with atomic_file(out_dir / "summary.md") as tmp:
         tmp.write_text(text)
     files.append(out_dir / "summary.md")
     if plot:
@@ -258,7 +259,7 @@ def plot_curves(path: Path, curves: dict, title: str) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 
 from sampt.interfaces import ImageEmbedding, Segmenter
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file
 from sampt.pipeline.embeddings import EmbeddingCache
 from sampt.types import Video
 
@@ -99,7 +99,7 @@ class SpillingEmbeddingCache(EmbeddingCache):
             log.warning("embedding cache %s belongs to another video or segmenter; clearing it", self.folder)
         for old in self.folder.glob("frame-*.pkl"):
             old.unlink()
-        with atomic_write(manifest) as tmp:
+        with atomic_file(manifest) as tmp:
             tmp.write_text(json.dumps(identity))
 
     def _path(self, t: int) -> Path:
@@ -150,7 +150,7 @@ class SpillingEmbeddingCache(EmbeddingCache):
                 self._write(t, embedding)
 
     def _write(self, t: int, embedding: ImageEmbedding) -> None:
-        with atomic_write(self._path(t)) as tmp:
+        with atomic_file(self._path(t)) as tmp:
             with open(tmp, "wb") as f:
                 pickle.dump((tuple(embedding.size), _to_storage(embedding.data)), f, protocol=pickle.HIGHEST_PROTOCOL)
         self._on_disk.add(t)

@@ -17,7 +17,7 @@ import numpy as np
 
 from sampt.interactive.cache import video_fingerprint
 from sampt.interactive.state import HistoryEntry, ObjectState, Point
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file
 from sampt.pipeline.options import SamPtOptions
 
 FORMAT = 1
@@ -82,7 +82,7 @@ def write_session(session: Any, path: Path) -> Path:
         "prompt_labels": np.concatenate(prompt_labels) if prompt_labels else np.zeros(0, np.int64),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
     return path

@@ -44,11 +44,11 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from sampt.errors import UsageError
+from sampt.errors import InputError, UsageError
 from sampt.interactive.cache import SpillingEmbeddingCache, video_fingerprint
 from sampt.interactive.state import Change, HistoryEntry, ObjectState, Point, PointView, State
 from sampt.interfaces import PointSampler, Segmenter, Tracker
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file
 from sampt.pipeline.context import RunContext
 from sampt.pipeline.options import SamPtOptions
 from sampt.pipeline.prompting import ObjectFramePoints, build_prompt_points, segment_prompts
@@ -63,7 +63,7 @@ SESSION_FORMAT = 1
 MB = 1 << 20
 
 
-class EditError(UsageError):
+class EditError(InputError):
     """An edit that cannot be made (the message says why and what to do); the session is unchanged."""
 
 
@@ -410,15 +410,19 @@ class Session:
     def export(self, out_dir: str, overlay: bool = True) -> Path:
         """Write ``masks/00000.png``... (DAVIS palette), ``overlay.mp4`` and ``result.json`` as ``sampt run``
         does, plus the session's edit history in ``result.json``."""
-        from sampt.results import save_result
+        from sampt.results import RunOutput
 
         if not self.state:
             raise EditError("the session has no object to export; add one first")
+        output = RunOutput(out_dir)  # checks the destination before any work
         extra = {"session": {"history": self.history, "encoder_calls": self.encoder_calls,
                              "segmented_pairs": self.segmented_pairs}, "video": self.video.name}
         if self._config is not None:
             extra["config"] = self._config
-        return save_result(self.result(), self.video, out_dir, overlay=overlay, extra=extra)
+        try:
+            return output.finish(self.result(), self.video, overlay=overlay, extra=extra)
+        finally:
+            output.discard()
 
     def stats(self) -> dict:
         """Counters of the work done: frames encoded, masks segmented and reused, embedding spills."""
