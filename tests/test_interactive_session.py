@@ -252,3 +252,21 @@ def test_interactive_session_from_config_matches_a_run_on_the_same_prompt(clip, 
     np.testing.assert_array_equal(_all_masks(session), result.masks)
     with pytest.raises(EditError, match="unknown session option"):
         Session.from_config(cfg, clip.video, trackin=False)
+
+
+def test_interactive_load_refuses_damaged_or_foreign_files(clip, tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(EditError, match="not a sampt session file"):
+        Session.load(str(bad), clip.video, LucasKanadeTracker(), FrameSegmenter(clip.video))
+    with pytest.raises(EditError, match="does not exist"):
+        Session.load(str(tmp_path / "missing.npz"), clip.video, LucasKanadeTracker(), FrameSegmenter(clip.video))
+    session, _ = _session(clip, tmp_path)
+    session.add_object(1, 0, mask=clip.masks[0, 0])
+    path = session.save(str(tmp_path / "s.npz"))
+    with pytest.raises(EditError, match="pass tracker= and segmenter="):
+        Session.load(str(path), clip.video)
+    data = dict(np.load(path))
+    np.savez(tmp_path / "truncated.npz", **{k: v for k, v in data.items() if k != "tracks"})
+    with pytest.raises(EditError, match="damaged"):
+        Session.load(str(tmp_path / "truncated.npz"), clip.video, LucasKanadeTracker(), FrameSegmenter(clip.video))

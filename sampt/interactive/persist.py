@@ -10,6 +10,7 @@ checked against the fingerprint saved with the session.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,6 +22,7 @@ from sampt.outputs import atomic_file
 from sampt.pipeline.options import SamPtOptions
 
 FORMAT = 1
+ARRAYS = ("meta", "tracks", "visible", "masks", "crops", "result_keys", "prompt_points", "prompt_labels")
 
 
 def write_session(session: Any, path: Path) -> Path:
@@ -91,7 +93,7 @@ def write_session(session: Any, path: Path) -> Path:
 def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any, positive_sampler: Any,
                  negative_sampler: Any, registry: Any, overrides: dict) -> Any:
     """The session saved at ``path`` (see :meth:`~sampt.interactive.session.Session.load`)."""
-    from sampt.interactive.session import EditError, SessionOptions, _Result
+    from sampt.interactive.session import EditError, SessionOptions
 
     if not path.is_file():
         raise EditError(f"session file {path} does not exist")
@@ -99,8 +101,11 @@ def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any,
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(arrays["meta"].tobytes().decode())
-    except (OSError, ValueError, KeyError) as exc:
-        raise EditError(f"{path} is not a sampt session file ({exc})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise EditError(f"{path} is not a sampt session file, or it is damaged ({exc})") from None
+    missing = sorted(set(ARRAYS) - set(arrays))
+    if missing:
+        raise EditError(f"{path} is damaged: it lacks {', '.join(missing)}; save the session again")
     if meta.get("format") != FORMAT:
         raise EditError(f"{path}: session format {meta.get('format')!r} is not supported (this sampt reads {FORMAT})")
     if video_fingerprint(video) != meta["video"]["fingerprint"]:
@@ -128,6 +133,18 @@ def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any,
             positive_sampler = positive_sampler or build_component(cfg, "positive_sampler", registry)
             negative_sampler = negative_sampler or build_component(cfg, "negative_sampler", registry)
     session = cls(video, tracker, segmenter, options, positive_sampler, negative_sampler, config=config)
+    try:
+        _restore(session, meta, arrays, video)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        session.close()
+        raise EditError(f"{path} is damaged ({type(exc).__name__}: {exc}); save the session again") from None
+    return session
+
+
+def _restore(session: Any, meta: dict, arrays: dict, video: Any) -> None:
+    """Put the saved points, history, masks and counters into a fresh ``session``."""
+    from sampt.interactive.session import _Result
+
 
     T = meta["video"]["frames"]
     visible = np.unpackbits(arrays["visible"], axis=1, count=T).astype(bool) if len(meta["points"]) else None
@@ -159,4 +176,3 @@ def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any,
     session._dirty = set(meta["dirty"])
     session.segmented_pairs = meta["counters"]["segmented_pairs"]
     session.reused_pairs = meta["counters"]["reused_pairs"]
-    return session
