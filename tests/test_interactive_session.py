@@ -270,3 +270,17 @@ def test_interactive_load_refuses_damaged_or_foreign_files(clip, tmp_path):
     np.savez(tmp_path / "truncated.npz", **{k: v for k, v in data.items() if k != "tracks"})
     with pytest.raises(EditError, match="damaged"):
         Session.load(str(tmp_path / "truncated.npz"), clip.video, LucasKanadeTracker(), FrameSegmenter(clip.video))
+
+
+def test_interactive_edit_of_one_object_resegments_only_it_without_shared_negatives(clip, tmp_path):
+    seg = FrameSegmenter(clip.video, radius=6)
+    pipeline = SamPtOptions(positive_points=4, negative_points=1, refinement_iterations=1, others_as_negatives=False)
+    session = Session(clip.video, LucasKanadeTracker(), seg, SessionOptions(pipeline=pipeline, cache_dir=str(tmp_path)))
+    session.add_object(1, 0, mask=clip.masks[0, 0])
+    session.add_object(2, 0, mask=clip.masks[0, 1])
+    session.propagate()
+    before = session.stats()["segmented_pairs"]
+    change = session.add_point(1, 5, 30.0, 20.0)
+    assert change.objects == (1,) and change.frames == range(5, 12)
+    assert session.propagate() == list(range(5, 12))
+    assert session.stats()["segmented_pairs"] - before == 7  # object 1 on frames 5..11, object 2 nowhere

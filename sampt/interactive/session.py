@@ -132,13 +132,17 @@ class Session:
     """
 
     def __init__(self, video: Video, tracker: Tracker, segmenter: Segmenter,
-                 options: Optional[SessionOptions] = None, positive_sampler: Optional[PointSampler] = None,
+                 options: Optional[SessionOptions | SamPtOptions] = None, positive_sampler: Optional[PointSampler] = None,
                  negative_sampler: Optional[PointSampler] = None, config: Any = None):
         from sampt.builtin.samplers import KMedoidsSampler, MixedSampler
 
         if not isinstance(video, Video):
             raise EditError(f"a session needs a sampt.Video, got {type(video).__name__}")
         self.video = video
+        if isinstance(options, SamPtOptions):  # the method's options alone: session defaults for the rest
+            options = SessionOptions(pipeline=options)
+        if options is not None and not isinstance(options, SessionOptions):
+            raise EditError(f"session options must be a SessionOptions (or SamPtOptions), got {type(options).__name__}")
         self.options = options if options is not None else SessionOptions()
         self._config = config
         self._own_cache = self.options.cache_dir is None
