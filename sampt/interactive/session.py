@@ -178,10 +178,11 @@ class Session:
             pipeline = SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        unknown = set(session_options) - {f.name for f in dataclasses.fields(SessionOptions)} - {"pipeline", "seed"}
+        known = [f.name for f in dataclasses.fields(SessionOptions) if f.name not in ("pipeline", "seed")]
+        unknown = set(session_options) - set(known)
         if unknown:
-            raise EditError(f"unknown session option(s) {', '.join(sorted(unknown))}; known: "
-                            f"{', '.join(f.name for f in dataclasses.fields(SessionOptions) if f.name not in ('pipeline', 'seed'))}")
+            raise EditError(f"unknown session option(s) {', '.join(sorted(unknown))} (the pipeline options and seed "
+                            f"come from the config); known: {', '.join(known)}")
         options = SessionOptions(pipeline=pipeline, seed=int(cfg.seed), **session_options)
         return cls(video, build_component(cfg, "tracker", registry), build_component(cfg, "segmenter", registry),
                    options, build_component(cfg, "positive_sampler", registry),
