@@ -35,7 +35,6 @@ under it over [0, 10] divided by 10 (so 1.0 is perfect from the start).
 """
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -45,8 +44,6 @@ import numpy as np
 
 from sampt.evaluation.metrics import boundary_f, jaccard
 from sampt.types import NEGATIVE, POSITIVE
-
-log = logging.getLogger(__name__)
 
 OFFLINE_TARGETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 ONLINE_TARGETS = (0.9,)

@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import shutil
 import tempfile
-import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -45,10 +43,9 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from sampt.errors import InputError, UsageError
-from sampt.interactive.cache import SpillingEmbeddingCache, video_fingerprint
+from sampt.interactive.cache import SpillingEmbeddingCache
 from sampt.interactive.state import Change, HistoryEntry, ObjectState, Point, PointView, State
 from sampt.interfaces import PointSampler, Segmenter, Tracker
-from sampt.outputs import atomic_file
 from sampt.pipeline.context import RunContext
 from sampt.pipeline.options import SamPtOptions
 from sampt.pipeline.prompting import ObjectFramePoints, build_prompt_points, segment_prompts
