@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sampt.errors import UsageError
-from sampt.evaluation.executors import ExecutorSpec, Job, SequenceInput, make_executor, split_executor_overrides
+from sampt.evaluation.executors import ExecutorSpec, Job, make_executor, split_executor_overrides
+from sampt.evaluation.inference import SequenceInput, object_prompts, predict_sequence
 from sampt.evaluation.measure import STAGES, PeakMemory, Stopwatch
 from sampt.evaluation.provenance import provenance
 
@@ -255,8 +256,6 @@ class CombinationBench:
 
     def run_pass(self) -> None:
         """One timed pass over every sequence (in this process); the first pass is also scored."""
-        from sampt.evaluation.run import predict_sequence
-
         first = not self.totals
         elapsed = cpu = 0.0
         stages = dict.fromkeys(STAGES, 0.0)
@@ -408,8 +407,6 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         if not dataset.scored_locally:
             raise UsageError(f"{dataset.name} {dataset.split} has no public annotations; benchmark on a split "
                              "that can be scored locally (DAVIS val, synthetic)")
-        from sampt.evaluation.run import object_prompts
-
         sequences = [(seq, seq.video(), object_prompts(seq)) for seq in dataset]
         if not sequences:
             raise UsageError("the benchmark dataset has no sequences")
