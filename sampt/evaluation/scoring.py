@@ -158,6 +158,10 @@ def score_results_sequence(results_dir: Path, seq: VOSSequence, exclude_first_la
 def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences: Optional[Iterable[str]] = None,
                   progress: bool = False) -> ScoreReport:
     """Score the result PNGs under ``results_dir`` for every sequence of ``dataset`` (or ``sequences``)."""
+    if dataset.name == "bdd100k":  # every frame, J&F per visibility-duration bucket
+        from sampt.evaluation.scoring_bdd100k import score_bdd100k_results
+
+        return score_bdd100k_results(results_dir, dataset, sequences, progress)  # type: ignore[return-value]
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UsageError(f"results folder {results_dir} does not exist")

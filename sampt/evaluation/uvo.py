@@ -1,0 +1,254 @@
+"""UVO v1.0 VideoDenseSet (and any YouTube-VIS style JSON): reader and class-agnostic scoring.
+
+Layout (as SAM-PT's evaluation uses it)::
+
+    ROOT/VideoDenseSet/UVO_video_<split>_dense.json   {"videos": [{"id", "width", "height", "length",
+                                                        "file_names": ["<video>/<t>.png", ...]}],
+                                                        "annotations": [{"id", "video_id", "iscrowd",
+                                                        "segmentations": [RLE or null per frame], ...}]}
+    ROOT/uvo_videos_dense_frames/<video>/<t>.png       the frames, named as ``file_names`` says
+
+Masks are COCO run-length encodings (compressed strings or uncompressed count lists), decoded with
+pycocotools (``pip install 'sampt[vis]'``). Categories are ignored: UVO is scored class-agnostic.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from sampt.errors import UsageError
+from sampt.types import Video
+
+log = logging.getLogger(__name__)
+
+FRAME_FOLDERS = ("uvo_videos_dense_frames", "JPEGImages", "frames")
+
+
+def require_pycocotools() -> Any:
+    """``pycocotools.mask``, or a clear error saying how to install it."""
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError:
+        raise UsageError("UVO / YouTube-VIS masks are COCO RLE and need pycocotools: "
+                         "pip install 'sampt[vis]' (or pip install pycocotools)") from None
+    return mask_utils
+
+
+def decode_rle(segmentation: Any, height: int, width: int) -> np.ndarray:
+    """One frame's ``(H, W)`` bool mask from a COCO segmentation (RLE dict, uncompressed RLE or polygons);
+    ``None`` / empty is an empty mask."""
+    if not segmentation:
+        return np.zeros((height, width), bool)
+    mask_utils = require_pycocotools()
+    if isinstance(segmentation, list):  # polygons
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    elif isinstance(segmentation.get("counts"), list):
+        rle = mask_utils.frPyObjects(segmentation, height, width)
+    else:
+        rle = segmentation
+    mask = mask_utils.decode(rle).astype(bool)
+    if mask.shape != (height, width):
+        raise UsageError(f"an RLE mask is {mask.shape[1]}x{mask.shape[0]} but its video is {width}x{height}")
+    return mask
+
+
+def encode_rle(mask: np.ndarray) -> dict:
+    """A ``(H, W)`` bool mask as a compressed COCO RLE with a JSON-ready string ``counts``."""
+    mask_utils = require_pycocotools()
+    rle = mask_utils.encode(np.asfortranarray(np.asarray(mask, np.uint8)))
+    rle["counts"] = rle["counts"].decode("ascii")
+    return rle
+
+
+@dataclass
+class VISInstance:
+    """A true instance: ``id``, per-frame ``segmentations`` (RLE or None) and whether it is a crowd region."""
+
+    id: int
+    segmentations: list
+    iscrowd: bool = False
+
+
+class VISVideo:
+    """One video of a VIS dataset: frames named by ``file_names`` under ``frame_root``, and its instances."""
+
+    def __init__(self, video_id: int, file_names: Sequence[str], height: int, width: int, frame_root: Path,
+                 instances: Sequence[VISInstance] = ()):
+        self.id = int(video_id)
+        self.file_names = list(file_names)
+        self.height, self.width = int(height), int(width)
+        self.frame_root = frame_root
+        self.instances = list(instances)
+        self.name = Path(self.file_names[0]).parent.name if self.file_names else str(self.id)
+
+    def __len__(self) -> int:
+        return len(self.file_names)
+
+    def __repr__(self) -> str:
+        return f"VISVideo({self.id}, {self.name!r}, frames={len(self)}, instances={len(self.instances)})"
+
+    def video(self) -> Video:
+        """Decode the frames listed in ``file_names`` (RGB)."""
+        import cv2
+
+        frames = []
+        for name in self.file_names:
+            path = self.frame_root / name
+            if not path.is_file():
+                raise UsageError(f"UVO video {self.id}: frame {path} is missing (frames are read from "
+                                 f"{self.frame_root}; extract them from the videos first)")
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise UsageError(f"UVO video {self.id}: frame {path} cannot be decoded")
+            if image.shape[:2] != (self.height, self.width):
+                raise UsageError(f"UVO video {self.id}: frame {path} is {image.shape[1]}x{image.shape[0]}, the "
+                                 f"annotations say {self.width}x{self.height}")
+            frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        return Video(np.stack(frames), fps=30.0, name=self.name)
+
+    def instance_masks(self, instance: VISInstance) -> np.ndarray:
+        """``(T, H, W)`` bool masks of one instance."""
+        return np.stack([decode_rle(s, self.height, self.width) for s in instance.segmentations])
+
+
+class UVODataset:
+    """A UVO (or YouTube-VIS style) split: videos in JSON order, indexable by position or video id."""
+
+    kind = "vis"
+    name = "uvo"
+
+    def __init__(self, root: str | os.PathLike, split: str = "val", annotations: Optional[str | os.PathLike] = None,
+                 frames: Optional[str | os.PathLike] = None):
+        root = Path(root)
+        if not root.is_dir():
+            raise UsageError(f"UVO root {root} does not exist (expected VideoDenseSet/UVO_video_<split>_dense.json "
+                             "and uvo_videos_dense_frames/ inside)")
+        self.root, self.split = root, split
+        json_path = Path(annotations) if annotations else root / "VideoDenseSet" / f"UVO_video_{split}_dense.json"
+        if not json_path.is_file():
+            have = sorted(p.name for p in (root / "VideoDenseSet").glob("*.json")) if (root / "VideoDenseSet").is_dir() else []
+            raise UsageError(f"UVO {split}: annotation file {json_path} is missing"
+                             + (f" (found: {', '.join(have)})" if have else
+                                " (expected ROOT/VideoDenseSet/UVO_video_<split>_dense.json)"))
+        frame_root = Path(frames) if frames else next((root / f for f in FRAME_FOLDERS if (root / f).is_dir()), None)
+        if frame_root is None or not frame_root.is_dir():
+            raise UsageError(f"UVO {split}: no frame folder in {root} (expected one of {', '.join(FRAME_FOLDERS)}; "
+                             "extract the video frames there)")
+        self.json_path, self.frame_root = json_path, frame_root
+        try:
+            data = json.loads(json_path.read_text())
+            videos = data["videos"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{json_path} is not a YouTube-VIS style annotation file ({exc})") from exc
+        per_video: dict[int, list[VISInstance]] = {}
+        for k, ann in enumerate(data.get("annotations") or []):
+            try:
+                per_video.setdefault(int(ann["video_id"]), []).append(
+                    VISInstance(int(ann.get("id", k + 1)), list(ann["segmentations"]), bool(ann.get("iscrowd", 0))))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise UsageError(f"{json_path}: annotation {k} lacks video_id / segmentations ({exc})") from exc
+        self.videos: list[VISVideo] = []
+        for v in videos:
+            try:
+                video = VISVideo(v["id"], v["file_names"], v["height"], v["width"], frame_root,
+                                 per_video.get(int(v["id"]), []))
+            except (KeyError, TypeError) as exc:
+                raise UsageError(f"{json_path}: video entry lacks {exc} (needs id, file_names, height, width)") from exc
+            for inst in video.instances:
+                if len(inst.segmentations) != len(video):
+                    raise UsageError(f"{json_path}: instance {inst.id} of video {video.id} has "
+                                     f"{len(inst.segmentations)} segmentations for {len(video)} frames")
+            self.videos.append(video)
+        self.has_ground_truth = "annotations" in data
+        self._by_id = {v.id: v for v in self.videos}
+
+    @property
+    def sequences(self) -> list[str]:
+        """Video ids as strings (the interface the VOS readers share)."""
+        return [str(v.id) for v in self.videos]
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __iter__(self) -> Iterator[VISVideo]:
+        return iter(self.videos)
+
+    def __getitem__(self, key: int | str) -> VISVideo:
+        if isinstance(key, str):
+            return self.video(key)
+        return self.videos[key]
+
+    def video(self, key: int | str) -> VISVideo:
+        """A video by id (or by its frame folder name)."""
+        try:
+            return self._by_id[int(key)]
+        except (ValueError, KeyError):
+            pass
+        for v in self.videos:
+            if v.name == str(key):
+                return v
+        raise UsageError(f"video {key!r} is not in UVO {self.split} ({len(self.videos)} videos in {self.json_path})")
+
+    def select(self, names: Optional[Sequence[str]]) -> "UVODataset":
+        """Keep only the videos ``names`` (ids or folder names), in that order."""
+        if names:
+            self.videos = [self.video(n) for n in names]
+        return self
+
+
+def load_results(path: str | os.PathLike) -> list[dict]:
+    """A YouTube-VIS results JSON: a list of ``{"video_id", "score", "segmentations"}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"results file {path} does not exist")
+    try:
+        results = json.loads(path.read_text())
+    except ValueError as exc:
+        raise UsageError(f"{path} is not JSON ({exc})") from exc
+    if not isinstance(results, list) or any(not isinstance(r, dict) or not {"video_id", "score", "segmentations"} <= set(r)
+                                            for r in results):
+        raise UsageError(f"{path} is not a YouTube-VIS results list ([{{video_id, score, segmentations}}, ...])")
+    return results
+
+
+def score_vis_results(dataset: UVODataset, results: Iterable[dict], max_dets: Sequence[int] = (1, 10, 100),
+                      progress: bool = False) -> dict[str, float]:
+    """Class-agnostic AP / AR of ``results`` on every video of ``dataset``
+    (:mod:`sampt.evaluation.metrics_vis`)."""
+    from sampt.evaluation.metrics_vis import VideoMatches, video_mask_iou, vis_scores
+
+    per_video: dict[int, list[dict]] = {}
+    for r in results:
+        per_video.setdefault(int(r["video_id"]), []).append(r)
+    unknown = sorted(set(per_video) - {v.id for v in dataset})
+    if unknown:
+        raise UsageError(f"results name video {unknown[0]}, which is not in {dataset.json_path}")
+    it: Iterable[VISVideo] = dataset
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(list(dataset), desc="scoring", unit="video")
+    matches = []
+    for video in it:
+        preds = per_video.get(video.id, [])
+        for r in preds:
+            if len(r["segmentations"]) != len(video):
+                raise UsageError(f"a result for video {video.id} has {len(r['segmentations'])} segmentations for "
+                                 f"{len(video)} frames")
+        # keep only the top max_dets[-1] (by score, ties in order) before decoding anything
+        order = np.argsort([-float(r["score"]) for r in preds], kind="mergesort")[:max(max_dets)]
+        preds = [preds[i] for i in order]
+        true = [video.instance_masks(i) for i in video.instances]
+        ious = np.zeros((len(preds), len(true)))
+        for i, r in enumerate(preds):
+            d = np.stack([decode_rle(s, video.height, video.width) for s in r["segmentations"]])
+            for j, g in enumerate(true):
+                ious[i, j] = video_mask_iou(d, g)
+        matches.append(VideoMatches([float(r["score"]) for r in preds], ious, [i.iscrowd for i in video.instances]))
+    return vis_scores(matches, max_dets)
