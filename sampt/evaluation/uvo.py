@@ -52,7 +52,7 @@ def decode_rle(segmentation: Any, height: int, width: int) -> np.ndarray:
         rle = mask_utils.frPyObjects(segmentation, height, width)
     else:
         rle = segmentation
-    mask = mask_utils.decode(rle).astype(bool)
+    mask = np.asarray(mask_utils.decode([rle]))[:, :, 0].astype(bool)  # the list form: no copy warnings
     if mask.shape != (height, width):
         raise UsageError(f"an RLE mask is {mask.shape[1]}x{mask.shape[0]} but its video is {width}x{height}")
     return mask

@@ -1,0 +1,173 @@
+"""The paper's other tasks: BDD100K VOS (visibility buckets), MOSE, UVO video instance segmentation.
+
+Parity: the fixtures of ``sampt.data.fixtures`` were scored once by the official evaluations; their numbers
+are in ``tests/data`` (see its README) and must be reproduced exactly.
+"""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sampt.data.fixtures import bdd100k_sequences, write_bdd100k_fixture, write_uvo_fixture
+from sampt.errors import UsageError
+from sampt.evaluation.datasets import open_dataset
+from sampt.evaluation.metrics_bdd100k import score_object, visibility_bucket
+from sampt.evaluation.scoring import score_results
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def bdd_root(tmp_path_factory):
+    return write_bdd100k_fixture(tmp_path_factory.mktemp("bdd"))
+
+
+@pytest.fixture(scope="module")
+def uvo_root(tmp_path_factory):
+    pytest.importorskip("pycocotools")
+    return write_uvo_fixture(tmp_path_factory.mktemp("uvo"))
+
+
+# -- BDD100K ------------------------------------------------------------------------------------------
+
+def test_bdd100k_reader_prompts_each_object_where_it_appears(bdd_root):
+    root, _ = bdd_root
+    ds = open_dataset("bdd100k", root)
+    assert ds.sequences == ["lane", "road"] and ds.exclude_first_last is False
+    seq = ds["road"]
+    assert seq.object_ids == [1, 2, 3, 4] and seq.first_frames == {1: 0, 2: 3, 3: 10, 4: 35}
+    assert seq.eval_frames == list(range(36))
+    gt = bdd100k_sequences()["road"][0]
+    for m in seq.initial_masks():
+        np.testing.assert_array_equal(m.mask, gt[m.frame] == m.object_id)
+    # the split folder may be given directly
+    assert open_dataset("bdd100k", root / "val").sequences == ["lane", "road"]
+
+
+def test_bdd100k_parity_with_official_evaluation(bdd_root):
+    root, results = bdd_root
+    official = json.loads((DATA / "bdd100k_official.json").read_text())
+    report = score_results(results, open_dataset("bdd100k", root))
+    g = report.global_scores
+    for key, value in g.items():
+        assert value == official[key], key
+    per_object = {f"{o.sequence}_{o.object_id}": o for o in report.objects}
+    assert {k: o.j_mean for k, o in per_object.items()} == official["_per_object_J"]
+    assert {k: o.f_mean for k, o in per_object.items()} == official["_per_object_F"]
+    assert sorted(o.visible_frames for o in report.objects) == sorted(official["_visible_frames"])
+    assert {o.bucket() for o in report.objects} == {"short", "medium", "long"}
+    text = report.format("bdd100k val")
+    assert "J&F-Mean-Short" in text and "road_4" in text
+
+
+def test_bdd100k_buckets_and_edge_cases():
+    # official thresholds: visible < 5 short, < 30 medium, else long
+    assert [visibility_bucket(v) for v in (1, 4, 5, 29, 30)] == ["short", "short", "medium", "medium", "long"]
+    assert visibility_bucket(5, short_max=6, long_min=31) == "short"  # the paper's wording's edges
+    gt = np.zeros((4, 8, 8), bool)
+    gt[3, 2:5, 2:5] = True
+    last = score_object("s", 1, gt, np.zeros_like(gt))
+    assert last.j_mean == last.f_mean == last.j_nonvis == 1.0 and last.visible_frames == 1
+    gt = np.zeros((5, 8, 8), bool)
+    gt[1:3, 2:6, 2:6] = True  # appears at 1, visible on 2, gone on 3-4
+    pred = gt.copy()
+    pred[4, 0:2, 0:2] = True  # a false positive after it left
+    s = score_object("s", 1, gt, pred)
+    assert s.n_frames == 4 and s.visible_frames == 2 and s.j_vis == 1.0
+    np.testing.assert_allclose(s.j, [1.0, 1.0, 0.0])
+    assert s.j_nonvis == 0.5
+    with pytest.raises(ValueError, match="never appears"):
+        score_object("s", 2, np.zeros((3, 4, 4), bool), np.zeros((3, 4, 4), bool))
+
+
+def test_bdd100k_bad_layouts_are_named(bdd_root, tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        open_dataset("bdd100k", tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="JPEGImages"):
+        open_dataset("bdd100k", tmp_path / "empty")
+    root, results = bdd_root
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "val", broken)
+    (broken / "Annotations" / "lane" / "00004.png").unlink()
+    with pytest.raises(UsageError, match="00004.png is missing"):
+        open_dataset("bdd100k", broken)["lane"]
+    bad = tmp_path / "results"
+    shutil.copytree(results, bad)
+    shutil.rmtree(bad / "lane")
+    with pytest.raises(UsageError, match="lane"):
+        score_results(bad, open_dataset("bdd100k", root))
+
+
+# -- MOSE ---------------------------------------------------------------------------------------------
+
+def test_mose_reads_its_split_file(tmp_path):
+    from sampt.data.synthetic import make_clip
+    from sampt.io import write_frames, write_label_png
+
+    clip = make_clip(seed=3, num_frames=4, height=24, width=32, num_objects=2, name="m1")
+    split = tmp_path / "valid"
+    write_frames(split / "JPEGImages" / "m1", clip.video)
+    write_label_png(split / "Annotations" / "m1" / "00000.png", clip.label_map(0))
+    meta = {"videos": {"m1": {"objects": {"1": {"frames": ["00000", "00001", "00002", "00003"]},
+                                          "2": {"frames": ["00001", "00002", "00003"]}}}}}
+    (tmp_path / "meta_valid.json").write_text(json.dumps(meta))
+    ds = open_dataset("mose", tmp_path)
+    seq = ds["m1"]
+    assert ds.name == "mose" and seq.object_ids == [1, 2] and seq.first_frames == {1: 0, 2: 1}
+    (tmp_path / "meta_valid.json").write_text("{}")
+    with pytest.raises(UsageError, match="meta"):
+        open_dataset("mose", tmp_path)
+    with pytest.raises(UsageError, match="split 'train'"):
+        open_dataset("mose", tmp_path, split="train")
+
+
+# -- UVO ----------------------------------------------------------------------------------------------
+
+def test_uvo_reader(uvo_root):
+    from sampt.evaluation.uvo import UVODataset
+
+    ds = open_dataset("uvo", uvo_root)
+    assert isinstance(ds, UVODataset) and ds.sequences == ["1", "2", "3"]
+    v = ds["1"]
+    assert len(v) == 4 and v.name == "video1" and len(v.instances) == 3
+    video = v.video()
+    assert video.frames.shape == (4, 20, 24, 3)
+    masks = v.instance_masks(v.instances[1])  # uncompressed RLE, absent on frame 2
+    assert masks.shape == (4, 20, 24) and masks[0].any() and not masks[2].any()
+    assert ds.video("video2").id == 2 and [x.iscrowd for x in ds["2"].instances] == [True, False]
+
+
+def test_uvo_parity_with_official_ytvis_evaluation(uvo_root):
+    from sampt.evaluation.uvo import UVODataset, load_results, score_vis_results
+
+    official = json.loads((DATA / "uvo_official.json").read_text())
+    scores = score_vis_results(UVODataset(uvo_root), load_results(uvo_root / "results.json"))
+    for key in ("AP", "AP50", "AP75", "AR1", "AR10", "AR100"):
+        assert scores[key] == official[key], key
+
+
+def test_uvo_bad_layouts_are_named(uvo_root, tmp_path):
+    from sampt.evaluation.uvo import UVODataset, load_results
+
+    with pytest.raises(UsageError, match="UVO_video_val_dense.json"):
+        UVODataset(tmp_path)
+    (tmp_path / "VideoDenseSet").mkdir()
+    (tmp_path / "VideoDenseSet" / "UVO_video_val_dense.json").write_text('{"videos": [{"id": 1}]}')
+    with pytest.raises(UsageError, match="frame folder"):
+        UVODataset(tmp_path)
+    (tmp_path / "uvo_videos_dense_frames").mkdir()
+    with pytest.raises(UsageError, match="file_names"):
+        UVODataset(tmp_path)
+    (tmp_path / "r.json").write_text('{"video_id": 1}')
+    with pytest.raises(UsageError, match="results list"):
+        load_results(tmp_path / "r.json")
+    ds = UVODataset(uvo_root)
+    shutil.move(uvo_root / "uvo_videos_dense_frames" / "video3" / "2.png", tmp_path / "2.png")
+    try:
+        with pytest.raises(UsageError, match="2.png is missing"):
+            ds["3"].video()
+    finally:
+        shutil.move(tmp_path / "2.png", uvo_root / "uvo_videos_dense_frames" / "video3" / "2.png")
