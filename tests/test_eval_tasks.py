@@ -171,3 +171,118 @@ def test_uvo_bad_layouts_are_named(uvo_root, tmp_path):
             ds["3"].video()
     finally:
         shutil.move(tmp_path / "2.png", uvo_root / "uvo_videos_dense_frames" / "video3" / "2.png")
+
+
+# -- VIS mode -----------------------------------------------------------------------------------------
+
+VIS_FAST = ["tracker=lk", "segmenter=grabcut", "pipeline=fast", "pipeline.refinement_iterations=1"]
+
+
+@pytest.fixture()
+def uvo_clips(tmp_path):
+    pytest.importorskip("pycocotools")
+    from sampt.data.fixtures import write_uvo_clips
+    from sampt.data.synthetic import make_clip
+
+    clips = [make_clip(seed=7, num_frames=4, height=40, width=56, num_objects=2, name="v1")]
+    return write_uvo_clips(tmp_path / "uvo", clips), clips
+
+
+def test_grid_points_box_nms_and_stability():
+    from sampt.evaluation.proposals import box_nms, grid_points, stability_score
+
+    pts = grid_points(2, 10, 20)
+    np.testing.assert_allclose(pts, [[5, 2.5], [15, 2.5], [5, 7.5], [15, 7.5]])
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10]], float)
+    assert box_nms(boxes, np.array([0.5, 0.9, 0.7, 0.9]), 0.7) == [1, 2]
+    assert box_nms(boxes, np.array([0.5, 0.9, 0.7, 0.9]), 0.95) == [1, 3, 2]  # 0 is 3's double
+    assert box_nms(boxes, np.array([0.5, 0.9, 0.7, 0.9]), 1.0) == [1, 3, 2, 0]
+    logits = np.array([[-3.0, -0.5], [0.5, 3.0]])
+    assert stability_score(logits, 1.0) == 1 / 3 and stability_score(np.full((2, 2), -5.0)) == 1.0
+
+
+def test_automatic_proposals_through_the_segmenter_interface(uvo_clips):
+    from sampt.builtin.segmenters import GrabCutSegmenter
+    from sampt.evaluation.proposals import ProposalOptions, propose
+
+    _, clips = uvo_clips
+    seg = GrabCutSegmenter()
+    opts = ProposalOptions(points_per_side=4, points_per_batch=5, pred_iou_thresh=0.5, stability_score_thresh=0)
+    props = propose(seg, clips[0].video.frames[0], opts)
+    assert seg.encoder_calls == 1 and 0 < len(props) <= 16
+    assert [p.score for p in props] == sorted((p.score for p in props), reverse=True)
+    ious = [max((p.mask & m).sum() / (p.mask | m).sum() for p in props) for m in clips[0].masks[0]]
+    assert max(ious) > 0.8  # the grid finds an object
+    assert propose(GrabCutSegmenter(), clips[0].video.frames[0],
+                   ProposalOptions(points_per_side=4, pred_iou_thresh=1.01)) == []
+
+
+def test_track_nms_drops_duplicates():
+    pytest.importorskip("pycocotools")
+    from sampt.evaluation.uvo import encode_rle
+    from sampt.evaluation.vis import Track, track_ious, track_nms
+
+    def track(score, masks):
+        return Track(score, [encode_rle(m) for m in masks], np.array([m.sum() for m in masks]))
+
+    a = [np.zeros((8, 8), bool) for _ in range(3)]
+    for t, m in enumerate(a):
+        m[1:5, t:t + 4] = True
+    b = [m.copy() for m in a]
+    b[2][:] = False  # the same object, lost on the last frame
+    c = [np.roll(m, 4, axis=0) for m in a]
+    tracks = [track(0.5, b), track(0.9, a), track(0.7, c), track(0.99, [np.zeros((8, 8), bool)] * 3)]
+    ious = track_ious(tracks)
+    np.testing.assert_allclose(ious[0, 1], 32 / 48)
+    assert ious[1, 2] == 0
+    kept = track_nms(tracks, 0.5)
+    assert [t.score for t in kept] == [0.9, 0.7]  # the empty track and the duplicate are gone
+    assert [t.score for t in track_nms(tracks, 0.7)] == [0.9, 0.7, 0.5]
+    assert [t.score for t in track_nms(tracks, 0.7, max_tracks=1)] == [0.9]
+
+
+def test_vis_eval_end_to_end_with_grid_proposals(uvo_clips, tmp_path, capsys):
+    from sampt.cli import main
+
+    root, _ = uvo_clips
+    out = tmp_path / "out"
+    args = ["eval", str(root), "dataset=uvo", *VIS_FAST, "vis.points_per_side=3", "vis.pred_iou_thresh=0.5",
+            "vis.stability_score_thresh=0", "--output", str(out), "--no-progress"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results and all(r["video_id"] == 1 and r["category_id"] == 1 and len(r["segmentations"]) == 4
+                           for r in results)
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores) >= {"AP", "AP50", "AP75", "AR1", "AR10"}
+    assert "AP50" in capsys.readouterr().out
+    # resumable: the finished video is skipped; a changed option is refused without --overwrite
+    before = (out / "videos" / "1.json").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (out / "videos" / "1.json").stat().st_mtime_ns == before
+    assert "skipped" in capsys.readouterr().out
+    assert main([*args[:-3], "vis.max_tracks=1", "--output", str(out), "--no-progress"]) == 2
+    assert main(["eval", str(root), "dataset=uvo", "vis.bogus=1", "--output", str(tmp_path / "o2"),
+                 "--no-progress"]) == 2
+    assert "vis.bogus" in capsys.readouterr().err
+
+
+def test_vis_eval_with_given_proposals_scores_them(uvo_clips, tmp_path, capsys):
+    from sampt.cli import main
+    from sampt.evaluation.uvo import encode_rle
+
+    root, clips = uvo_clips
+    masks = clips[0].masks
+    proposals = [{"video_id": 1, "segmentation": encode_rle(masks[0, o]), "score": 0.5} for o in range(2)]
+    proposals.append({"video": "v1", "segmentation": encode_rle(masks[0, 0]), "score": 0.1})  # a duplicate
+    (tmp_path / "proposals.json").write_text(json.dumps(proposals))
+    out = tmp_path / "out"
+    assert main(["eval", str(root), "dataset=uvo", "task=vis", *VIS_FAST, f"proposals={tmp_path / 'proposals.json'}",
+                 "vis.track_nms_thresh=0.5", "--output", str(out), "--no-progress"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert len(results) == 2  # the duplicate track is suppressed
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["AP50"] > 0.9 and scores["AR10"] > 0.5
+    # the same results through `sampt score`
+    assert main(["score", str(out), str(root), "--dataset", "uvo", "--no-progress"]) == 0
+    assert "AP50" in capsys.readouterr().out

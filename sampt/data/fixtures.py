@@ -11,7 +11,7 @@ fed once to an official evaluation and its numbers recorded next to the tests (`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -199,3 +199,33 @@ def write_uvo_fixture(root: str | Path, seed: int = 0, split: str = "val") -> Pa
             tmp.write_text(json.dumps(data))
     return root
 
+
+
+def write_uvo_clips(root: str | Path, clips: Sequence[Any], split: str = "val") -> Path:
+    """Write synthetic clips (:class:`sampt.data.synthetic.SyntheticClip`) in the UVO v1.0 layout, each
+    object a ground-truth instance with RLE masks (null where it is not visible); video ids 1, 2, ..."""
+    import json
+
+    import cv2
+
+    from sampt.io import atomic_write
+
+    root = Path(root)
+    videos, annotations = [], []
+    for vid, clip in enumerate(clips, start=1):
+        T, H, W = clip.masks.shape[0], clip.masks.shape[2], clip.masks.shape[3]
+        names = [f"{clip.name}/{t}.png" for t in range(T)]
+        for t, name in enumerate(names):
+            path = root / "uvo_videos_dense_frames" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), cv2.cvtColor(clip.video.frames[t], cv2.COLOR_RGB2BGR))
+        videos.append({"id": vid, "width": W, "height": H, "length": T, "file_names": names})
+        for o in range(clip.masks.shape[1]):
+            m = clip.masks[:, o]
+            annotations.append({"id": len(annotations) + 1, "video_id": vid, "category_id": 1, "iscrowd": 0,
+                                "segmentations": [_rle(m[t]) if m[t].any() else None for t in range(T)],
+                                "areas": [int(m[t].sum()) or None for t in range(T)]})
+    gt = {"videos": videos, "annotations": annotations, "categories": [{"id": 1, "name": "object"}]}
+    with atomic_write(root / "VideoDenseSet" / f"UVO_video_{split}_dense.json") as tmp:
+        tmp.write_text(json.dumps(gt))
+    return root

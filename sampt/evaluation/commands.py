@@ -16,6 +16,10 @@ def _score(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
     names = [s for s in (args.sequences or "").split(",") if s]
     dataset.select(names)
+    if getattr(dataset, "kind", "") == "vis":  # UVO: a YouTube-VIS results JSON
+        from sampt.evaluation.vis_run import score_vis_command
+
+        return score_vis_command(args, dataset)
     report = score_results(args.results_dir, dataset, progress=not args.no_progress)
     title = f"{dataset.name} {dataset.split}"
     print(report.format(title))
@@ -46,11 +50,13 @@ def register_commands(cli) -> None:
                     "official DAVIS evaluation does (semi-supervised: first and last frames excluded). Prints "
                     "per-object and global J, F (mean, recall, decay) and J&F, and writes "
                     "global_results-<split>.csv and per-sequence_results-<split>.csv beside the results.")
-    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence "
+                   "(uvo: a YouTube-VIS results JSON, or the folder holding results.json)")
     p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root (DAVIS: holds JPEGImages/, "
                    "Annotations/, ImageSets/)")
     p.add_argument("--dataset", default="davis", help="davis (with --year), davis2016, davis2017, youtubevos2019 "
-                   "(train split only; val/test are scored by the server), mose (default: davis)")
+                   "(train split only; val/test are scored by the server), mose, bdd100k (J&F per "
+                   "visibility bucket), uvo (class-agnostic AP/AR) (default: davis)")
     p.add_argument("--year", default="2017", choices=["2016", "2017"], help="DAVIS year (default 2017)")
     p.add_argument("--split", default=None, help="split (default: val for DAVIS)")
     p.add_argument("--sequences", default=None, help="comma-separated sequences to score (default: all)")

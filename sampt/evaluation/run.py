@@ -23,7 +23,7 @@ from sampt.evaluation.writers import SERVER_NOTE, resize_labels, sequence_comple
 
 log = logging.getLogger(__name__)
 
-DATASET_KEYS = ("dataset", "split", "year")
+DATASET_KEYS = ("dataset", "split", "year", "task")
 
 
 @dataclass
@@ -92,8 +92,10 @@ def predict_sequence(pipeline: Any, seq: VOSSequence, video: Any = None, prompts
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root folder")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose, split=val, and config "
-                        "overrides (tracker=lk segmenter=grabcut pipeline.positive_points=8 ...)")
+                   help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose|bdd100k|uvo, split=val, "
+                        "task=vos|vis (uvo: vis; vis.points_per_side=16 vis.track_nms_thresh=0.7 ..., "
+                        "proposals=FILE), and config overrides (tracker=lk segmenter=grabcut "
+                        "pipeline.positive_points=8 ...)")
     p.add_argument("--output", "-o", default=None,
                    help="results folder (default: sampt-output/eval/<dataset>-<split>-<tracker>-<segmenter>)")
     p.add_argument("--sequences", default=None, help="comma-separated sequences to run (default: all)")
@@ -112,6 +114,13 @@ def run_eval_command(args: argparse.Namespace) -> int:
     from sampt.pipeline import SamPt
 
     picked, overrides = split_dataset_overrides(args.overrides)
+    task = picked.get("task", "vis" if picked.get("dataset", "").lower() == "uvo" else "vos").lower()
+    if task not in ("vos", "vis"):
+        raise UsageError(f"task must be vos or vis, got {task!r}")
+    if task == "vis":  # video instance segmentation: proposals, tracks, YouTube-VIS results
+        from sampt.evaluation.vis_run import run_vis_eval
+
+        return run_vis_eval(args, picked, overrides)
     dataset = open_dataset(picked.get("dataset", "davis2017"), args.dataset_root, split=picked.get("split"),
                            year=picked.get("year"))
     dataset.select([s for s in (args.sequences or "").split(",") if s])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
@@ -52,7 +53,9 @@ def decode_rle(segmentation: Any, height: int, width: int) -> np.ndarray:
         rle = mask_utils.frPyObjects(segmentation, height, width)
     else:
         rle = segmentation
-    mask = np.asarray(mask_utils.decode([rle]))[:, :, 0].astype(bool)  # the list form: no copy warnings
+    with warnings.catch_warnings():  # pycocotools' Cython arrays predate NumPy 2's copy keyword
+        warnings.simplefilter("ignore", DeprecationWarning)
+        mask = np.asarray(mask_utils.decode([rle]))[:, :, 0].astype(bool)
     if mask.shape != (height, width):
         raise UsageError(f"an RLE mask is {mask.shape[1]}x{mask.shape[0]} but its video is {width}x{height}")
     return mask

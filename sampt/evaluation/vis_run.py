@@ -1,0 +1,131 @@
+"""``sampt eval ROOT dataset=uvo task=vis``: video instance segmentation over a dataset, resumable.
+
+Each video's results are written atomically to ``OUT/videos/<video_id>.json`` as it finishes (a resumed
+run skips videos already there); then every video's results are merged into ``OUT/results.json`` (the
+YouTube-VIS results format) and, when the annotation file has annotations, scored class-agnostic
+(AP, AP50, AP75, AR1, AR10 into ``OUT/scores.json``). ``vis.KEY=VALUE`` sets :class:`VISOptions`;
+``proposals=FILE`` uses given first-frame proposals instead of generating them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+from sampt.errors import UsageError
+from sampt.evaluation.report import text_table, write_csv, write_json
+from sampt.evaluation.vis import VISOptions, predict_vis_video
+
+log = logging.getLogger(__name__)
+
+SCORE_COLUMNS = ("AP", "AP50", "AP75", "AR1", "AR10")
+ROW_COLUMNS = ("Video", "Frames", "Proposals", "Tracks", "Seconds", "FPS")
+
+
+def split_vis_overrides(overrides: list[str]) -> tuple[dict[str, str], Optional[str], list[str]]:
+    """``vis.KEY=VALUE`` options, a ``proposals=FILE``, and the remaining pipeline overrides."""
+    vis, proposals, rest = {}, None, []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if sep and key.startswith("vis."):
+            vis[key[4:]] = value.strip()
+        elif sep and key == "proposals":
+            proposals = value.strip()
+        else:
+            rest.append(item)
+    return vis, proposals, rest
+
+
+def run_vis_eval(args: argparse.Namespace, picked: dict[str, str], overrides: list[str]) -> int:
+    """The ``task=vis`` branch of ``sampt eval`` (``picked``: dataset/split/task; ``overrides``: the rest)."""
+    from omegaconf import OmegaConf
+
+    from sampt.config import compose
+    from sampt.evaluation.proposals import proposals_for, read_proposals
+    from sampt.evaluation.uvo import UVODataset, load_results, require_pycocotools, score_vis_results
+    from sampt.io import atomic_write
+    from sampt.pipeline import SamPt
+
+    dataset_name = picked.get("dataset", "uvo").lower()
+    if dataset_name != "uvo":
+        raise UsageError(f"task=vis needs a video instance segmentation dataset (dataset=uvo, any YouTube-VIS style "
+                         f"JSON in the UVO layout), not {dataset_name!r}")
+    require_pycocotools()
+    vis_items, proposals_file, overrides = split_vis_overrides(overrides)
+    options = VISOptions.from_overrides(vis_items)
+    dataset = UVODataset(args.dataset_root, split=picked.get("split") or "val")
+    dataset.select([s for s in (args.sequences or "").split(",") if s])
+    given = read_proposals(proposals_file) if proposals_file else None
+    cfg = compose(overrides, config_file=args.config)
+    out_dir = Path(args.output or f"sampt-output/eval/uvo-{dataset.split}-vis-{cfg.tracker.name}-{cfg.segmenter.name}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    setup = {"task": "vis", "vis": vis_items, "proposals": str(Path(proposals_file).resolve()) if proposals_file else None}
+    cfg_text = OmegaConf.to_yaml(cfg) + "# " + json.dumps(setup, sort_keys=True) + "\n"
+    cfg_path = out_dir / "sampt-config.yaml"
+    if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not args.overwrite:
+        raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
+                         "give another --output, or --overwrite to replace them")
+    with atomic_write(cfg_path) as tmp:
+        tmp.write_text(cfg_text)
+    pipeline = SamPt.from_config(cfg)
+    video_dir = out_dir / "videos"
+    video_dir.mkdir(exist_ok=True)
+    rows = []
+    it: Any = dataset.videos
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        it = tqdm(dataset.videos, desc="videos", unit="video")
+    for v in it:
+        path = video_dir / f"{v.id}.json"
+        if path.is_file() and not args.overwrite:
+            log.info("video %s: complete, skipped", v.id)
+            rows.append({"Video": v.name, "Frames": len(v), "Proposals": "", "Tracks": "", "Seconds": "skipped", "FPS": ""})
+            continue
+        proposals = None
+        if given is not None:
+            entries = given.get(str(v.id), given.get(v.name, []))
+            proposals = proposals_for(entries, v.height, v.width, len(v))
+        pred = predict_vis_video(pipeline, v.video(), options, proposals)
+        with atomic_write(path) as tmp:
+            tmp.write_text(json.dumps(pred.results(v.id)))
+        seconds = pred.propose_seconds + pred.track_seconds
+        rows.append({"Video": v.name, "Frames": len(v), "Proposals": pred.num_proposals, "Tracks": len(pred.tracks),
+                     "Seconds": round(seconds, 2), "FPS": round(len(v) / max(seconds, 1e-9), 2)})
+    results = []
+    for v in dataset.videos:
+        results.extend(json.loads((video_dir / f"{v.id}.json").read_text()))
+    results_path = out_dir / "results.json"
+    with atomic_write(results_path) as tmp:
+        tmp.write_text(json.dumps(results))
+    print(text_table(rows, ROW_COLUMNS))
+    if args.no_score or not dataset.has_ground_truth:
+        print(f"results written to {results_path}")
+        return 0
+    scores = score_vis_results(dataset, load_results(results_path), progress=not args.no_progress)
+    print()
+    print(f"class-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
+    print(text_table([scores], SCORE_COLUMNS))
+    write_json(out_dir / "scores.json", scores)
+    write_csv(out_dir / f"global_results-{dataset.split}.csv", [scores], SCORE_COLUMNS)
+    print(f"\nresults written to {results_path}; scores in scores.json")
+    return 0
+
+
+def score_vis_command(args: argparse.Namespace, dataset: Any) -> int:
+    """``sampt score RESULTS ROOT --dataset uvo``: class-agnostic AP/AR of a results JSON."""
+    from sampt.evaluation.uvo import load_results, score_vis_results
+
+    path = Path(args.results_dir)
+    if path.is_dir():
+        path = path / "results.json"
+    scores = score_vis_results(dataset, load_results(path), progress=not args.no_progress)
+    print(f"class-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
+    print(text_table([scores], SCORE_COLUMNS))
+    out_dir = Path(args.csv_dir) if args.csv_dir else path.parent
+    g = write_csv(out_dir / f"global_results-{dataset.split}.csv", [scores], SCORE_COLUMNS)
+    print(f"\nGlobal results saved in {g}")
+    return 0
