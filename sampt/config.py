@@ -191,9 +191,8 @@ def build_pipeline(cfg: DictConfig, registry: Any = None):
     from sampt.plugins import Registry
 
     registry = registry or Registry()
-    options = SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
-    try:
-        options.validate()
+    try:  # the options check their values when created: the one place they are validated
+        options = SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return SamPt(

@@ -304,10 +304,10 @@ class CombinationBench:
         self.peak_gpu: Optional[int] = None
 
     def setup(self) -> None:
-        from sampt.pipeline import SamPt
+        from sampt.config import build_pipeline
 
         start = time.perf_counter()
-        self.pipeline = SamPt.from_config(self.cfg)
+        self.pipeline = build_pipeline(self.cfg)
         self.setup_seconds = time.perf_counter() - start
 
     def warm_up(self, runs: int) -> None:

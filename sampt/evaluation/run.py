@@ -110,8 +110,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 def run_eval_command(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from sampt.config import compose
-    from sampt.pipeline import SamPt
+    from sampt.config import build_pipeline, compose
 
     picked, overrides = split_dataset_overrides(args.overrides)
     task = picked.get("task", "vis" if picked.get("dataset", "").lower() == "uvo" else "vos").lower()
@@ -136,7 +135,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
     with atomic_write(cfg_path) as tmp:
         tmp.write_text(cfg_text)
-    pipeline = SamPt.from_config(cfg)
+    pipeline = build_pipeline(cfg)
     rows = []
     names = dataset.sequences
     it: Any = names
