@@ -43,11 +43,10 @@ def run_vis_eval(args: argparse.Namespace, picked: dict[str, str], overrides: li
     """The ``task=vis`` branch of ``sampt eval`` (``picked``: dataset/split/task; ``overrides``: the rest)."""
     from omegaconf import OmegaConf
 
-    from sampt.config import compose
+    from sampt.config import build_pipeline, compose
     from sampt.evaluation.proposals import proposals_for, read_proposals
     from sampt.evaluation.uvo import UVODataset, load_results, require_pycocotools, score_vis_results
     from sampt.io import atomic_write
-    from sampt.pipeline import SamPt
 
     dataset_name = picked.get("dataset", "uvo").lower()
     if dataset_name != "uvo":
@@ -70,7 +69,7 @@ def run_vis_eval(args: argparse.Namespace, picked: dict[str, str], overrides: li
                          "give another --output, or --overwrite to replace them")
     with atomic_write(cfg_path) as tmp:
         tmp.write_text(cfg_text)
-    pipeline = SamPt.from_config(cfg)
+    pipeline = build_pipeline(cfg)
     video_dir = out_dir / "videos"
     video_dir.mkdir(exist_ok=True)
     rows = []
