@@ -286,3 +286,61 @@ def test_vis_eval_with_given_proposals_scores_them(uvo_clips, tmp_path, capsys):
     # the same results through `sampt score`
     assert main(["score", str(out), str(root), "--dataset", "uvo", "--no-progress"]) == 0
     assert "AP50" in capsys.readouterr().out
+
+
+# -- YouTube-VOS G ------------------------------------------------------------------------------------
+
+def _ytvos_valid_with_annotations(root):
+    """A valid split whose annotations cover every listed frame (a user's local copy), with categories."""
+    from sampt.data.synthetic import make_clip
+    from sampt.io import write_frames, write_label_png
+
+    clip = make_clip(seed=5, num_frames=4, height=24, width=32, num_objects=2, name="vid1")
+    write_frames(root / "valid" / "JPEGImages" / "vid1", clip.video)
+    names = ["00000", "00001", "00002", "00003"]
+    for t, n in enumerate(names):
+        labels = clip.label_map(t)
+        if t == 0:
+            labels[labels == 2] = 0  # object 2 appears on frame 1
+        write_label_png(root / "valid" / "Annotations" / "vid1" / f"{n}.png", labels)
+    meta = {"videos": {"vid1": {"objects": {"1": {"category": "cat", "frames": names},
+                                            "2": {"category": "zebra", "frames": names[1:]}}}}}
+    (root / "valid" / "meta.json").write_text(json.dumps(meta))
+    train = {"videos": {"x": {"objects": {"1": {"category": "cat", "frames": ["00000"]}}}}}
+    (root / "train").mkdir()
+    (root / "train" / "meta.json").write_text(json.dumps(train))
+    return clip, names
+
+
+def test_youtubevos_overall_g_over_seen_and_unseen(tmp_path):
+    from sampt.evaluation.metrics import ObjectScore
+    from sampt.evaluation.metrics_youtubevos import overall_scores
+    from sampt.io import write_label_png
+
+    clip, names = _ytvos_valid_with_annotations(tmp_path)
+    ds = open_dataset("youtubevos2018", tmp_path, "valid")
+    assert ds.scored_locally  # a full local copy of the valid annotations is scored here
+    out = tmp_path / "res" / "Annotations" / "vid1"
+    for t, n in enumerate(names):
+        labels = clip.label_map(t)
+        if t == 0:
+            labels[labels == 2] = 0
+        if t == 3:
+            labels[labels == 2] = 0  # the unseen object is lost on the last frame
+        write_label_png(out / f"{n}.png", labels)
+    report = score_results(tmp_path / "res", ds)
+    g = report.overall
+    assert g["J-Seen"] == 1.0 and g["F-Seen"] == 1.0
+    # object 2 is prompted on frame 1 and scored on frames 2 (right) and 3 (lost)
+    assert g["J-Unseen"] == 0.5 and g["F-Unseen"] == 0.5 and g["G"] == 0.75
+    assert "G" in report.format() and report.seen == [True, False]
+    report.write_csvs(tmp_path / "res", "valid")
+    assert (tmp_path / "res" / "overall_results-valid.csv").is_file()
+    # definitions: per-object means, NaN for an empty group
+    objs = [ObjectScore("s", 1, np.array([1.0, 0.0]), np.array([1.0, 1.0])),
+            ObjectScore("s", 2, np.array([0.5]), np.array([0.25]))]
+    assert overall_scores(objs, [True, True])["J-Seen"] == 0.5
+    assert np.isnan(overall_scores(objs, [True, True])["G"])
+    (tmp_path / "train" / "meta.json").unlink()
+    with pytest.raises(UsageError, match="train"):
+        score_results(tmp_path / "res", ds)

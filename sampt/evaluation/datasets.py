@@ -266,9 +266,29 @@ class YouTubeVOSDataset(VOSDataset):
         else:
             names = sorted(p.name for p in self.image_dir.iterdir() if p.is_dir())
         super().__init__(name, root, split, names)
-        # the server scores valid/test; a split with full annotations (train) can be scored here
-        self.scored_locally = split == "train"
+        # the server scores valid/test; a split with full annotations (train, or a user's local copy of the
+        # valid annotations) can be scored here
+        self.scored_locally = split == "train" or self._has_full_annotations()
         self.exclude_first_last = False
+
+    def _has_full_annotations(self) -> bool:
+        """Whether the first sequence has annotation PNGs beyond its objects' first frames (the public
+        valid/test splits annotate only those)."""
+        if not self.meta or not self.sequences:
+            return False
+        name = self.sequences[0]
+        firsts = {min(o["frames"]) for o in self.meta[name].get("objects", {}).values() if o.get("frames")}
+        folder = self.annotation_root / name
+        return folder.is_dir() and len(list(folder.glob("*.png"))) > len(firsts)
+
+    def categories(self) -> dict[tuple[str, int], str]:
+        """``(sequence, object id) -> category`` from ``meta.json`` (empty without one)."""
+        out = {}
+        for seq, v in (self.meta or {}).items():
+            for key, obj in v.get("objects", {}).items():
+                if "category" in obj:
+                    out[(seq, int(key))] = str(obj["category"])
+        return out
 
     def sequence(self, name: str) -> VOSSequence:
         if name not in self.sequences:

@@ -181,4 +181,8 @@ def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences
     objects: list[ObjectScore] = []
     for name in it:
         objects.extend(score_results_sequence(results_dir, dataset.sequence(name), dataset.exclude_first_last))
+    if dataset.name.startswith("youtubevos") and dataset.split != "train":  # G over seen/unseen categories
+        from sampt.evaluation.scoring_youtubevos import with_seen_unseen
+
+        return with_seen_unseen(ScoreReport(objects), dataset)
     return ScoreReport(objects)
