@@ -344,3 +344,45 @@ def test_youtubevos_overall_g_over_seen_and_unseen(tmp_path):
     (tmp_path / "train" / "meta.json").unlink()
     with pytest.raises(UsageError, match="train"):
         score_results(tmp_path / "res", ds)
+
+
+# -- eval / bench on the new datasets -----------------------------------------------------------------
+
+def test_eval_and_bench_on_bdd100k(bdd_root, tmp_path, capsys):
+    from sampt.cli import main
+
+    root, _ = bdd_root
+    out = tmp_path / "eval"
+    assert main(["eval", str(root), "dataset=bdd100k", *VIS_FAST, "--sequences", "lane", "--output", str(out),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "J&F-Mean-Short" in text and "lane_2" in text
+    assert sorted(p.name for p in (out / "lane").glob("*.png")) == [f"{t:05d}.png" for t in range(8)]
+    rows = (out / "global_results-val.csv").read_text().splitlines()
+    assert rows[0].startswith("J&F-Mean,J-Mean") and "J&F-Mean-Long" in rows[0]
+    # the same PNGs scored by `sampt score`, and by the bench (overall J&F of the first pass)
+    assert main(["score", str(out), str(root), "--dataset", "bdd100k", "--sequences", "lane", "--no-progress"]) == 0
+    g = dict(zip(rows[0].split(","), rows[1].split(",")))
+    bench_out = tmp_path / "bench"
+    assert main(["bench", "--config", "ci", "--dataset", "bdd100k", "--dataset-root", str(root), "--sequences", "lane",
+                 "--trackers", "lk", "--repeats", "1", "--warmup", "0", "--no-plot", "--no-progress",
+                 "--output", str(bench_out), "pipeline.refinement_iterations=1"]) == 0
+    run = json.loads((bench_out / "runs.json").read_text())["runs"][0]
+    assert f"{run['J&F']:.3f}" == g["J&F-Mean"]
+
+
+def test_bench_vis_on_uvo_with_given_proposals(uvo_clips, tmp_path, capsys):
+    from sampt.cli import main
+    from sampt.evaluation.uvo import encode_rle
+
+    root, clips = uvo_clips
+    proposals = [{"video_id": 1, "segmentation": encode_rle(m), "score": 0.5} for m in clips[0].masks[0]]
+    (tmp_path / "p.json").write_text(json.dumps(proposals))
+    out = tmp_path / "bench"
+    assert main(["bench", "--config", "ci", "--dataset", "uvo", "--dataset-root", str(root), "--trackers", "lk",
+                 "--repeats", "1", "--warmup", "1", "--no-plot", "--no-progress", "--output", str(out),
+                 f"proposals={tmp_path / 'p.json'}", "vis.track_nms_thresh=0.5"]) == 0
+    run = json.loads((out / "runs.json").read_text())["runs"][0]
+    assert run["AP50"] > 0.9 and "J&F" not in run and run["objects"] == 2
+    assert (out / "runs.csv").read_text().splitlines()[0].split(",")[4:7] == ["AP", "AP50", "AR10"]
+    assert "AP50" in (out / "results.md").read_text()

@@ -285,6 +285,8 @@ class CombinationBench:
     ``sequences`` holds ``(VOSSequence, Video, prompts)``; ``common`` overrides apply to every combination,
     ``combo`` are this combination's own (they name it)."""
 
+    accuracy_columns: tuple[str, ...] = ("J&F", "J", "F")  #: the accuracy its result rows report
+
     def __init__(self, common: list[str], combo: list[str], sequences: list[tuple[Any, Any, list]],
                  config_file: Optional[str] = None, exclude_first_last: bool = True):
         from sampt.config import compose
@@ -427,15 +429,15 @@ def _require_matplotlib(pyplot: bool = True) -> Any:
     return plt
 
 
-def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
-    """Scatter of J&F against FPS (log scale when the FPS span an order of magnitude), one labelled point
+def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str, metric: str = "J&F") -> Path:
+    """Scatter of ``metric`` (J&F; AP for VIS) against FPS (log scale when the FPS span an order of magnitude), one labelled point
     per combination."""
     plt = _require_matplotlib()
     from sampt.io import atomic_write
 
     fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
     for r in rows:
-        x, y = r["fps_median"], r["J&F"]
+        x, y = r["fps_median"], r.get(metric)
         if y is None or not np.isfinite(y):
             continue
         ax.scatter([x], [100 * y], s=40)
@@ -446,7 +448,7 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
         ax.set_xscale("log")
     ax.margins(x=0.25, y=0.15)
     ax.set_xlabel(f"frames per second (whole pipeline, median of passes{'; log scale' if log_scale else ''})")
-    ax.set_ylabel("J&F (%)")
+    ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -456,7 +458,18 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
     return path
 
 
-def markdown_report(rows: Sequence[dict], meta: dict) -> str:
+def with_accuracy(columns: Sequence[str], accuracy: Sequence[str]) -> tuple[str, ...]:
+    """``columns`` with the VOS accuracy columns (J&F, J, F) replaced by ``accuracy``."""
+    out: list[str] = []
+    for c in columns:
+        if c == "J&F":
+            out.extend(accuracy)
+        elif c not in ("J", "F"):
+            out.append(c)
+    return tuple(out)
+
+
+def markdown_report(rows: Sequence[dict], meta: dict, columns: Sequence[str] = TABLE_COLUMNS) -> str:
     machine = machine_label(meta["machine"])
     rev = meta["git"].get("commit") or "unknown"
     lines = [f"Machine: {machine}. sampt {meta['versions'].get('sampt', '?')}, git {rev[:12]}"
@@ -465,14 +478,17 @@ def markdown_report(rows: Sequence[dict], meta: dict) -> str:
              f"{meta['repeats']} timed passes{' (interleaved across combinations)' if meta.get('interleave') else ''}; "
              f"seed {meta['seed']}.",
              "",
-             "J&F, J, F: DAVIS protocol (first and last frames excluded). FPS: frames per wall-clock second of the "
+             ("AP, AP50, AR10: class-agnostic video instance segmentation (YouTube-VIS evaluation, video mask IoU; "
+              "proposal generation timed in 'other'). " if "AP" in columns else
+              "J&F, J, F: DAVIS protocol (first and last frames excluded). ") +
+             "FPS: frames per wall-clock second of the "
              "whole pipeline (median and best pass). spf_*: wall-clock seconds per frame (median pass) in total and by "
              "stage; cpu_spf_median: process CPU seconds per frame (all threads; less sensitive to other load on the "
              "machine). "
              "Memory: peak resident host memory of the process (MiB) during the timed passes, and its largest rise "
              "within a pass; GPU: peak CUDA memory allocated.",
              "",
-             markdown_table(rows, TABLE_COLUMNS, digits=DIGITS)]
+             markdown_table(rows, columns, digits=DIGITS)]
     return "\n".join(lines) + "\n"
 
 
@@ -525,6 +541,12 @@ def run_bench_command(args: argparse.Namespace) -> int:
     common = [str(o) for o in _as_list(cfg.get("overrides") or [])] + list(args.overrides)
     if seed is not None and not any(o.startswith("seed=") for o in common):
         common.append(f"seed={int(seed)}")
+    vis_items: dict[str, str] = {}
+    proposals_file = None
+    if str(dataset_spec.get("name", "")).lower() == "uvo":  # vis.* / proposals= set the VIS mode
+        from sampt.evaluation.vis_run import split_vis_overrides
+
+        vis_items, proposals_file, common = split_vis_overrides(common)
     config_file = args.pipeline_config or cfg.get("config")
     combos = expand_grid(grid)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -544,23 +566,30 @@ def run_bench_command(args: argparse.Namespace) -> int:
         dataset = prepare_dataset(dataset_spec, args.dataset_root, Path(work))
         names = [s for s in (args.sequences or "").split(",") if s] or _as_list(cfg.get("sequences") or [])
         dataset.select(names)
-        if not dataset.scored_locally:
-            raise UsageError(f"{dataset.name} {dataset.split} has no public annotations; benchmark on a split "
-                             "that can be scored locally (DAVIS val, synthetic)")
-        from sampt.evaluation.run import object_prompts
+        if getattr(dataset, "kind", "") == "vis":  # UVO: video instance segmentation
+            from sampt.evaluation.vis_bench import prepare_vis_benches
 
-        sequences = []
-        for seq in dataset:
-            sequences.append((seq, seq.video(), object_prompts(seq)))
-        if not sequences:
-            raise UsageError("the benchmark dataset has no sequences")
+            benches = prepare_vis_benches(dataset, common, combos, config_file, vis_items, proposals_file)
+        else:
+            if not dataset.scored_locally:
+                raise UsageError(f"{dataset.name} {dataset.split} has no public annotations; benchmark on a split "
+                                 "that can be scored locally (DAVIS val, synthetic)")
+            from sampt.evaluation.run import object_prompts
+
+            sequences = []
+            for seq in dataset:
+                sequences.append((seq, seq.video(), object_prompts(seq)))
+            if not sequences:
+                raise UsageError("the benchmark dataset has no sequences")
+            benches = [CombinationBench(common, combo, sequences, config_file, dataset.exclude_first_last)
+                       for combo in combos]
+        sequences = benches[0].sequences
+        accuracy = benches[0].accuracy_columns
         bar = None
         if not args.no_progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(combos) * repeats, desc="bench", unit="pass")
-        benches = [CombinationBench(common, combo, sequences, config_file, dataset.exclude_first_last)
-                   for combo in combos]
         try:
             run_grid(benches, repeats, warmup, interleave, bar)
         finally:
@@ -590,17 +619,18 @@ def run_bench_command(args: argparse.Namespace) -> int:
         "seed": seed if seed is not None else next((int(c["seed"]) for c in configs.values()), None),
         "dataset": dataset_desc, "frames": frames, "sequences": num_sequences, "configs": configs,
     }
-    write_csv(out_dir / "runs.csv", rows, RUN_COLUMNS)
+    write_csv(out_dir / "runs.csv", rows, with_accuracy(RUN_COLUMNS, accuracy))
     write_json(out_dir / "runs.json", {"meta": meta, "runs": rows, "per_sequence": per_sequence})
-    md = markdown_report(rows, meta)
+    md = markdown_report(rows, meta, with_accuracy(TABLE_COLUMNS, accuracy))
     from sampt.io import atomic_write
 
     with atomic_write(out_dir / "results.md") as tmp:
         tmp.write_text(md)
     if not args.no_plot:
         plot_speed_accuracy(rows, out_dir / "speed_accuracy.png",
-                            f"SAM-PT speed vs accuracy on {dataset_desc}\n{machine_label(meta['machine'])}")
-    print(text_table(rows, TABLE_COLUMNS, digits=DIGITS))
+                            f"SAM-PT speed vs accuracy on {dataset_desc}\n{machine_label(meta['machine'])}",
+                            metric=accuracy[0])
+    print(text_table(rows, with_accuracy(TABLE_COLUMNS, accuracy), digits=DIGITS))
     print(f"\nbenchmark written to {out_dir} (runs.csv, runs.json, results.md"
           f"{'' if args.no_plot else ', speed_accuracy.png'})")
     return 0

@@ -73,7 +73,10 @@ def read_annotation(path: str | os.PathLike) -> np.ndarray:
 class VOSSequence:
     """One sequence of a dataset. Frame ``names`` are file stems (``00000``); ``eval_frames`` are the
     indices of the frames predictions are written for (every frame for DAVIS, the frames listed in
-    ``meta.json`` for YouTube-VOS)."""
+    ``meta.json`` for YouTube-VOS); ``protocol`` names how it is scored (``davis``: the objects' frames after
+    their prompt, DAVIS statistics; ``bdd100k``: every frame, with visibility-duration buckets)."""
+
+    protocol = "davis"
 
     def __init__(self, name: str, frame_files: Sequence[Path], annotation_dir: Path, object_ids: Sequence[int],
                  first_frames: dict[int, int], eval_frames: Optional[Sequence[int]] = None,
@@ -369,7 +372,9 @@ class BDD100KDataset(VOSDataset):
         if not first:
             raise UsageError(f"BDD100K sequence {name} has no annotated object")
         ids = sorted(first)
-        return VOSSequence(name, frames, ann_dir, ids, first)
+        seq = VOSSequence(name, frames, ann_dir, ids, first)
+        seq.protocol = "bdd100k"
+        return seq
 
 
 def open_dataset(dataset: str, root: str | os.PathLike, split: Optional[str] = None,

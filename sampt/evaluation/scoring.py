@@ -99,8 +99,13 @@ def score_label_maps(seq: VOSSequence, prediction: Callable[[int], np.ndarray], 
 
     Each object is scored on :func:`scored_frames` (for DAVIS every object on frames 1..T-2, as the
     official evaluation). Labels that are no object of the sequence are errors, and so is an object that
-    ``check_missing()`` (the labels present anywhere in the results) does not contain.
+    ``check_missing()`` (the labels present anywhere in the results) does not contain. A sequence of the
+    BDD100K protocol is scored on every frame with visibility buckets (``VisibilityScore`` objects).
     """
+    if seq.protocol == "bdd100k":
+        from sampt.evaluation.scoring_bdd100k import score_bdd100k_sequence
+
+        return score_bdd100k_sequence(seq, np.stack([prediction(t) for t in range(len(seq))]))  # type: ignore[return-value]
     per_object = {oid: scored_frames(seq, oid, exclude_first_last) for oid in seq.object_ids}
     needed = sorted(set().union(*per_object.values())) if per_object else []
     gt = {t: seq.annotation(t) for t in needed}

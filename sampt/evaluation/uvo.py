@@ -224,7 +224,7 @@ def score_vis_results(dataset: UVODataset, results: Iterable[dict], max_dets: Se
                       progress: bool = False) -> dict[str, float]:
     """Class-agnostic AP / AR of ``results`` on every video of ``dataset``
     (:mod:`sampt.evaluation.metrics_vis`)."""
-    from sampt.evaluation.metrics_vis import VideoMatches, video_mask_iou, vis_scores
+    from sampt.evaluation.metrics_vis import vis_scores
 
     per_video: dict[int, list[dict]] = {}
     for r in results:
@@ -237,21 +237,25 @@ def score_vis_results(dataset: UVODataset, results: Iterable[dict], max_dets: Se
         from tqdm import tqdm
 
         it = tqdm(list(dataset), desc="scoring", unit="video")
-    matches = []
-    for video in it:
-        preds = per_video.get(video.id, [])
-        for r in preds:
-            if len(r["segmentations"]) != len(video):
-                raise UsageError(f"a result for video {video.id} has {len(r['segmentations'])} segmentations for "
-                                 f"{len(video)} frames")
-        # keep only the top max_dets[-1] (by score, ties in order) before decoding anything
-        order = np.argsort([-float(r["score"]) for r in preds], kind="mergesort")[:max(max_dets)]
-        preds = [preds[i] for i in order]
-        true = [video.instance_masks(i) for i in video.instances]
-        ious = np.zeros((len(preds), len(true)))
-        for i, r in enumerate(preds):
-            d = np.stack([decode_rle(s, video.height, video.width) for s in r["segmentations"]])
-            for j, g in enumerate(true):
-                ious[i, j] = video_mask_iou(d, g)
-        matches.append(VideoMatches([float(r["score"]) for r in preds], ious, [i.iscrowd for i in video.instances]))
+    matches = [video_matches(video, per_video.get(video.id, []), max(max_dets)) for video in it]
     return vis_scores(matches, max_dets)
+
+
+def video_matches(video: VISVideo, results: Sequence[dict], max_det: int = 100) -> Any:
+    """What the VIS metric needs of one video's results: scores, video IoUs with the true instances
+    (only the top ``max_det`` results by score are decoded), crowd flags."""
+    from sampt.evaluation.metrics_vis import VideoMatches, video_mask_iou
+
+    for r in results:
+        if len(r["segmentations"]) != len(video):
+            raise UsageError(f"a result for video {video.id} has {len(r['segmentations'])} segmentations for "
+                             f"{len(video)} frames")
+    order = np.argsort([-float(r["score"]) for r in results], kind="mergesort")[:max_det]
+    preds = [results[i] for i in order]
+    true = [video.instance_masks(i) for i in video.instances]
+    ious = np.zeros((len(preds), len(true)))
+    for i, r in enumerate(preds):
+        d = np.stack([decode_rle(s, video.height, video.width) for s in r["segmentations"]])
+        for j, g in enumerate(true):
+            ious[i, j] = video_mask_iou(d, g)
+    return VideoMatches([float(r["score"]) for r in preds], ious, [i.iscrowd for i in video.instances])

@@ -83,20 +83,23 @@ class VISPrediction:
     num_proposals: int
     propose_seconds: float
     track_seconds: float
+    timings: dict = field(default_factory=dict)  #: the SAM-PT run's seconds per stage
 
     def results(self, video_id: int) -> list[dict]:
         return [t.result(video_id) for t in self.tracks]
 
 
-def track_proposals(pipeline: Any, video: Video, proposals: Sequence[Proposal], progress: bool = False) -> list[Track]:
-    """Track every proposal through ``video`` with SAM-PT (object ids 1..N, in proposal order)."""
+def track_proposals(pipeline: Any, video: Video, proposals: Sequence[Proposal],
+                    progress: bool = False) -> tuple[list[Track], dict]:
+    """Track every proposal through ``video`` with SAM-PT (object ids 1..N, in proposal order); also
+    returns the run's seconds per stage."""
     import cv2
 
     from sampt.evaluation.uvo import encode_rle
     from sampt.pipeline import ObjectPrompt
 
     if not proposals:
-        return []
+        return [], {}
     prompts = [ObjectPrompt(object_id=i + 1, frame=p.frame, mask=p.mask) for i, p in enumerate(proposals)]
     cv2.setRNGSeed(int(getattr(pipeline, "seed", 0) or 0))  # as predict_sequence: order-independent results
     result = pipeline.run(video, prompts, progress=progress)
@@ -114,7 +117,7 @@ def track_proposals(pipeline: Any, video: Video, proposals: Sequence[Proposal], 
             segs[i].append(encode_rle(mask))
             areas[i, t] = int(np.count_nonzero(mask))
         result.store.release(t)
-    return [Track(float(scores[i]), segs[i], areas[i]) for i in range(N)]
+    return [Track(float(scores[i]), segs[i], areas[i]) for i in range(N)], dict(result.timings)
 
 
 def track_ious(tracks: Sequence[Track]) -> np.ndarray:
@@ -168,6 +171,6 @@ def predict_vis_video(pipeline: Any, video: Video, options: Optional[VISOptions]
         proposals = propose(pipeline.segmenter, video[0], options.proposals)
     propose_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    tracks = track_proposals(pipeline, video, proposals, progress)
+    tracks, timings = track_proposals(pipeline, video, proposals, progress)
     kept = track_nms(tracks, options.track_nms_thresh, options.max_tracks)
-    return VISPrediction(kept, len(proposals), propose_seconds, time.perf_counter() - start)
+    return VISPrediction(kept, len(proposals), propose_seconds, time.perf_counter() - start, timings)
