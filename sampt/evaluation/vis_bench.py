@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from sampt.evaluation.bench import STAGES, CombinationBench, PeakMemory
+from sampt.evaluation.bench import CombinationBench
+from sampt.evaluation.measure import STAGES, PeakMemory
 from sampt.evaluation.vis import VISOptions, predict_vis_video
 
 ACCURACY_COLUMNS = ("AP", "AP50", "AR10")

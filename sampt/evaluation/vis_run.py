@@ -8,14 +8,15 @@ YouTube-VIS results format) and, when the annotation file has annotations, score
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from sampt.errors import UsageError
-from sampt.evaluation.report import text_table, write_csv, write_json
+from sampt.evaluation.report import write_csv, write_json
 from sampt.evaluation.vis import VISOptions, predict_vis_video
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,24 @@ def split_vis_overrides(overrides: list[str]) -> tuple[dict[str, str], Optional[
     return vis, proposals, rest
 
 
-def run_vis_eval(args: argparse.Namespace, picked: dict[str, str], overrides: list[str]) -> int:
-    """The ``task=vis`` branch of ``sampt eval`` (``picked``: dataset/split/task; ``overrides``: the rest)."""
+@dataclass
+class VISEvalOutcome:
+    """What :func:`run_vis_eval` did: the dataset, results folder, one row per video, the merged
+    ``results.json`` and the class-agnostic scores (None when not scored) with the files they went to."""
+
+    dataset: Any
+    out_dir: Path
+    rows: list[dict]
+    results_path: Path
+    scores: Optional[dict] = None
+    score_files: list[Path] = field(default_factory=list)
+
+
+def run_vis_eval(dataset_root: str, picked: dict[str, str], overrides: Sequence[str], output: Optional[str] = None,
+                 sequences: Optional[str] = None, config_file: Optional[str] = None, overwrite: bool = False,
+                 score: bool = True, progress: bool = True) -> VISEvalOutcome:
+    """The ``task=vis`` branch of ``sampt eval`` (``picked``: dataset/split/task; ``overrides``: the rest,
+    ``vis.*`` and ``proposals=`` included)."""
     from omegaconf import OmegaConf
 
     from sampt.config import build_pipeline, compose
@@ -53,18 +70,18 @@ def run_vis_eval(args: argparse.Namespace, picked: dict[str, str], overrides: li
         raise UsageError(f"task=vis needs a video instance segmentation dataset (dataset=uvo, any YouTube-VIS style "
                          f"JSON in the UVO layout), not {dataset_name!r}")
     require_pycocotools()
-    vis_items, proposals_file, overrides = split_vis_overrides(overrides)
+    vis_items, proposals_file, rest = split_vis_overrides(list(overrides))
     options = VISOptions.from_overrides(vis_items)
-    dataset = UVODataset(args.dataset_root, split=picked.get("split") or "val")
-    dataset.select([s for s in (args.sequences or "").split(",") if s])
+    dataset = UVODataset(dataset_root, split=picked.get("split") or "val")
+    dataset.select([s for s in (sequences or "").split(",") if s])
     given = read_proposals(proposals_file) if proposals_file else None
-    cfg = compose(overrides, config_file=args.config)
-    out_dir = Path(args.output or f"sampt-output/eval/uvo-{dataset.split}-vis-{cfg.tracker.name}-{cfg.segmenter.name}")
+    cfg = compose(rest, config_file=config_file)
+    out_dir = Path(output or f"sampt-output/eval/uvo-{dataset.split}-vis-{cfg.tracker.name}-{cfg.segmenter.name}")
     out_dir.mkdir(parents=True, exist_ok=True)
     setup = {"task": "vis", "vis": vis_items, "proposals": str(Path(proposals_file).resolve()) if proposals_file else None}
     cfg_text = OmegaConf.to_yaml(cfg) + "# " + json.dumps(setup, sort_keys=True) + "\n"
     cfg_path = out_dir / "sampt-config.yaml"
-    if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not args.overwrite:
+    if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not overwrite:
         raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
                          "give another --output, or --overwrite to replace them")
     with atomic_write(cfg_path) as tmp:
@@ -74,13 +91,13 @@ def run_vis_eval(args: argparse.Namespace, picked: dict[str, str], overrides: li
     video_dir.mkdir(exist_ok=True)
     rows = []
     it: Any = dataset.videos
-    if not args.no_progress:
+    if progress:
         from tqdm import tqdm
 
         it = tqdm(dataset.videos, desc="videos", unit="video")
     for v in it:
         path = video_dir / f"{v.id}.json"
-        if path.is_file() and not args.overwrite:
+        if path.is_file() and not overwrite:
             log.info("video %s: complete, skipped", v.id)
             rows.append({"Video": v.name, "Frames": len(v), "Proposals": "", "Tracks": "", "Seconds": "skipped", "FPS": ""})
             continue
@@ -100,31 +117,23 @@ def run_vis_eval(args: argparse.Namespace, picked: dict[str, str], overrides: li
     results_path = out_dir / "results.json"
     with atomic_write(results_path) as tmp:
         tmp.write_text(json.dumps(results))
-    print(text_table(rows, ROW_COLUMNS))
-    if args.no_score or not dataset.has_ground_truth:
-        print(f"results written to {results_path}")
-        return 0
-    scores = score_vis_results(dataset, load_results(results_path), progress=not args.no_progress)
-    print()
-    print(f"class-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
-    print(text_table([scores], SCORE_COLUMNS))
-    write_json(out_dir / "scores.json", scores)
-    write_csv(out_dir / f"global_results-{dataset.split}.csv", [scores], SCORE_COLUMNS)
-    print(f"\nresults written to {results_path}; scores in scores.json")
-    return 0
+    if not score or not dataset.has_ground_truth:
+        return VISEvalOutcome(dataset, out_dir, rows, results_path)
+    scores = score_vis_results(dataset, load_results(results_path), progress=progress)
+    files = [write_json(out_dir / "scores.json", scores),
+             write_csv(out_dir / f"global_results-{dataset.split}.csv", [scores], SCORE_COLUMNS)]
+    return VISEvalOutcome(dataset, out_dir, rows, results_path, scores, files)
 
 
-def score_vis_command(args: argparse.Namespace, dataset: Any) -> int:
-    """``sampt score RESULTS ROOT --dataset uvo``: class-agnostic AP/AR of a results JSON."""
+def score_vis_file(results: str | os.PathLike, dataset: Any, csv_dir: Optional[str | os.PathLike] = None,
+                   progress: bool = False) -> tuple[dict, Path]:
+    """Score a YouTube-VIS results JSON (or a folder holding ``results.json``) against ``dataset``; writes
+    ``global_results-<split>.csv`` beside it (or in ``csv_dir``)."""
     from sampt.evaluation.uvo import load_results, score_vis_results
 
-    path = Path(args.results_dir)
+    path = Path(results)
     if path.is_dir():
         path = path / "results.json"
-    scores = score_vis_results(dataset, load_results(path), progress=not args.no_progress)
-    print(f"class-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
-    print(text_table([scores], SCORE_COLUMNS))
-    out_dir = Path(args.csv_dir) if args.csv_dir else path.parent
-    g = write_csv(out_dir / f"global_results-{dataset.split}.csv", [scores], SCORE_COLUMNS)
-    print(f"\nGlobal results saved in {g}")
-    return 0
+    scores = score_vis_results(dataset, load_results(path), progress=progress)
+    out_dir = Path(csv_dir) if csv_dir else path.parent
+    return scores, write_csv(out_dir / f"global_results-{dataset.split}.csv", [scores], SCORE_COLUMNS)
