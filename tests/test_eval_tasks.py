@@ -315,6 +315,7 @@ def _ytvos_valid_with_annotations(root):
 def test_youtubevos_overall_g_over_seen_and_unseen(tmp_path):
     from sampt.evaluation.metrics import ObjectScore
     from sampt.evaluation.metrics_youtubevos import overall_scores
+    from sampt.evaluation.scoring_youtubevos import seen_categories
     from sampt.io import write_label_png
 
     clip, names = _ytvos_valid_with_annotations(tmp_path)
@@ -341,9 +342,11 @@ def test_youtubevos_overall_g_over_seen_and_unseen(tmp_path):
             ObjectScore("s", 2, np.array([0.5]), np.array([0.25]))]
     assert overall_scores(objs, [True, True])["J-Seen"] == 0.5
     assert np.isnan(overall_scores(objs, [True, True])["G"])
-    (tmp_path / "train" / "meta.json").unlink()
+    (tmp_path / "train" / "meta.json").unlink()  # without the training categories: J&F, no G, a warning
     with pytest.raises(UsageError, match="train"):
-        score_results(tmp_path / "res", ds)
+        seen_categories(tmp_path)
+    plain = score_results(tmp_path / "res", ds)
+    assert not hasattr(plain, "overall") and len(plain.objects) == 2
 
 
 # -- eval / bench on the new datasets -----------------------------------------------------------------

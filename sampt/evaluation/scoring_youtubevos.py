@@ -5,6 +5,7 @@ report plus the server's overall score G over seen and unseen categories
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ from sampt.errors import UsageError
 from sampt.evaluation.metrics_youtubevos import G_COLUMNS, overall_scores
 from sampt.evaluation.report import text_table, write_csv
 from sampt.evaluation.scoring import ScoreReport
+
+log = logging.getLogger(__name__)
 
 
 def seen_categories(root: str | os.PathLike) -> set[str]:
@@ -50,9 +53,14 @@ class YouTubeVOSReport(ScoreReport):
         return g, s
 
 
-def with_seen_unseen(report: ScoreReport, dataset) -> YouTubeVOSReport:
-    """Attach each object's seen flag (its ``meta.json`` category among the training categories)."""
-    seen = seen_categories(dataset.root)
+def with_seen_unseen(report: ScoreReport, dataset) -> ScoreReport:
+    """Attach each object's seen flag (its ``meta.json`` category among the training categories). Without
+    the training split's meta.json the plain report comes back, with a warning saying what G needs."""
+    try:
+        seen = seen_categories(dataset.root)
+    except UsageError as exc:
+        log.warning("%s; reporting J&F without G", exc)
+        return report
     categories = dataset.categories()
     missing = [o.name for o in report.objects if (o.sequence, o.object_id) not in categories]
     if missing:
