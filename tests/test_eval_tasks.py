@@ -144,9 +144,16 @@ def test_uvo_parity_with_official_ytvis_evaluation(uvo_root):
     from sampt.evaluation.uvo import UVODataset, load_results, score_vis_results
 
     official = json.loads((DATA / "uvo_official.json").read_text())
-    scores = score_vis_results(UVODataset(uvo_root), load_results(uvo_root / "results.json"))
+    results = load_results(uvo_root / "results.json")
+    scores = score_vis_results(UVODataset(uvo_root), results)
     for key in ("AP", "AP50", "AP75", "AR1", "AR10", "AR100"):
         assert scores[key] == official[key], key
+    # a subset of videos scores only those; a result for a video the annotations lack is an error
+    sub = score_vis_results(UVODataset(uvo_root).select(["2"]), results)
+    assert sub == score_vis_results(UVODataset(uvo_root).select(["2"]), [r for r in results if r["video_id"] == 2])
+    assert sub["AP"] != scores["AP"]
+    with pytest.raises(UsageError, match="video 9"):
+        score_vis_results(UVODataset(uvo_root), results + [dict(results[0], video_id=9)])
 
 
 def test_uvo_bad_layouts_are_named(uvo_root, tmp_path):

@@ -229,7 +229,7 @@ def score_vis_results(dataset: UVODataset, results: Iterable[dict], max_dets: Se
     per_video: dict[int, list[dict]] = {}
     for r in results:
         per_video.setdefault(int(r["video_id"]), []).append(r)
-    unknown = sorted(set(per_video) - {v.id for v in dataset})
+    unknown = sorted(set(per_video) - set(dataset._by_id))  # results of unselected videos are left out
     if unknown:
         raise UsageError(f"results name video {unknown[0]}, which is not in {dataset.json_path}")
     it: Iterable[VISVideo] = dataset
