@@ -272,6 +272,14 @@ def test_vis_eval_end_to_end_with_grid_proposals(uvo_clips, tmp_path, capsys):
     assert main(["eval", str(root), "dataset=uvo", "vis.bogus=1", "--output", str(tmp_path / "o2"),
                  "--no-progress"]) == 2
     assert "vis.bogus" in capsys.readouterr().err
+    for bad, message in (("task=vos", "task=vis"), ("task=seg", "vos or vis"), ("vis.points_per_side=0", ">= 1"),
+                         ("vis.max_tracks=x", "number")):
+        assert main(["eval", str(root), "dataset=uvo", bad, "--output", str(tmp_path / "o3"), "--no-progress"]) == 2
+        assert message in capsys.readouterr().err, bad
+    assert main(["eval", str(root), "dataset=davis2017", "task=vis", "--no-progress"]) == 2
+    assert "dataset=uvo" in capsys.readouterr().err
+    assert main(["eval", str(root), "dataset=uvo", "proposals=/nonexistent.json", "--no-progress"]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_vis_eval_with_given_proposals_scores_them(uvo_clips, tmp_path, capsys):

@@ -122,6 +122,8 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
                             score, progress)
     dataset = open_dataset(picked.get("dataset", "davis2017"), dataset_root, split=picked.get("split"),
                            year=picked.get("year"))
+    if getattr(dataset, "kind", "") == "vis":
+        raise UsageError(f"{dataset.name} is a video instance segmentation dataset: use task=vis")
     dataset.select([s for s in (sequences or "").split(",") if s])
     cfg = compose(overrides, config_file=config_file)
     out_dir = Path(output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
