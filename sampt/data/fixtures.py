@@ -185,7 +185,7 @@ def write_uvo_fixture(root: str | Path, seed: int = 0, split: str = "val") -> Pa
 
     import cv2
 
-    from sampt.io import atomic_write
+    from sampt.outputs import atomic_file
 
     root = Path(root)
     gt, results, frames = uvo_fixture(seed)
@@ -195,7 +195,7 @@ def write_uvo_fixture(root: str | Path, seed: int = 0, split: str = "val") -> Pa
             path.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(path), cv2.cvtColor(frames[v["id"]][t], cv2.COLOR_RGB2BGR))
     for path, data in ((root / "VideoDenseSet" / f"UVO_video_{split}_dense.json", gt), (root / "results.json", results)):
-        with atomic_write(path) as tmp:
+        with atomic_file(path) as tmp:
             tmp.write_text(json.dumps(data))
     return root
 
@@ -208,7 +208,7 @@ def write_uvo_clips(root: str | Path, clips: Sequence[Any], split: str = "val") 
 
     import cv2
 
-    from sampt.io import atomic_write
+    from sampt.outputs import atomic_file
 
     root = Path(root)
     videos, annotations = [], []
@@ -226,6 +226,6 @@ def write_uvo_clips(root: str | Path, clips: Sequence[Any], split: str = "val") 
                                 "segmentations": [_rle(m[t]) if m[t].any() else None for t in range(T)],
                                 "areas": [int(m[t].sum()) or None for t in range(T)]})
     gt = {"videos": videos, "annotations": annotations, "categories": [{"id": 1, "name": "object"}]}
-    with atomic_write(root / "VideoDenseSet" / f"UVO_video_{split}_dense.json") as tmp:
+    with atomic_file(root / "VideoDenseSet" / f"UVO_video_{split}_dense.json") as tmp:
         tmp.write_text(json.dumps(gt))
     return root

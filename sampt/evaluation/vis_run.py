@@ -63,7 +63,7 @@ def run_vis_eval(dataset_root: str, picked: dict[str, str], overrides: Sequence[
     from sampt.config import build_pipeline, compose
     from sampt.evaluation.proposals import proposals_for, read_proposals
     from sampt.evaluation.uvo import UVODataset, load_results, require_pycocotools, score_vis_results
-    from sampt.io import atomic_write
+    from sampt.outputs import atomic_file, check_output_path
 
     dataset_name = picked.get("dataset", "uvo").lower()
     if dataset_name != "uvo":
@@ -77,18 +77,17 @@ def run_vis_eval(dataset_root: str, picked: dict[str, str], overrides: Sequence[
     given = read_proposals(proposals_file) if proposals_file else None
     cfg = compose(rest, config_file=config_file)
     out_dir = Path(output or f"sampt-output/eval/uvo-{dataset.split}-vis-{cfg.tracker.name}-{cfg.segmenter.name}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_path(out_dir, "output folder", "dir")
     setup = {"task": "vis", "vis": vis_items, "proposals": str(Path(proposals_file).resolve()) if proposals_file else None}
     cfg_text = OmegaConf.to_yaml(cfg) + "# " + json.dumps(setup, sort_keys=True) + "\n"
     cfg_path = out_dir / "sampt-config.yaml"
     if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not overwrite:
         raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
                          "give another --output, or --overwrite to replace them")
-    with atomic_write(cfg_path) as tmp:
+    pipeline = build_pipeline(cfg)  # every check before the first output
+    with atomic_file(cfg_path) as tmp:
         tmp.write_text(cfg_text)
-    pipeline = build_pipeline(cfg)
     video_dir = out_dir / "videos"
-    video_dir.mkdir(exist_ok=True)
     rows = []
     it: Any = dataset.videos
     if progress:
@@ -106,7 +105,7 @@ def run_vis_eval(dataset_root: str, picked: dict[str, str], overrides: Sequence[
             entries = given.get(str(v.id), given.get(v.name, []))
             proposals = proposals_for(entries, v.height, v.width, len(v))
         pred = predict_vis_video(pipeline, v.video(), options, proposals)
-        with atomic_write(path) as tmp:
+        with atomic_file(path) as tmp:
             tmp.write_text(json.dumps(pred.results(v.id)))
         seconds = pred.propose_seconds + pred.track_seconds
         rows.append({"Video": v.name, "Frames": len(v), "Proposals": pred.num_proposals, "Tracks": len(pred.tracks),
@@ -115,7 +114,7 @@ def run_vis_eval(dataset_root: str, picked: dict[str, str], overrides: Sequence[
     for v in dataset.videos:
         results.extend(json.loads((video_dir / f"{v.id}.json").read_text()))
     results_path = out_dir / "results.json"
-    with atomic_write(results_path) as tmp:
+    with atomic_file(results_path) as tmp:
         tmp.write_text(json.dumps(results))
     if not score or not dataset.has_ground_truth:
         return VISEvalOutcome(dataset, out_dir, rows, results_path)
