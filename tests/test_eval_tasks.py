@@ -272,10 +272,12 @@ def test_vis_eval_end_to_end_with_grid_proposals(uvo_clips, tmp_path, capsys):
     assert main(["eval", str(root), "dataset=uvo", "vis.bogus=1", "--output", str(tmp_path / "o2"),
                  "--no-progress"]) == 2
     assert "vis.bogus" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()  # a bad option writes nothing
     for bad, message in (("task=vos", "task=vis"), ("task=seg", "vos or vis"), ("vis.points_per_side=0", ">= 1"),
                          ("vis.max_tracks=x", "number")):
         assert main(["eval", str(root), "dataset=uvo", bad, "--output", str(tmp_path / "o3"), "--no-progress"]) == 2
         assert message in capsys.readouterr().err, bad
+        assert not (tmp_path / "o3").exists()
     assert main(["eval", str(root), "dataset=davis2017", "task=vis", "--no-progress"]) == 2
     assert "dataset=uvo" in capsys.readouterr().err
     assert main(["eval", str(root), "dataset=uvo", "proposals=/nonexistent.json", "--no-progress"]) == 2
