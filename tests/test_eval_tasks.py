@@ -196,7 +196,11 @@ def uvo_clips(tmp_path):
 
 
 def test_grid_points_box_nms_and_stability():
-    from sampt.evaluation.proposals import box_nms, grid_points, stability_score
+    from sampt.evaluation.proposals import box_nms, grid_points, mask_box, stability_score
+
+    m = np.zeros((8, 10), bool)
+    m[2:5, 3:7] = True
+    np.testing.assert_array_equal(mask_box(m), [3, 2, 6, 4])  # inclusive, as SAM's batched_mask_to_box
 
     pts = grid_points(2, 10, 20)
     np.testing.assert_allclose(pts, [[5, 2.5], [15, 2.5], [5, 7.5], [15, 7.5]])

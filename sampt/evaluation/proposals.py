@@ -78,10 +78,12 @@ def stability_score(logits: np.ndarray, offset: float = 1.0, threshold: float = 
 
 
 def mask_box(mask: np.ndarray) -> np.ndarray:
-    """``(x0, y0, x1, y1)`` of a non-empty mask, with exclusive ``x1``/``y1``."""
+    """``(x0, y0, x1, y1)`` of a non-empty mask: its first and last occupied column and row (inclusive, as
+    SAM's ``batched_mask_to_box``; with the box area ``(x1 - x0) * (y1 - y0)`` of the NMS below this is
+    the box IoU SAM's automatic mask generator suppresses on)."""
     ys = np.flatnonzero(mask.any(axis=1))
     xs = np.flatnonzero(mask.any(axis=0))
-    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], np.float64)
+    return np.array([xs[0], ys[0], xs[-1], ys[-1]], np.float64)
 
 
 def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_thresh: float) -> list[int]:
