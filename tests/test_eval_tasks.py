@@ -410,3 +410,8 @@ def test_bench_vis_on_uvo_with_given_proposals(uvo_clips, tmp_path, capsys):
     assert run["AP50"] > 0.9 and "J&F" not in run and run["objects"] == 2
     assert (out / "runs.csv").read_text().splitlines()[0].split(",")[4:7] == ["AP", "AP50", "AR10"]
     assert "AP50" in (out / "results.md").read_text()
+    from sampt.evaluation.bench import plan_bench
+
+    assert plan_bench("ci", ["task=vis", "vis.max_tracks=5"], dataset="uvo").vis == {"max_tracks": "5"}
+    with pytest.raises(UsageError, match="task=vis"):
+        plan_bench("ci", ["task=vis"])

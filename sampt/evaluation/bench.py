@@ -168,7 +168,13 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
         common.append(f"seed={int(seed)}")
     vis_items: dict[str, str] = {}
     proposals = None
-    if str(dataset_spec.get("name", "")).lower() == "uvo":  # vis.* / proposals= set the VIS mode
+    tasks = [o.partition("=")[2].strip().lower() for o in common if o.partition("=")[0].strip() == "task"]
+    common = [o for o in common if o.partition("=")[0].strip() != "task"]
+    is_vis = str(dataset_spec.get("name", "")).lower() == "uvo"
+    if tasks and tasks[-1] != ("vis" if is_vis else "vos"):
+        raise UsageError(f"task={tasks[-1]} does not fit dataset {dataset_spec.get('name')!r}: task=vis is video "
+                         "instance segmentation on --dataset uvo; every other dataset is task=vos")
+    if is_vis:  # vis.* / proposals= set the VIS mode
         from sampt.evaluation.vis_run import split_vis_overrides
 
         vis_items, proposals, common = split_vis_overrides(common)
