@@ -14,7 +14,7 @@ from sampt.data.fixtures import bdd100k_sequences, write_bdd100k_fixture, write_
 from sampt.errors import UsageError
 from sampt.evaluation.datasets import open_dataset
 from sampt.evaluation.metrics_bdd100k import score_object, visibility_bucket
-from sampt.evaluation.scoring import score_results
+from sampt.evaluation.scorers import score_dataset
 
 DATA = Path(__file__).parent / "data"
 
@@ -49,7 +49,7 @@ def test_bdd100k_reader_prompts_each_object_where_it_appears(bdd_root):
 def test_bdd100k_parity_with_official_evaluation(bdd_root):
     root, results = bdd_root
     official = json.loads((DATA / "bdd100k_official.json").read_text())
-    report = score_results(results, open_dataset("bdd100k", root))
+    report = score_dataset(results, open_dataset("bdd100k", root))
     g = report.global_scores
     for key, value in g.items():
         assert value == official[key], key
@@ -98,7 +98,7 @@ def test_bdd100k_bad_layouts_are_named(bdd_root, tmp_path):
     shutil.copytree(results, bad)
     shutil.rmtree(bad / "lane")
     with pytest.raises(UsageError, match="lane"):
-        score_results(bad, open_dataset("bdd100k", root))
+        score_dataset(bad, open_dataset("bdd100k", root))
 
 
 # -- MOSE ---------------------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ def test_youtubevos_overall_g_over_seen_and_unseen(tmp_path):
         if t == 3:
             labels[labels == 2] = 0  # the unseen object is lost on the last frame
         write_label_png(out / f"{n}.png", labels)
-    report = score_results(tmp_path / "res", ds)
+    report = score_dataset(tmp_path / "res", ds)
     g = report.overall
     assert g["J-Seen"] == 1.0 and g["F-Seen"] == 1.0
     # object 2 is prompted on frame 1 and scored on frames 2 (right) and 3 (lost)
@@ -366,7 +366,7 @@ def test_youtubevos_overall_g_over_seen_and_unseen(tmp_path):
     (tmp_path / "train" / "meta.json").unlink()  # without the training categories: J&F, no G, a warning
     with pytest.raises(UsageError, match="train"):
         seen_categories(tmp_path)
-    plain = score_results(tmp_path / "res", ds)
+    plain = score_dataset(tmp_path / "res", ds)
     assert not hasattr(plain, "overall") and len(plain.objects) == 2
 
 

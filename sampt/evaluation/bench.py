@@ -269,7 +269,7 @@ class CombinationBench:
         """One timed pass over every sequence; the first pass is also scored."""
         from sampt.evaluation.metrics import global_scores
         from sampt.evaluation.run import predict_sequence
-        from sampt.evaluation.scoring import score_label_maps
+        from sampt.evaluation.scorers import score_prediction
 
         first = not self.totals
         elapsed = cpu = 0.0
@@ -283,7 +283,7 @@ class CombinationBench:
                     stages[s] += float(pred.result.timings.get(s, 0.0))
                 if first and seq.has_ground_truth:
                     index = {t: k for k, t in enumerate(seq.eval_frames)}
-                    scores = score_label_maps(seq, lambda t: pred.labels[index[t]], self.exclude_first_last)
+                    scores = score_prediction(seq, lambda t: pred.labels[index[t]], self.exclude_first_last)
                     self.object_scores.extend(scores)
                     g = global_scores(scores)
                     self.per_sequence.append({"name": self.name, "sequence": seq.name, "frames": len(video),

@@ -30,7 +30,7 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
-    from sampt.evaluation.scoring import score_results
+    from sampt.evaluation.scorers import score_dataset
     from sampt.outputs import check_output_path
 
     check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
@@ -45,7 +45,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(text_table([scores], SCORE_COLUMNS))
         print(f"\nGlobal results saved in {g}")
         return 0
-    report = score_results(args.results_dir, dataset, progress=not args.no_progress)
+    report = score_dataset(args.results_dir, dataset, progress=not args.no_progress)
     print(report.format(f"{dataset.name} {dataset.split}"))
     g, s = report.write_csvs(args.csv_dir or args.results_dir, dataset.split)
     print(f"\nGlobal results saved in {g}\nPer-sequence results saved in {s}")

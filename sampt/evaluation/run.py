@@ -156,9 +156,9 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
                      "Seconds": round(pred.seconds, 2), "FPS": round(len(seq) / max(pred.seconds, 1e-9), 2)})
     if not dataset.scored_locally or not score:
         return EvalOutcome(dataset, out_dir, rows)
-    from sampt.evaluation.scoring import score_results
+    from sampt.evaluation.scorers import score_dataset
 
-    report = score_results(out_dir, dataset, progress=False)
+    report = score_dataset(out_dir, dataset, progress=False)
     per_seq = {r["Sequence"]: r for r in report.sequence_rows()}
     for r in rows:
         r.update({k: v for k, v in per_seq[r["Sequence"]].items() if k != "Objects"})

@@ -99,13 +99,8 @@ def score_label_maps(seq: VOSSequence, prediction: Callable[[int], np.ndarray], 
 
     Each object is scored on :func:`scored_frames` (for DAVIS every object on frames 1..T-2, as the
     official evaluation). Labels that are no object of the sequence are errors, and so is an object that
-    ``check_missing()`` (the labels present anywhere in the results) does not contain. A sequence of the
-    BDD100K protocol is scored on every frame with visibility buckets (``VisibilityScore`` objects).
+    ``check_missing()`` (the labels present anywhere in the results) does not contain.
     """
-    if seq.protocol == "bdd100k":
-        from sampt.evaluation.scoring_bdd100k import score_bdd100k_sequence
-
-        return score_bdd100k_sequence(seq, np.stack([prediction(t) for t in range(len(seq))]))  # type: ignore[return-value]
     per_object = {oid: scored_frames(seq, oid, exclude_first_last) for oid in seq.object_ids}
     needed = sorted(set().union(*per_object.values())) if per_object else []
     gt = {t: seq.annotation(t) for t in needed}
@@ -163,10 +158,6 @@ def score_results_sequence(results_dir: Path, seq: VOSSequence, exclude_first_la
 def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences: Optional[Iterable[str]] = None,
                   progress: bool = False) -> ScoreReport:
     """Score the result PNGs under ``results_dir`` for every sequence of ``dataset`` (or ``sequences``)."""
-    if dataset.name == "bdd100k":  # every frame, J&F per visibility-duration bucket
-        from sampt.evaluation.scoring_bdd100k import score_bdd100k_results
-
-        return score_bdd100k_results(results_dir, dataset, sequences, progress)  # type: ignore[return-value]
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UsageError(f"results folder {results_dir} does not exist")
@@ -186,8 +177,4 @@ def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences
     objects: list[ObjectScore] = []
     for name in it:
         objects.extend(score_results_sequence(results_dir, dataset.sequence(name), dataset.exclude_first_last))
-    if dataset.name.startswith("youtubevos") and dataset.split != "train":  # G over seen/unseen categories
-        from sampt.evaluation.scoring_youtubevos import with_seen_unseen
-
-        return with_seen_unseen(ScoreReport(objects), dataset)
     return ScoreReport(objects)

@@ -15,6 +15,7 @@ from sampt.evaluation.datasets import VOSDataset, VOSSequence
 from sampt.evaluation.metrics_bdd100k import (GLOBAL_COLUMNS, LONG_MIN, OBJECT_COLUMNS, SHORT_MAX, VisibilityScore,
                                               global_scores, score_object)
 from sampt.evaluation.report import text_table, write_csv
+from sampt.evaluation.scoring import read_result_labels
 
 SUMMARY_COLUMNS = ("J&F-Mean", "J-Mean", "F-Mean", "J&F-Mean-Short", "J&F-Mean-Medium", "J&F-Mean-Long",
                    "J&F-Mean-Vis", "J&F-Mean-NonVis")
@@ -86,8 +87,6 @@ def score_bdd100k_results(results_dir: str | os.PathLike, dataset: VOSDataset,
                           sequences: Optional[Iterable[str]] = None, progress: bool = False,
                           short_max: int = SHORT_MAX, long_min: int = LONG_MIN) -> BDD100KReport:
     """Score ``results_dir/<seq>/<frame>.png`` (every frame) against a BDD100K dataset."""
-    from sampt.evaluation.scoring import read_result_labels
-
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UsageError(f"results folder {results_dir} does not exist")
