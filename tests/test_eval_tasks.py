@@ -141,7 +141,8 @@ def test_uvo_reader(uvo_root):
 
 
 def test_uvo_parity_with_official_ytvis_evaluation(uvo_root):
-    from sampt.evaluation.uvo import UVODataset, load_results, score_vis_results
+    from sampt.evaluation.scoring_vis import load_results, score_vis_results
+    from sampt.evaluation.uvo import UVODataset
 
     official = json.loads((DATA / "uvo_official.json").read_text())
     results = load_results(uvo_root / "results.json")
@@ -157,7 +158,8 @@ def test_uvo_parity_with_official_ytvis_evaluation(uvo_root):
 
 
 def test_uvo_bad_layouts_are_named(uvo_root, tmp_path):
-    from sampt.evaluation.uvo import UVODataset, load_results
+    from sampt.evaluation.scoring_vis import load_results
+    from sampt.evaluation.uvo import UVODataset
 
     with pytest.raises(UsageError, match="UVO_video_val_dense.json"):
         UVODataset(tmp_path)

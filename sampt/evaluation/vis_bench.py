@@ -42,7 +42,7 @@ class VISCombinationBench(CombinationBench):
     def run_pass(self) -> None:
         """One timed pass over every video; the first pass is also scored."""
         from sampt.evaluation.metrics_vis import vis_scores
-        from sampt.evaluation.uvo import video_matches
+        from sampt.evaluation.scoring_vis import video_matches
 
         first = not self.totals
         elapsed = cpu = 0.0
