@@ -1,4 +1,5 @@
-"""UVO v1.0 VideoDenseSet (and any YouTube-VIS style JSON): reader and class-agnostic scoring.
+"""UVO v1.0 VideoDenseSet (and any YouTube-VIS style JSON): the reader and the RLE helpers (scoring:
+:mod:`sampt.evaluation.scoring_vis`).
 
 Layout (as SAM-PT's evaluation uses it)::
 
