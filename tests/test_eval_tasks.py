@@ -230,6 +230,41 @@ def test_automatic_proposals_through_the_segmenter_interface(uvo_clips):
                    ProposalOptions(points_per_side=4, pred_iou_thresh=1.01)) == []
 
 
+def test_proposals_consider_every_candidate_of_a_click():
+    from sampt.evaluation.proposals import ProposalOptions, propose
+    from sampt.evaluation.vis import VISOptions
+    from sampt.interfaces import ImageEmbedding, Segmenter
+    from sampt.types import Prediction
+
+    class ThreeWay(Segmenter):  # three nested candidates per click, like SAM's multimask outputs
+        def _encode(self, image):
+            return ImageEmbedding(None, image.shape[:2])
+
+        def decode_candidates(self, embedding, prompts):
+            out = []
+            for p in prompts:
+                x, y = p.points[0]
+                cands = []
+                for k, (r, iou) in enumerate(((1, 0.95), (3, 0.5), (6, 0.9))):
+                    logits = np.full(embedding.size, -10.0, np.float32)
+                    logits[max(0, int(y) - r):int(y) + r + 1, max(0, int(x) - r):int(x) + r + 1] = 10.0
+                    cands.append(Prediction(logits, np.zeros((256, 256), np.float32), iou))
+                out.append(cands)
+            return out
+
+        def decode(self, embedding, prompts):
+            return [c[1] for c in self.decode_candidates(embedding, prompts)]
+
+    image = np.zeros((40, 40, 3), np.uint8)
+    opts = dict(points_per_side=1, pred_iou_thresh=0.8, stability_score_thresh=0.9, box_nms_thresh=1.0)
+    props = propose(ThreeWay(), image, ProposalOptions(**opts))
+    assert [(p.score, int(p.mask.sum())) for p in props] == [(0.95, 9), (0.9, 169)]
+    assert propose(ThreeWay(), image, ProposalOptions(**opts, multimask=False)) == []  # decode's 0.5 only
+    assert VISOptions.from_overrides({"multimask": "false"}).proposals.multimask is False
+    with pytest.raises(UsageError, match="true or false"):
+        VISOptions.from_overrides({"multimask": "maybe"})
+
+
 def test_track_nms_drops_duplicates():
     pytest.importorskip("pycocotools")
     from sampt.evaluation.uvo import encode_rle

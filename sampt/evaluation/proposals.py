@@ -3,7 +3,8 @@
 * :func:`propose`: automatic mask generation by grid prompting, the way SAM's ``SamAutomaticMaskGenerator``
   works (one image, no crops): a regular ``points_per_side`` x ``points_per_side`` grid of single positive
   clicks is decoded in batches through sampt's :class:`~sampt.interfaces.Segmenter` (so any SAM-family
-  plugin, or the weightless GrabCut, can propose); masks are kept when the segmenter's predicted IoU
+  plugin, or the weightless GrabCut, can propose), every candidate mask of a click
+  (:meth:`~sampt.interfaces.Segmenter.decode_candidates`: SAM's three) considered; masks are kept when the segmenter's predicted IoU
   reaches ``pred_iou_thresh`` and their stability score (IoU of the mask thresholded at +offset and at
   -offset of the logits) reaches ``stability_score_thresh``; duplicates are removed by box non-maximum
   suppression (``box_nms_thresh``), best predicted IoU first.
@@ -46,6 +47,7 @@ class ProposalOptions:
     box_nms_thresh: float = 0.7
     min_mask_area: int = 1
     max_proposals: int = 100
+    multimask: bool = True  #: every candidate of an ambiguous click (SAM: three), as SAM's generator
 
     def validate(self) -> "ProposalOptions":
         if self.points_per_side < 1 or self.points_per_batch < 1 or self.max_proposals < 1:
@@ -116,7 +118,11 @@ def propose(segmenter: Any, image: np.ndarray, options: Optional[ProposalOptions
     masks, scores, boxes = [], [], []
     for start in range(0, len(points), options.points_per_batch):
         batch = [Prompt(points=p[None], labels=np.ones(1, np.int64)) for p in points[start:start + options.points_per_batch]]
-        for pred in segmenter.decode(embedding, batch):
+        if options.multimask and hasattr(segmenter, "decode_candidates"):
+            candidates = [c for per_prompt in segmenter.decode_candidates(embedding, batch) for c in per_prompt]
+        else:
+            candidates = segmenter.decode(embedding, batch)
+        for pred in candidates:
             if not np.isfinite(pred.iou) or pred.iou < options.pred_iou_thresh:
                 continue
             logits = np.asarray(pred.logits)

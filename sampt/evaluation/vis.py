@@ -51,6 +51,12 @@ class VISOptions:
             if target is None:
                 raise UsageError(f"unknown VIS option vis.{key} (options: "
                                  f"{', '.join('vis.' + k for k in [*own, *prop])})")
+            if "bool" in str(types[key]):
+                flag = value.strip().lower()
+                if flag not in ("true", "false", "1", "0", "yes", "no"):
+                    raise UsageError(f"vis.{key} must be true or false, got {value!r}")
+                target[key] = flag in ("true", "1", "yes")
+                continue
             kind = int if "int" in str(types[key]) else float
             try:
                 target[key] = kind(value)
