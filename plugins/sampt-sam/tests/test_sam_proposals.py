@@ -1,5 +1,6 @@
 """VIS proposals through a SAM-family plugin: sampt's grid prompting (sampt.evaluation.proposals) asks the
-MobileSAM segmenter (keyed checkpoint) for one mask per grid point and keeps them by predicted IoU."""
+MobileSAM segmenter (keyed checkpoint) for its three candidate masks per grid point and keeps them by
+predicted IoU."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,10 @@ def test_grid_proposals_from_mobile_sam(tmp_path):
         decode = staticmethod(seg.decode)
 
     props = propose(Encoded(), image, opts)
-    # each kept proposal is the segmenter's answer to one grid click, scored by its predicted IoU
-    answers = [seg.predict(embedding, Prompt(points=p[None], labels=np.ones(1))) for p in grid_points(3, 40, 56)]
+    # each kept proposal is one of the segmenter's three answers to a grid click, scored by its predicted IoU
+    clicks = [Prompt(points=p[None], labels=np.ones(1)) for p in grid_points(3, 40, 56)]
+    answers = [a for per_click in seg.decode_candidates(embedding, clicks) for a in per_click]
+    assert len(answers) == 27
     assert seg.encoder_calls == 1
     expected = sorted((a for a in answers if (a.logits > 0).any()), key=lambda a: -a.iou)
     assert len(props) == len(expected)
