@@ -108,7 +108,9 @@ def segment_frame(ctx: RunContext, embedding: ImageEmbedding, objects: Sequence[
         current = decode([Prompt(prompt_points[i][0], prompt_points[i][1]) for i in active])
     predictions = dict(zip(active, current))
 
-    box_scale = ctx.segmenter.input_scale(size) if options.reference_box else 1.0
+    # the reference passes the box to SAM's model without SAM's coordinate map: give the segmenter the box
+    # that its map sends exactly onto the original pixel values
+    to_box = ctx.segmenter.coordinate_transform(size).from_model if options.reference_box else None
     refining = list(active)
     for _ in range(options.refinement_iterations):
         refining = [i for i in refining if np.count_nonzero(predictions[i].logits > 0) >= 2]
@@ -116,7 +118,8 @@ def segment_frame(ctx: RunContext, embedding: ImageEmbedding, objects: Sequence[
             break
         prompts = []
         for i in refining:
-            box = mask_box(predictions[i].logits > 0) / box_scale
+            box = mask_box(predictions[i].logits > 0)
+            box = to_box(box) if to_box is not None else box
             prompts.append(Prompt(prompt_points[i][0], prompt_points[i][1], box=box,
                                   mask_logits=predictions[i].low_res_logits))
         for i, p in zip(refining, decode(prompts)):
