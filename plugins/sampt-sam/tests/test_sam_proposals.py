@@ -27,6 +27,7 @@ def test_grid_proposals_from_mobile_sam(tmp_path):
             return embedding
 
         decode = staticmethod(seg.decode)
+        decode_candidates = staticmethod(seg.decode_candidates)
 
     props = propose(Encoded(), image, opts)
     # each kept proposal is one of the segmenter's three answers to a grid click, scored by its predicted IoU
