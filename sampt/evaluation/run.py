@@ -21,7 +21,7 @@ from sampt.outputs import atomic_file, check_output_path
 
 log = logging.getLogger(__name__)
 
-DATASET_KEYS = ("dataset", "split", "year")
+DATASET_KEYS = ("dataset", "split", "year", "task")
 SEQUENCE_COLUMNS = ("Sequence", "Frames", "Objects", "J&F-Mean", "J-Mean", "F-Mean", "Seconds", "FPS")
 
 
@@ -76,8 +76,21 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
 
     spec, overrides = split_executor_overrides(overrides)
     picked, overrides = split_dataset_overrides(overrides)
+    task = picked.get("task", "vis" if picked.get("dataset", "").lower() == "uvo" else "vos").lower()
+    if task not in ("vos", "vis"):
+        raise UsageError(f"task must be vos or vis, got {task!r}")
+    if task == "vis":  # video instance segmentation: proposals, tracks, YouTube-VIS results
+        from sampt.evaluation.vis_run import run_vis_eval
+
+        if spec.name != "local" or executor is not None:
+            raise UsageError(f"executor={spec.name} does not run video instance segmentation yet; use the local one")
+
+        return run_vis_eval(dataset_root, picked, overrides, output, sequences, config_file, overwrite,  # type: ignore[return-value]
+                            score, progress)
     dataset = open_dataset(picked.get("dataset", "davis2017"), dataset_root, split=picked.get("split"),
                            year=picked.get("year"))
+    if getattr(dataset, "kind", "") == "vis":
+        raise UsageError(f"{dataset.name} is a video instance segmentation dataset: use task=vis")
     dataset.select([s for s in (sequences or "").split(",") if s])
     cfg = compose(overrides, config_file=config_file)
     out_dir = Path(output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
@@ -128,13 +141,13 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     table = [rows[n] for n in dataset.sequences]
     if not dataset.scored_locally or not score:
         return EvalOutcome(dataset, out_dir, table, summary=summary)
-    from sampt.evaluation.scoring import score_results
+    from sampt.evaluation.scorers import score_dataset
 
     if failed:  # score what is complete; the failures are in the summary
         dataset.select([n for n in dataset.sequences if n not in failed])
     if not dataset.sequences:
         return EvalOutcome(dataset, out_dir, table, summary=summary)
-    report = score_results(out_dir, dataset, progress=False)
+    report = score_dataset(out_dir, dataset, progress=False)
     per_seq = {r["Sequence"]: r for r in report.sequence_rows()}
     for r in table:
         r.update({k: v for k, v in per_seq.get(r["Sequence"], {}).items() if k != "Objects"})
