@@ -1,6 +1,8 @@
 """Step 3 of SAM-PT: prompt the segmenter with each object's tracked, visible points on every frame.
 
-Per frame the image is encoded once and the embedding is shared by every object and every pass:
+Per frame the image is encoded at most once and the embedding is shared by every object and every pass;
+a frame on which no object is prompted is not encoded at all (given a frame index, the steps below take
+the frame size from the video and fetch the embedding only once some object has a prompt):
 
 * a point is used when the tracker says it is visible and it lies inside the frame, away from the border
   (``border_margin`` of the width/height, 0.01 as in the reference);
@@ -20,7 +22,7 @@ decodes them in one call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -84,24 +86,36 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
 
 
-def segment_frame(ctx: RunContext, embedding: ImageEmbedding, objects: Sequence[ObjectFramePoints],
+FrameRef = Union[int, ImageEmbedding]
+"""A frame to segment: its index in the run's video (encoded through the context only when some object is
+prompted there) or an embedding already at hand."""
+
+
+def _frame_size(ctx: RunContext, frame: FrameRef) -> tuple[int, int]:
+    return tuple(frame.size) if isinstance(frame, ImageEmbedding) else tuple(ctx.video.size)
+
+
+def segment_frame(ctx: RunContext, frame: FrameRef, objects: Sequence[ObjectFramePoints],
                   rng: np.random.Generator) -> list[ObjectFrameResult]:
-    """Masks of ``objects`` on one frame, following the protocol in this module's docstring."""
-    return segment_prompts(ctx, embedding, build_prompt_points(objects, embedding.size, ctx.options, rng))
+    """Masks of ``objects`` on one frame, following the protocol in this module's docstring. ``frame`` is
+    a frame index (encoded only if some object is prompted) or an embedding."""
+    return segment_prompts(ctx, frame, build_prompt_points(objects, _frame_size(ctx, frame), ctx.options, rng))
 
 
-def segment_prompts(ctx: RunContext, embedding: ImageEmbedding,
+def segment_prompts(ctx: RunContext, frame: FrameRef,
                     prompt_points: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[ObjectFrameResult]:
     """Masks for prompts already built by :func:`build_prompt_points` (two passes, refinement, IoU
     threshold). Each object's answer depends on its own prompt only, so a caller that knows which objects'
-    prompts changed (an interactive session) can pass just those and get the same masks."""
+    prompts changed (an interactive session) can pass just those and get the same masks. ``frame`` is a
+    frame index of ``ctx.video`` (encoded only when some prompt has a positive point) or an embedding."""
     options = ctx.options
-    size = embedding.size
+    size = _frame_size(ctx, frame)
     results = [ObjectFrameResult(None, None, p, lab) for p, lab in prompt_points]
     # only the object's own points can be positive: others' points were added as negatives
     active = [i for i, (_, labels) in enumerate(prompt_points) if np.any(labels == POSITIVE)]
     if not active:
         return results
+    embedding = frame if isinstance(frame, ImageEmbedding) else ctx.embedding(int(frame))
 
     def decode(prompts: list[Prompt]) -> list[Prediction]:
         return ctx.decode(embedding, prompts)
@@ -156,7 +170,7 @@ def segment_video(ctx: RunContext, objects_labels: Sequence[np.ndarray], tracks:
         output = SegmentationOutput.empty(len(ctx.video), num_objects, ctx.video.size)
     for k, t in enumerate(frames):
         frame_points = [ObjectFramePoints(tr.points[k], lab, tr.visibility[k]) for tr, lab in zip(tracks, objects_labels)]
-        results = segment_frame(ctx, ctx.embedding(t), frame_points, ctx.frame_rng(t))
+        results = segment_frame(ctx, t, frame_points, ctx.frame_rng(t))
         for o, r in zip(object_index, results):
             output.record(t, o, r)
         if on_frame is not None:

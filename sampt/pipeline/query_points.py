@@ -144,6 +144,6 @@ def _queries_from_clicks(ctx: RunContext, prompt: ObjectPrompt) -> ObjectQueries
     points, labels = points[order], labels[order]
     clicked = ObjectFramePoints(points, labels, np.ones(len(points), bool))
     ctx.embeddings.pin([prompt.frame])  # step 3 segments this frame again: keep its embedding for the run
-    result = segment_frame(ctx, ctx.embedding(prompt.frame), [clicked], ctx.frame_rng(prompt.frame))[0]
+    result = segment_frame(ctx, prompt.frame, [clicked], ctx.frame_rng(prompt.frame))[0]
     mask = (result.logits > 0) if result.logits is not None else np.zeros(ctx.video.size, bool)
     return ObjectQueries(prompt.object_id, prompt.frame, points, labels, mask)

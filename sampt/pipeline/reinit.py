@@ -116,7 +116,7 @@ def run_direction(ctx: RunContext, order: Sequence[int], objects: Sequence[Objec
         for k in range(length):
             t = order[s + k]
             points = [ObjectFramePoints(tr.points[k], current[i].labels, tr.visibility[k]) for i, tr in zip(group, group_tracks)]
-            results = segment_frame(ctx, ctx.embedding(t), points, ctx.frame_rng(t, horizon_start=s))
+            results = segment_frame(ctx, t, points, ctx.frame_rng(t, horizon_start=s))
             for g, (i, r) in enumerate(zip(group, results)):
                 if r.logits is not None:
                     horizon_masks[g, k] = r.logits > 0
