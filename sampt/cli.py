@@ -122,6 +122,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     debug = "--debug" in argv
     verbose = sum(a.count("v") for a in argv if a.startswith("-") and not a.startswith("--") and set(a[1:]) == {"v"})
     verbose += argv.count("--verbose")
+    from sampt.allocator import tune_malloc
+
+    tune_malloc()  # sampt's own process: glibc thresholds that suit per-frame model buffers
     handlers = _install_signal_handlers()
     saved_filters = warnings.filters[:]
     _quiet_third_parties(verbose)
