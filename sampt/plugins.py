@@ -20,7 +20,7 @@ from sampt import hookspecs
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "sampt"
-KINDS = ("tracker", "segmenter", "sampler")
+KINDS = ("tracker", "segmenter", "sampler", "method")
 
 
 class UnknownComponentError(KeyError):

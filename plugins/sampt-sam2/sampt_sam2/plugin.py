@@ -115,3 +115,9 @@ def register_segmenters(register: Callable) -> None:
 def register_weights(register: Callable) -> None:
     for spec in CHECKPOINTS.values():
         register(spec)
+
+
+@sampt.hookimpl
+def register_methods(register: Callable) -> None:
+    register("sam2_video", "sampt_sam2.video:Sam2VideoMethod",
+             description="SAM 2's own video predictor: first masks to add_new_mask, then propagate_in_video")
