@@ -94,15 +94,16 @@ def test_bench_has_the_sam2_video_row_beside_sampt(keyed, tmp_path, capsys):
     assert "sam2_video" in capsys.readouterr().out
     with open(out / "runs.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["name"], r["method"]) for r in rows] == [("lk+grabcut", "sampt"),
-                                                        (f"sam2_video (checkpoint={keyed} device=cpu)", "sam2_video")]
+    # options common to every row (here given on the command line) do not name a row; its config records them
+    assert [(r["name"], r["method"]) for r in rows] == [("lk+grabcut", "sampt"), ("sam2_video", "sam2_video")]
     for r in rows:  # same evaluator, timers and memory probes for both
         assert 0 <= float(r["J&F"]) <= 1 and float(r["fps_median"]) > 0 and float(r["peak_rss_mib"]) > 10
         assert r["frames"] == "3" and r["sequences"] == "1"
     video = rows[1]
     assert video["tracker"] == "" and float(video["spf_encoding"]) > 0 and float(video["spf_tracking"]) > 0
     meta = json.loads((out / "runs.json").read_text())["meta"]
-    assert meta["configs"][video["name"]]["method"]["name"] == "sam2_video"
+    assert meta["configs"]["sam2_video"]["method"] == {"name": "sam2_video", "checkpoint": str(keyed), "device": "cpu"}
+    assert meta["configs"]["sam2_video"]["seed"] == 0
     assert "sam2_video" in (out / "results.md").read_text()
     assert (out / "speed_accuracy.png").read_bytes()[:4] == b"\x89PNG"
 
