@@ -1,28 +1,17 @@
-"""Saving a run's results: DAVIS-style label PNGs, an overlay video and a JSON summary, all atomic."""
+"""Saving a run's results: DAVIS-style label PNGs, an overlay video and a JSON summary, written as one
+atomic unit (:mod:`sampt.outputs`)."""
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from sampt.io import atomic_write, draw_overlay, write_label_png, write_video
+from sampt.io import draw_overlay, write_label_png, write_video
+from sampt.outputs import OutputDir, atomic_file
 from sampt.types import Video
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished folder into place, replacing an older one without a window where neither exists whole."""
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
 
 
 def overlay_frames(result: Any, video: Video):
@@ -41,52 +30,51 @@ def overlay_frames(result: Any, video: Video):
                            np.concatenate(visible).astype(bool))
 
 
-class LabelPngWriter:
-    """Streams label maps to ``out_dir/masks/00000.png``... as a run produces them (``SamPt.run``'s
-    ``on_frame``): they go to a hidden folder that replaces ``masks/`` only on :meth:`commit`, so a run that
-    fails leaves no half-written results. Nothing is created before the first frame arrives."""
+RESULT_ENTRIES = ("result.json", "masks", "overlay.mp4")
+"""What a run's folder holds: an existing folder with none of these is not replaced (it is someone else's)."""
+
+
+class RunOutput:
+    """A run's output folder as one unit (:class:`sampt.outputs.OutputDir`): label PNGs streamed as frames
+    finish (``SamPt.run``'s ``on_frame``), then the overlay and ``result.json``, all into a temporary
+    sibling that replaces ``out_dir`` whole in :meth:`finish`. Creating it checks the destination, so a bad
+    ``--output`` fails before any work; :meth:`discard` (on any error or interruption) leaves the previous
+    result untouched."""
 
     def __init__(self, out_dir: str | os.PathLike):
         self.out = Path(out_dir)
-        self.tmp: Optional[Path] = None
-        self._created_out = False
+        self.unit = OutputDir(self.out, "output folder", owned=RESULT_ENTRIES)
+        self.masks_written = 0
+
+    @property
+    def path(self) -> Path:
+        """The staging folder (inside it: ``masks/``, ``overlay.mp4``, ``result.json``)."""
+        return self.unit.path
 
     def __call__(self, t: int, labels: np.ndarray) -> None:
-        if self.tmp is None:
-            self._created_out = not self.out.exists()
-            self.out.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=".masks-", dir=self.out))
-        write_label_png(self.tmp / f"{t:05d}.png", labels)
+        masks = self.path / "masks"
+        if not self.masks_written:
+            masks.mkdir(exist_ok=True)
+        write_label_png(masks / f"{t:05d}.png", labels)
+        self.masks_written += 1
 
-    def commit(self) -> None:
-        if self.tmp is not None:
-            _replace_dir(self.tmp, self.out / "masks")
-            self.tmp = None
+    def finish(self, result: Any, video: Video, overlay: bool = True, extra: Optional[dict] = None) -> Path:
+        """Write what is left (masks not streamed, overlay, ``result.json``) and swap the folder in."""
+        staged = self.path
+        if not self.masks_written:
+            for t in range(result.num_frames):
+                self(t, result.label_map(t))
+        if overlay:
+            write_video(staged / "overlay.mp4", overlay_frames(result, video), fps=video.fps)
+        write_summary(staged / "result.json", result, extra)
+        return self.unit.commit()
 
     def discard(self) -> None:
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
-            if self._created_out and not any(self.out.iterdir()):
-                self.out.rmdir()
+        self.unit.discard()
 
 
-def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: bool = True,
-                extra: Optional[dict] = None, masks_written: bool = False) -> Path:
-    """Write ``masks/00000.png``... (label maps, unless ``masks_written`` by a :class:`LabelPngWriter`),
-    ``overlay.mp4`` and ``result.json`` under ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if not masks_written:
-        writer = LabelPngWriter(out)
-        try:
-            for t in range(result.num_frames):
-                writer(t, result.label_map(t))
-            writer.commit()
-        finally:
-            writer.discard()
-    if overlay:
-        write_video(out / "overlay.mp4", overlay_frames(result, video), fps=video.fps)
+def write_summary(path: Path, result: Any, extra: Optional[dict] = None) -> None:
+    """``result.json``: object ids, scores, per-frame IoU, encoder calls, timings, frames (+ ``extra``)."""
     summary = {
         "object_ids": list(map(int, result.object_ids)),
         "scores": [float(s) for s in result.scores],
@@ -96,6 +84,16 @@ def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: 
         "num_frames": int(result.num_frames),
         **(extra or {}),
     }
-    with atomic_write(out / "result.json") as path:
-        path.write_text(json.dumps(summary, indent=2))
-    return out
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+
+
+def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: bool = True,
+                extra: Optional[dict] = None) -> Path:
+    """Write ``masks/00000.png``... (label maps), ``overlay.mp4`` and ``result.json`` as the folder
+    ``out_dir``, atomically: the previous content of ``out_dir`` stays until the new one is complete."""
+    output = RunOutput(out_dir)
+    try:
+        return output.finish(result, video, overlay=overlay, extra=extra)
+    finally:
+        output.discard()
