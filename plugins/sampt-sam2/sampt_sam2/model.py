@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import torch
 
-from sampt.weights import load_into, resolve
+from sampt.weights import load_checkpoint
 
 from sampt_sam2.plugin import CHECKPOINTS, VARIANTS, Variant
 
@@ -54,9 +54,7 @@ def load_weights(model: torch.nn.Module, variant: str | Variant, checkpoint: Opt
     """Resolve ``checkpoint`` (a path, a registered name, or None for the variant's official file) and load it
     into ``model`` strictly. Returns the file's path."""
     v = variant_of(variant)
-    path, _ = resolve(checkpoint, v.checkpoint, CHECKPOINTS)
-    load_into(model, path, what=f"{v.name} (sam2 {v.config})")
-    return path
+    return load_checkpoint(model, checkpoint, v.checkpoint, CHECKPOINTS, what=f"{v.name} (sam2 {v.config})")
 
 
 def model_device(model: Any) -> torch.device:

@@ -8,9 +8,8 @@ so both stay None: a file is accepted as downloaded and checked by loading it st
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import sampt
 from sampt.weights import WeightsSpec
@@ -77,38 +76,12 @@ CHECKPOINTS: dict[str, WeightsSpec] = {
 """Every official SAM 2 / 2.1 checkpoint, by name (the names match the segmenters')."""
 
 
-class _Preset:
-    """A lazy factory: ``target`` (``"module:attr"``) called with ``defaults`` under the user's options.
-
-    Its signature is the target's less the preset keys, so ``sampt`` lists and checks the right options
-    without importing torch at registration time until the signature is asked for.
-    """
-
-    def __init__(self, target: str, **defaults: Any):
-        self.target = target
-        self.defaults = defaults
-
-    def _resolve(self) -> Callable[..., Any]:
-        import importlib
-
-        module, _, attr = self.target.partition(":")
-        return getattr(importlib.import_module(module), attr)
-
-    @property
-    def __signature__(self) -> inspect.Signature:
-        sig = inspect.signature(self._resolve())
-        return sig.replace(parameters=[p for n, p in sig.parameters.items() if n not in self.defaults])
-
-    def __call__(self, **options: Any) -> Any:
-        return self._resolve()(**self.defaults, **options)
-
-
 @sampt.hookimpl
 def register_segmenters(register: Callable) -> None:
     for v in VARIANTS.values():
         aliases = ("sam2",) if v.name == "sam2.1_hiera_large" else ()
-        register(v.name, _Preset("sampt_sam2.segmenter:Sam2Segmenter", variant=v.name),
-                 description=v.description, aliases=aliases)
+        register(v.name, "sampt_sam2.segmenter:Sam2Segmenter", description=v.description, aliases=aliases,
+                 defaults={"variant": v.name})
 
 
 @sampt.hookimpl

@@ -25,7 +25,7 @@ def test_options_exclude_the_preset_variant():
     params = Registry().entry("segmenter", "sam2.1_hiera_tiny").parameters()
     assert "variant" not in params
     assert {"checkpoint", "device", "precision", "max_batch", "dynamic_multimask"} <= set(params)
-    with pytest.raises(Exception, match="not an option"):
+    with pytest.raises(Exception, match="preset to 'sam2.1_hiera_tiny'"):
         Registry().create("segmenter", "sam2.1_hiera_tiny", variant="sam2.1_hiera_large")
 
 

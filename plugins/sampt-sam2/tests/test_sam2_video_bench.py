@@ -115,4 +115,4 @@ def test_bench_rejects_unknown_method_option(keyed, tmp_path, capsys):
     config.write_text(BENCH_YAML)
     assert main(["bench", "--config", str(config), "method.bogus=1", "--output", str(tmp_path / "o"),
                  "--no-progress"]) == 2
-    assert "method.bogus is not an option of method 'sam2_video'" in capsys.readouterr().err
+    assert "method.bogus does not exist for method 'sam2_video'" in capsys.readouterr().err
