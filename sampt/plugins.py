@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 import pluggy
 
 from sampt import hookspecs
-from sampt.errors import SamptError
+from sampt.errors import ConfigError, SamptError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -194,5 +194,10 @@ class Registry:
             )
         from sampt.constraints import check_options
 
-        check_options(entry.resolve(), options, f"{kind} {entry.name!r}: option")
-        return entry.resolve()(**options)
+        check_options(entry.resolve(), options, kind)
+        try:
+            return entry.resolve()(**options)
+        except SamptError:
+            raise
+        except ValueError as exc:  # a constructor refusing a value (or a combination) of its options
+            raise ConfigError(f"{kind} {entry.name!r}: {one_line(exc)}") from exc

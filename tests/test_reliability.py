@@ -319,6 +319,8 @@ class _Pickled:
 class _ThirdPartyTracker(sampt.Tracker):
     def __init__(self, stride: Annotated[int, Range(1, 8)] = 4,
                  mode: Annotated[str, Choices("fast", "exact")] = "fast", alpha: float = 0.5):
+        if alpha > 10:
+            raise ValueError(f"alpha={alpha} is too large for stride {stride}")
         self.stride, self.mode = stride, mode
 
     def track(self, video, queries):  # pragma: no cover - never run here
@@ -344,6 +346,8 @@ def test_third_party_option_ranges_are_checked_by_the_registry_and_config():
     with pytest.raises(ConfigError, match="tracker.stride=9"):
         compose(["tracker=third", "tracker.stride=9"], registry=registry)
     assert compose(["tracker=third", "tracker.alpha=-3"], registry=registry).tracker.alpha == -3  # undeclared
+    with pytest.raises(ConfigError, match="tracker 'third': alpha=11"):  # the constructor's own check
+        registry.create("tracker", "third", alpha=11)
 
 
 @pytest.mark.parametrize("override", [

@@ -9,10 +9,11 @@ frame (the official model returns nothing for clips of at most half a window) an
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Annotated, Optional
 
 import numpy as np
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
 
@@ -47,8 +48,8 @@ class CoTracker2Tracker(Tracker):
                                        has_visibility=True, has_confidence=False)
 
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", variant: str = "cotracker2",
-                 iters: int = 6, support_grid_size: int = 6, backward_tracking: bool = True,
-                 visibility_threshold: float = 0.9, interp_height: int = 384, interp_width: int = 512):
+                 iters: Annotated[int, Range(1, None)] = 6, support_grid_size: Annotated[int, Range(0, None)] = 6, backward_tracking: bool = True,
+                 visibility_threshold: Annotated[float, Range(0, 1)] = 0.9, interp_height: Annotated[int, Range(1, None)] = 384, interp_width: Annotated[int, Range(1, None)] = 512):
         import torch  # noqa: F401  (heavy imports stay out of plugin registration)
 
         from sampt_cotracker.v2_model import CoTracker2

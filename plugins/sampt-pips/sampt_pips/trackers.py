@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import tarfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Annotated, Optional, Sequence
 
 import numpy as np
 import torch
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video, as_queries, check_points_inside
 from sampt.weights import WeightsError, load_into, resolve
@@ -165,9 +166,9 @@ class PipsTracker(_PipsFamilyTracker):
     name = "PIPS"
     stride = 4
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: int = 6,
-                 resolution: Optional[tuple[int, int]] = (360, 640), visibility_threshold: float = 0.5,
-                 anchor_threshold: float = 0.9, max_points: int = 256):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: Annotated[int, Range(1, None)] = 6,
+                 resolution: Optional[tuple[int, int]] = (360, 640), visibility_threshold: Annotated[float, Range(0, 1)] = 0.5,
+                 anchor_threshold: Annotated[float, Range(0, 1)] = 0.9, max_points: Annotated[int, Range(1, None)] = 256):
         from sampt_pips.pips import Pips
 
         self.iters = int(iters)
@@ -201,9 +202,9 @@ class Pips2Tracker(_PipsFamilyTracker):
     name = "PIPS++"
     stride = 8
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: int = 16,
-                 resolution: Optional[tuple[int, int]] = (512, 896), window: int = 128, beautify: bool = False,
-                 max_points: int = 256):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: Annotated[int, Range(1, None)] = 16,
+                 resolution: Optional[tuple[int, int]] = (512, 896), window: Annotated[int, Range(2, None)] = 128,
+                 beautify: bool = False, max_points: Annotated[int, Range(1, None)] = 256):
         from sampt_pips.pips2 import Pips2
 
         self.iters = int(iters)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Annotated, Any, Optional, Sequence
 
 import numpy as np
 import torch
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import ImageEmbedding, Segmenter
 from sampt.types import Prediction, Prompt
 from sampt.weights import load_into, resolve
@@ -88,8 +89,8 @@ class SamSegmenter(Segmenter):
     variant_name: str = ""
     low_res_size = (256, 256)
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "float32",
-                 max_batch: int = 64):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto",
+                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64):
         super().__init__()
         variant = VARIANTS[self.variant_name]
         dev = pick_device(device)
@@ -209,8 +210,9 @@ class HqSamSegmenter(SamSegmenter):
     """An HQ-SAM model. ``hq_token_only`` (HQ-SAM's own predictor default: False) returns the HQ token's
     mask alone instead of the sum of SAM's and the HQ token's masks."""
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "float32",
-                 max_batch: int = 64, hq_token_only: bool = False):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto",
+                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64,
+                 hq_token_only: bool = False):
         self.hq_token_only = bool(hq_token_only)
         super().__init__(checkpoint=checkpoint, device=device, precision=precision, max_batch=max_batch)
 
