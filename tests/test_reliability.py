@@ -355,7 +355,7 @@ def test_third_party_option_ranges_are_checked_by_the_registry_and_config():
     "pipeline.positive_points=0", "pipeline.negative_points=-1", "pipeline.max_other_negatives=-2",
     "tracker.window_size=1", "tracker.fb_threshold=0", "tracker.max_iterations=0",
     "segmenter.iterations=0", "segmenter.margin=-1", "positive_sampler.subsample_size=0",
-    "seed=-1",
+    "seed=-1", "seed=99999999999999999999",
 ])
 def test_builtin_option_ranges(override):
     from sampt.config import compose
@@ -416,6 +416,11 @@ def test_masks_give_one_object_per_value_or_colour_and_ignore_void(tmp_path):
     indexed[0, 0], indexed[1, 1] = 2, 255
     write_label_png(tmp_path / "void.png", indexed)
     assert set(np.unique(read_label_png(tmp_path / "void.png"))) == {0, 2}
+
+    smooth = np.zeros((32, 32), np.uint8)
+    smooth[8:24, 8:24] = 255
+    Image.fromarray(smooth, "L").save(tmp_path / "m.jpg", quality=60)  # lossy: many grey values
+    assert set(np.unique(read_label_png(tmp_path / "m.jpg"))) == {0, 1}
 
     noise = np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)
     Image.fromarray(noise).save(tmp_path / "photo.png")
