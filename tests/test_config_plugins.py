@@ -93,7 +93,7 @@ THIRD_PARTY_PLUGIN = """
         def __init__(self, jitter: float = 0.0):
             self.jitter = jitter
 
-        def track(self, video, queries):
+        def _track(self, video, queries):
             StillTracker.calls += 1
             T, q = len(video), np.asarray(queries, np.float32)
             points = np.broadcast_to(q[:, 1:] + self.jitter, (T, len(q), 2))

@@ -18,7 +18,7 @@ import numpy as np
 import sampt
 from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities
-from sampt.types import Tracks, Video, as_queries, check_points_inside
+from sampt.types import Tracks, Video
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +37,11 @@ class SweepTracker(Tracker):
         """Move ``points`` ``(N, 2)`` from gray ``frame_a`` to ``frame_b``; return new points and a bool
         ``(N,)`` saying which passed the forward-backward check."""
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
-        queries = as_queries(queries)
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
         T, H, W = len(video), video.height, video.width
-        if len(queries) and queries[:, 0].max() >= T:
-            raise ValueError(f"a query starts at frame {int(queries[:, 0].max())} but the video has {T} frames")
-        check_points_inside(queries[:, 1:], H, W, "query points")
         N = len(queries)
         points = np.zeros((T, N, 2), np.float32)
         visible = np.zeros((T, N), bool)
-        if N == 0:
-            return Tracks(points, visible)
         start = queries[:, 0].astype(int)
         gray_cache: dict[int, np.ndarray] = {}
 
