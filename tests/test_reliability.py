@@ -323,7 +323,7 @@ class _ThirdPartyTracker(sampt.Tracker):
             raise ValueError(f"alpha={alpha} is too large for stride {stride}")
         self.stride, self.mode = stride, mode
 
-    def track(self, video, queries):  # pragma: no cover - never run here
+    def _track(self, video, queries):  # pragma: no cover - never run here
         raise NotImplementedError
 
 
