@@ -33,6 +33,10 @@ atomic_write = atomic_file
 
 def davis_palette() -> np.ndarray:
     """The 256x3 uint8 palette of DAVIS/YouTube-VOS annotation PNGs (the PASCAL VOC colour map)."""
+    return _DAVIS_PALETTE.copy()
+
+
+def _make_davis_palette() -> np.ndarray:
     palette = np.zeros((256, 3), np.uint8)
     for i in range(256):
         c, r, g, b = i, 0, 0, 0
@@ -43,6 +47,9 @@ def davis_palette() -> np.ndarray:
             c >>= 3
         palette[i] = (r, g, b)
     return palette
+
+
+_DAVIS_PALETTE = _make_davis_palette()  # computed once: every label PNG written needs it
 
 
 def natural_key(name: str) -> list:
