@@ -516,7 +516,7 @@ def test_api_accepts_paths_and_arrays_and_rejects_bad_prompts(inputs):
 # -- fuzz: exit 0 with complete outputs, or exit 2 with one line and no output changed ----------------------
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
 
 FUZZ = settings(max_examples=12, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -543,6 +543,8 @@ def fuzz_out(previous, tmp_path_factory):
 
 @FUZZ
 @given(text=st.text(alphabet="0123456789,;.-+e naif", max_size=24))
+@example(text="12,10;20,14,0")  # both outcomes are always exercised
+@example(text="12,nan")
 def test_fuzz_point_strings(inputs, fuzz_out, capsys, text):
     _, frames, _, clip = inputs
     out, before = fuzz_out()
@@ -553,6 +555,8 @@ def test_fuzz_point_strings(inputs, fuzz_out, capsys, text):
 @FUZZ
 @given(values=st.lists(st.sampled_from([0, 0, 0, 1, 2, 7, 254, 255, 300, 65535]), min_size=4, max_size=4),
        mode=st.sampled_from(["L", "I;16", "RGB", "P", "1"]), size_ok=st.booleans())
+@example(values=[0, 1, 2, 0], mode="P", size_ok=True)
+@example(values=[0, 1, 2, 0], mode="P", size_ok=False)
 def test_fuzz_masks(inputs, fuzz_out, capsys, tmp_path_factory, values, mode, size_ok):
     _, frames, _, clip = inputs
     H, W = clip.video.size if size_ok else (7, 9)
@@ -581,6 +585,8 @@ VALUES = ["0", "1", "-1", "2", "0.5", "1.5", "nan", "inf", "abc", "[1,", "${nope
 
 
 @FUZZ
+@example(overrides=[("pipeline.iou_threshold", "0.5")])
+@example(overrides=[("pipeline.iou_threshold", "1.5")])
 @given(overrides=st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(VALUES)), min_size=1, max_size=3))
 def test_fuzz_config_overrides(inputs, fuzz_out, capsys, overrides):
     _, frames, mask, clip = inputs
