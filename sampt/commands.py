@@ -7,8 +7,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from omegaconf import OmegaConf
