@@ -33,6 +33,10 @@ atomic_write = atomic_file
 
 def davis_palette() -> np.ndarray:
     """The 256x3 uint8 palette of DAVIS/YouTube-VOS annotation PNGs (the PASCAL VOC colour map)."""
+    return _DAVIS_PALETTE.copy()
+
+
+def _make_davis_palette() -> np.ndarray:
     palette = np.zeros((256, 3), np.uint8)
     for i in range(256):
         c, r, g, b = i, 0, 0, 0
@@ -43,6 +47,9 @@ def davis_palette() -> np.ndarray:
             c >>= 3
         palette[i] = (r, g, b)
     return palette
+
+
+_DAVIS_PALETTE = _make_davis_palette()  # computed once: every label PNG written needs it
 
 
 def natural_key(name: str) -> list:
@@ -290,6 +297,9 @@ def as_video(video: Any) -> Video:
     raise InputError(f"cannot use a {type(video).__name__} as a video; give a sampt.Video, a path or a (T, H, W, 3) uint8 array")
 
 
+LOSSY_FORMATS = {"JPEG", "MPO", "WEBP"}
+"""Image formats whose compression changes pixel values (a mask in one of them cannot hold exact labels)."""
+
 VOID_LABEL = 255
 """DAVIS's 'void' label in annotation PNGs (object boundaries, ignored regions): never an object."""
 
@@ -303,7 +313,8 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
     * colour (RGB/RGBA): one object per distinct non-black colour (transparent pixels are background);
       colours of the DAVIS palette keep their index as id, others are numbered 1, 2, ... in reading order.
 
-    The DAVIS void label 255 (in indexed and multi-valued greyscale masks) is ignored, not an object.
+    The DAVIS void label 255 (in indexed and multi-valued greyscale masks) is ignored, not an object. A
+    JPEG (lossy) mask is read as one object, thresholded at half brightness, with a warning.
     """
     path = Path(path)
     if not path.is_file():
@@ -312,6 +323,11 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
         with Image.open(path) as im:
             im.load()
             mode = im.mode
+            if im.format in LOSSY_FORMATS:
+                # lossy compression smears labels into many nearby values: one object, thresholded
+                log.warning("mask %s is a %s (lossy): read as one object (pixels brighter than 127); save "
+                            "masks as PNG, indexed for several objects", path, im.format)
+                return (np.array(im.convert("L")) > 127).astype(np.uint8)
             if mode == "P":
                 labels = np.array(im, dtype=np.uint8)
                 void = labels == VOID_LABEL

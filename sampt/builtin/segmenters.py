@@ -31,7 +31,7 @@ class GrabCutSegmenter(Segmenter):
 
     def __init__(self, iterations: Annotated[int, Range(1, None)] = 3, point_radius: Annotated[int, Range(0, None)] = 0,
                  margin: Annotated[float, Range(0, None)] = 0.5, smoothing: Annotated[float, Range(0, None)] = 1.5,
-                 seed: Annotated[int, Range(0, None)] = 0):
+                 seed: Annotated[int, Range(0, 2**31 - 1)] = 0):
         super().__init__()
         self.iterations, self.point_radius, self.margin, self.smoothing = iterations, point_radius, margin, smoothing
         self.seed = seed  # GrabCut's GMM initialisation draws from OpenCV's RNG: reseeded before every call

@@ -132,8 +132,7 @@ class SamPt:
         from sampt.io import as_video
 
         video = as_video(video)
-        if isinstance(objects, ObjectPrompt):
-            objects = [objects]
+        objects = [objects] if isinstance(objects, ObjectPrompt) else list(objects)
         if not objects:
             raise UsageError("no objects to segment: give a mask or clicked points")
         ctx = self.context(video)
