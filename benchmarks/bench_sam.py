@@ -3,7 +3,7 @@
 
 For each variant: image-encoder seconds per frame, and mask-decoder milliseconds per prompt when ``N``
 prompts (3 points each, as SAM-PT sends per object) are decoded one call each (unbatched) versus in one
-batched ``decode`` call. Weights come from ``shared/reference/keyed_init.py``; speed does not depend on
+batched ``decode`` call. Weights come from ``sampt.testing.keyed_state``; speed does not depend on
 their values.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_sam.py --variants mobile_sam light_hq_sam --prompts 16

@@ -87,9 +87,16 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
 def segment_frame(ctx: RunContext, embedding: ImageEmbedding, objects: Sequence[ObjectFramePoints],
                   rng: np.random.Generator) -> list[ObjectFrameResult]:
     """Masks of ``objects`` on one frame, following the protocol in this module's docstring."""
+    return segment_prompts(ctx, embedding, build_prompt_points(objects, embedding.size, ctx.options, rng))
+
+
+def segment_prompts(ctx: RunContext, embedding: ImageEmbedding,
+                    prompt_points: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[ObjectFrameResult]:
+    """Masks for prompts already built by :func:`build_prompt_points` (two passes, refinement, IoU
+    threshold). Each object's answer depends on its own prompt only, so a caller that knows which objects'
+    prompts changed (an interactive session) can pass just those and get the same masks."""
     options = ctx.options
     size = embedding.size
-    prompt_points = build_prompt_points(objects, size, options, rng)
     results = [ObjectFrameResult(None, None, p, lab) for p, lab in prompt_points]
     # only the object's own points can be positive: others' points were added as negatives
     active = [i for i, (_, labels) in enumerate(prompt_points) if np.any(labels == POSITIVE)]
