@@ -117,6 +117,12 @@ class VideoReader:
         self.fps /= stride
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        for _, frame in self.named_frames():
+            yield frame
+
+    def named_frames(self) -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, frame)`` of every selected frame: a folder's file stem, or a video's frame index
+        (``00000``, ``00002``... with ``stride=2``), so outputs can keep the input's frame names."""
         count = 0
         for i, frame in enumerate(self._raw_frames()):
             if i % self.stride:
@@ -124,9 +130,21 @@ class VideoReader:
             if self.max_frames is not None and count >= self.max_frames:
                 return
             count += 1
-            yield _resize_longest(frame, self.max_side)
+            name = self._files[i].stem if self._files is not None else f"{i:05d}"
+            yield name, _resize_longest(frame, self.max_side)
         if count == 0:
             raise UsageError(f"video {self.path} has no decodable frames")
+
+    def __len__(self) -> int:
+        """How many frames iteration yields (for a video file, from its header: an estimate)."""
+        if self._files is not None:
+            total = len(self._files)
+        else:
+            cap = cv2.VideoCapture(str(self.path))
+            total = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+            cap.release()
+        n = -(-total // self.stride)
+        return min(n, self.max_frames) if self.max_frames is not None else n
 
     def _raw_frames(self) -> Iterator[np.ndarray]:
         if self._files is not None:
@@ -146,19 +164,26 @@ class VideoReader:
         finally:
             cap.release()
 
-    def read(self) -> Video:
-        """Decode every selected frame into a :class:`Video`."""
-        frames = list(self)
+    def read(self, progress: bool = False) -> Video:
+        """Decode every selected frame into a :class:`Video` (with a progress bar if ``progress``)."""
+        from sampt.progress import progress_bar
+
+        names, frames = [], []
+        for name, frame in progress_bar(self.named_frames(), total=len(self), desc="reading frames",
+                                        unit="frame", enabled=progress):
+            names.append(name)
+            frames.append(frame)
         shapes = {f.shape for f in frames}
         if len(shapes) != 1:
             raise UsageError(f"frames of {self.path} differ in size ({sorted(shapes)[:2]}); all frames must match")
-        return Video(np.stack(frames), fps=self.fps, name=self.path.stem)
+        name = self.path.name if self.path.is_dir() else self.path.stem
+        return Video(np.stack(frames), fps=self.fps, name=name, frame_names=names)
 
 
 def read_video(path: str | os.PathLike, stride: int = 1, max_frames: Optional[int] = None,
-               max_side: Optional[int] = None) -> Video:
+               max_side: Optional[int] = None, progress: bool = False) -> Video:
     """Read a video file or a folder of frames into memory (see :class:`VideoReader`)."""
-    return VideoReader(path, stride, max_frames, max_side).read()
+    return VideoReader(path, stride, max_frames, max_side).read(progress=progress)
 
 
 def read_label_png(path: str | os.PathLike) -> np.ndarray:
@@ -198,48 +223,7 @@ def write_frames(folder: str | os.PathLike, video: Video, suffix: str = ".jpg") 
 
 
 def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterator[np.ndarray], fps: float) -> None:
-    """Write RGB frames as an MP4 (mp4v) or AVI (MJPG) video, atomically."""
-    path = Path(path)
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
-    with atomic_write(path) as tmp:
-        writer = None
-        try:
-            for frame in frames:
-                if writer is None:
-                    h, w = frame.shape[:2]
-                    writer = cv2.VideoWriter(str(tmp), fourcc, float(fps), (w, h))
-                    if not writer.isOpened():
-                        raise OSError(f"OpenCV cannot write video {path}")
-                writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-        finally:
-            if writer is not None:
-                writer.release()
+    """Write RGB frames as a video, atomically: H.264 MP4, GIF or MJPG AVI (see :mod:`sampt.media`)."""
+    from sampt.media import write_video as _write
 
-
-def draw_overlay(frame: np.ndarray, label_map: np.ndarray, points: Optional[np.ndarray] = None,
-                 labels: Optional[np.ndarray] = None, visible: Optional[np.ndarray] = None,
-                 alpha: float = 0.5) -> np.ndarray:
-    """Draw masks (palette colours), positive points as circles, negative points as crosses, and
-    occluded points in red, on a copy of ``frame``."""
-    out = frame.copy()
-    palette = davis_palette()
-    fg = label_map > 0
-    if fg.any():
-        out[fg] = ((1 - alpha) * out[fg] + alpha * palette[label_map[fg]]).astype(np.uint8)
-    if points is None:
-        return out
-    labels = np.ones(len(points), int) if labels is None else labels
-    visible = np.ones(len(points), bool) if visible is None else visible
-    radius = max(2, round(max(frame.shape[:2]) / 160))
-    for (x, y), lab, vis in zip(np.asarray(points), labels, visible):
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
-        color = (0, 255, 0) if lab == 1 else (0, 128, 255)
-        if not vis:
-            color = (255, 0, 0)
-        c = (int(round(x)), int(round(y)))
-        if lab == 1:
-            cv2.circle(out, c, radius, color, thickness=-1 if vis else 1, lineType=cv2.LINE_AA)
-        else:
-            cv2.drawMarker(out, c, color, markerType=cv2.MARKER_TILTED_CROSS, markerSize=3 * radius, thickness=2)
-    return out
+    _write(path, frames, fps)

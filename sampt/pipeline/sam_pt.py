@@ -150,9 +150,12 @@ class SamPt:
         return queries
 
     # -- step 2 -------------------------------------------------------------------------------------
-    def track(self, video: Video, queries: Sequence[ObjectQueries], tracker: Any = None) -> list[Tracks]:
+    def track(self, video: Video, queries: Sequence[ObjectQueries], tracker: Any = None,
+              progress: bool = False) -> list[Tracks]:
         """Tracks of every object's query points through the whole video."""
-        return track_objects(tracker or self.tracker, video, queries, self.options.tracker_batch_objects)
+        with _progress(len(queries), "tracking", progress, unit="object") as bar:
+            return track_objects(tracker or self.tracker, video, queries, self.options.tracker_batch_objects,
+                                 progress=bar)
 
     # -- step 3 -------------------------------------------------------------------------------------
     def segment(self, video: Video, queries: Sequence[ObjectQueries], tracks: Sequence[Tracks],
@@ -219,7 +222,7 @@ class SamPt:
                 out.store.release(t)
 
         if self.options.reinit_variant is None:
-            tracks = self.track(video, queries, tracker)
+            tracks = self.track(video, queries, tracker, progress)
             output = self.segment(video, queries, tracks, embeddings, progress, segmenter=timed,
                                   on_frame=stream if on_frame is not None else None)
         else:
@@ -236,20 +239,8 @@ class SamPt:
                            output.prompts, timings, embeddings.encoder_calls)
 
 
-class _progress:
-    """A tqdm progress bar that can be turned off (a no-op context when disabled)."""
+def _progress(total: Optional[int], desc: str, enabled: bool, unit: str = "frame"):
+    """A progress bar (:func:`sampt.progress.progress_bar`) used as a context manager."""
+    from sampt.progress import progress_bar
 
-    def __init__(self, total: Optional[int], desc: str, enabled: bool):
-        self.total, self.desc, self.enabled = total, desc, enabled
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=self.total, desc=self.desc, unit="frame")
-        return self.bar
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.close()
+    return progress_bar(total=total, desc=desc, unit=unit, enabled=enabled)

@@ -69,8 +69,10 @@ def track_points(tracker: Tracker, video: Video, queries: np.ndarray) -> Tracks:
     return tracks
 
 
-def track_objects(tracker: Tracker, video: Video, objects: Sequence[ObjectQueries], batch_objects: int) -> list[Tracks]:
-    """Tracks for each object's query points (one :class:`Tracks` per object), ``batch_objects`` per call."""
+def track_objects(tracker: Tracker, video: Video, objects: Sequence[ObjectQueries], batch_objects: int,
+                  progress=None) -> list[Tracks]:
+    """Tracks for each object's query points (one :class:`Tracks` per object), ``batch_objects`` per call;
+    ``progress`` (a bar) advances by the number of objects of each finished batch."""
     results: list[Tracks] = []
     for first in range(0, len(objects), batch_objects):
         batch = objects[first:first + batch_objects]
@@ -80,4 +82,6 @@ def track_objects(tracker: Tracker, video: Video, objects: Sequence[ObjectQuerie
         for o in batch:
             results.append(tracks.select(slice(offset, offset + len(o.points))))
             offset += len(o.points)
+        if progress is not None:
+            progress.update(len(batch))
     return results
