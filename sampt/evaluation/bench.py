@@ -302,6 +302,7 @@ class CombinationBench:
         self.peak_rss = 0
         self.peak_rss_increase = 0
         self.peak_gpu: Optional[int] = None
+        self.progress = False  # per-frame progress bars during passes
 
     def setup(self) -> None:
         from sampt.pipeline import SamPt
@@ -326,7 +327,8 @@ class CombinationBench:
         stages = dict.fromkeys(STAGES, 0.0)
         with PeakMemory() as mem:
             for seq, video, prompts in self.sequences:
-                pred = predict_sequence(self.pipeline, seq, video=video, prompts=prompts)
+                pred = predict_sequence(self.pipeline, seq, video=video, prompts=prompts,
+                                        progress=self.progress)
                 elapsed += pred.seconds
                 cpu += pred.cpu_seconds
                 for s in STAGES:
@@ -554,18 +556,18 @@ def run_bench_command(args: argparse.Namespace) -> int:
             sequences.append((seq, seq.video(), object_prompts(seq)))
         if not sequences:
             raise UsageError("the benchmark dataset has no sequences")
-        bar = None
-        if not args.no_progress:
-            from tqdm import tqdm
+        from sampt.progress import progress_bar, stderr_is_terminal
 
-            bar = tqdm(total=len(combos) * repeats, desc="bench", unit="pass")
+        bar = progress_bar(total=len(combos) * repeats, desc="bench", unit="pass", enabled=not args.no_progress,
+                           leave=True)
         benches = [CombinationBench(common, combo, sequences, config_file, dataset.exclude_first_last)
                    for combo in combos]
+        for b in benches:  # per-frame bars inside each pass
+            b.progress = not args.no_progress and stderr_is_terminal()
         try:
             run_grid(benches, repeats, warmup, interleave, bar)
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
         rows, per_sequence, configs = [], [], {}
         for b in benches:
             row, seq_rows, resolved = b.results()

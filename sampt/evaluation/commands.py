@@ -11,12 +11,17 @@ log = logging.getLogger(__name__)
 
 def _score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
-    from sampt.evaluation.scoring import score_results
+    from sampt.evaluation.scoring import run_folder_sequences, score_results
 
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
     names = [s for s in (args.sequences or "").split(",") if s]
+    results_dir = args.results_dir
+    run = run_folder_sequences(results_dir)
+    if run is not None:  # the folder of a `sampt run`: score the sequence(s) it holds
+        results_dir, found = run
+        names = names or found
     dataset.select(names)
-    report = score_results(args.results_dir, dataset, progress=not args.no_progress)
+    report = score_results(results_dir, dataset, progress=not args.no_progress)
     title = f"{dataset.name} {dataset.split}"
     print(report.format(title))
     out_dir = args.csv_dir or args.results_dir
@@ -45,8 +50,14 @@ def register_commands(cli) -> None:
         description="Score RESULTS_DIR/<sequence>/<frame>.png label maps against a dataset's annotations, as the "
                     "official DAVIS evaluation does (semi-supervised: first and last frames excluded). Prints "
                     "per-object and global J, F (mean, recall, decay) and J&F, and writes "
-                    "global_results-<split>.csv and per-sequence_results-<split>.csv beside the results.")
-    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence")
+                    "global_results-<split>.csv and per-sequence_results-<split>.csv beside the results.",
+        epilog="""examples:
+  sampt score results/ DAVIS_ROOT                       # results/<sequence>/<frame>.png, DAVIS 2017 val
+  sampt run DAVIS_ROOT/JPEGImages/480p/bear --mask DAVIS_ROOT/Annotations/480p/bear/00000.png -o out/
+  sampt score out/ DAVIS_ROOT                           # scores the sequence(s) in out/masks/
+  sampt score results/ DAVIS_ROOT --year 2016 --sequences bear,camel""")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence, or "
+                   "the output folder of `sampt run` (its masks/<sequence>/ are scored)")
     p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root (DAVIS: holds JPEGImages/, "
                    "Annotations/, ImageSets/)")
     p.add_argument("--dataset", default="davis", help="davis (with --year), davis2016, davis2017, youtubevos2019 "
@@ -66,7 +77,10 @@ def register_commands(cli) -> None:
         description="Run SAM-PT over every sequence of a dataset (each object prompted with its mask on the frame "
                     "where it first appears), write DAVIS result PNGs (or the YouTube-VOS submission layout) and "
                     "print per-sequence and overall scores. Resumable: sequences whose outputs are complete are "
-                    "skipped; each sequence is written atomically.")
+                    "skipped; each sequence is written atomically.",
+        epilog="""examples:
+  sampt eval DAVIS_ROOT dataset=davis2017 split=val tracker=lk segmenter=grabcut
+  sampt eval YTVOS_ROOT dataset=youtubevos2019 split=valid --zip tracker=cotracker3_offline segmenter=sam_vit_h""")
     add_eval_arguments(p)
     p.set_defaults(func=_eval)
 
@@ -74,6 +88,9 @@ def register_commands(cli) -> None:
         "bench", help="speed/accuracy grid over trackers x segmenters x pipeline options",
         description="Benchmark a grid of configurations on a dataset (a synthetic DAVIS-layout set by default): "
                     "J&F, J, F, FPS, seconds per frame by stage, peak memory, with warm-up and repeats. Writes "
-                    "CSV, JSON, a Markdown table and a speed-vs-accuracy plot.")
+                    "CSV, JSON, a Markdown table and a speed-vs-accuracy plot.",
+        epilog="""examples:
+  sampt bench                                   # the weightless grid on synthetic clips
+  sampt bench --config configs/bench/davis2017.yaml""")
     add_bench_arguments(p)
     p.set_defaults(func=_bench)

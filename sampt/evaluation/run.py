@@ -131,10 +131,9 @@ def run_eval_command(args: argparse.Namespace) -> int:
     rows = []
     names = dataset.sequences
     it: Any = names
-    if not args.no_progress:
-        from tqdm import tqdm
+    from sampt.progress import progress_bar
 
-        it = tqdm(names, desc="sequences", unit="seq")
+    it = progress_bar(names, desc="sequences", unit="seq", enabled=not args.no_progress, leave=True)
     for name in it:
         seq = dataset.sequence(name)
         frame_names = [seq.frame_names[t] for t in seq.eval_frames]
@@ -143,7 +142,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
             rows.append({"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids), "Seconds": "skipped",
                          "FPS": ""})
             continue
-        pred = predict_sequence(pipeline, seq)
+        pred = predict_sequence(pipeline, seq, progress=not args.no_progress)
         write_sequence(out_dir, dataset.kind, name, frame_names, pred.labels)
         rows.append({"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids),
                      "Seconds": round(pred.seconds, 2), "FPS": round(len(seq) / max(pred.seconds, 1e-9), 2)})
