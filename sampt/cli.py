@@ -100,6 +100,21 @@ class _ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
+class _ThirdPartyHandler(logging.StreamHandler):
+    """Other libraries' log records (and, with -v, Python warnings) on the current stderr."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
     """Set up sampt's console output for one command (idempotent: main may be called repeatedly)."""
     for handler in [h for h in log.handlers if isinstance(h, _ConsoleHandler)]:
@@ -107,9 +122,14 @@ def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
     log.addHandler(_ConsoleHandler())
     log.propagate = False
     log.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO)
-    third_party = logging.WARNING if verbose else logging.ERROR
-    logging.basicConfig(level=third_party, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(third_party)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _ThirdPartyHandler)]:
+        root.removeHandler(handler)
+    third = _ThirdPartyHandler()
+    third.setLevel(logging.WARNING if verbose else logging.ERROR)
+    third.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(third)
+    root.setLevel(min(root.level or logging.WARNING, logging.WARNING))
     logging.captureWarnings(bool(verbose))
     if not verbose:
         warnings.simplefilter("ignore")
