@@ -32,10 +32,18 @@ CONFIG_ENV = "SAMPT_CONFIG_DIR"
 
 
 def config_dir() -> Path:
-    """``$SAMPT_CONFIG_DIR``, else the ``configs/`` folder of the sampt checkout."""
+    """Where the default configs are: ``$SAMPT_CONFIG_DIR``; else the ``configs`` package data installed
+    with sampt (``sampt/configs`` in site-packages; the repository's ``configs/`` folder is mapped there at
+    build time, see ``setup.py``); else, running from a source checkout (editable install), its ``configs/``."""
     env = os.environ.get(CONFIG_ENV)
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / "configs"
-    return path
+    if env:
+        return Path(env)
+    from importlib.resources import files
+
+    packaged = Path(str(files("sampt").joinpath("configs")))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "configs"
 
 
 def _load_yaml(path: Path) -> DictConfig:
@@ -61,7 +69,10 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
     """Compose the default config (or ``config_file``) with ``overrides`` and validate it."""
     base_path = Path(config_file) if config_file else config_dir() / "config.yaml"
     if not base_path.is_file():
-        raise UsageError(f"config file {base_path} does not exist")
+        if config_file:
+            raise UsageError(f"config file {base_path} does not exist")
+        raise UsageError(f"sampt's default config {base_path} is missing: reinstall sampt (the configs ship as "
+                         f"package data), or point ${CONFIG_ENV} at a folder holding config.yaml")
     cfg = _load_yaml(base_path)
     pipeline = OmegaConf.structured(SamPtOptions)
     dotted: list[tuple[str, str]] = []
@@ -191,9 +202,8 @@ def build_pipeline(cfg: DictConfig, registry: Any = None):
     from sampt.plugins import Registry
 
     registry = registry or Registry()
-    options = SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
-    try:
-        options.validate()
+    try:  # the options check their values when created: the one place they are validated
+        options = SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return SamPt(

@@ -186,7 +186,7 @@ def build_summary(result: Any, video: Video, stats: MaskStats, prompts: Sequence
                   extra: Optional[dict] = None) -> dict:
     """The content of result.json (see the module docstring)."""
     from sampt import __version__
-    from sampt.evaluation.bench import git_revision
+    from sampt.evaluation.provenance import git_revision
 
     ids = list(map(int, result.object_ids))
     scores = [float(s) for s in result.scores]

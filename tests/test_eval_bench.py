@@ -11,7 +11,7 @@ import pytest
 from sampt.cli import main
 from sampt.data.synthetic import make_clip, write_davis
 from sampt.errors import UsageError
-from sampt.evaluation import bench
+from sampt.evaluation import bench, bench_report, measure, provenance
 from sampt.evaluation.datasets import open_dataset, read_annotation
 from sampt.evaluation.scoring import score_results
 from sampt.io import write_frames, write_label_png
@@ -110,7 +110,7 @@ def test_bench_ci_grid_writes_everything(tmp_path, capsys):
         assert float(r["spf_min"]) <= float(r["spf_median"])
         assert float(r["peak_rss_mib"]) > 10 and 0 <= float(r["rss_increase_mib"]) < float(r["peak_rss_mib"])
         assert r["repeats"] == "2" and r["sequences"] == "2"
-        stages = sum(float(r[f"spf_{s}"]) for s in bench.STAGES)
+        stages = sum(float(r[f"spf_{s}"]) for s in measure.STAGES)
         assert stages == pytest.approx(float(r["spf_median"]), rel=0.5)
     data = json.loads((out / "runs.json").read_text())
     meta = data["meta"]
@@ -158,14 +158,12 @@ def test_expand_grid():
 def test_plot_needs_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(UsageError, match="matplotlib.*--no-plot"):
-        bench.plot_speed_accuracy([{"name": "a", "fps_median": 1.0, "J&F": 0.5}], tmp_path / "p.png", "t")
+        bench_report.plot_speed_accuracy([{"name": "a", "fps_median": 1.0, "J&F": 0.5}], tmp_path / "p.png", "t")
 
 
 def test_peak_memory_sees_a_transient_allocation():
-    from sampt.evaluation.bench import _rss_bytes
-
-    before = _rss_bytes()
-    with bench.PeakMemory(interval=0.001) as mem:
+    before = measure.rss_bytes()
+    with measure.PeakMemory(interval=0.001) as mem:
         block = np.ones(80 * 2**20, np.uint8)  # 80 MiB, touched
         time.sleep(0.05)
         del block
@@ -183,11 +181,11 @@ def test_peak_memory_reads_cuda_peak_through_torch(monkeypatch):
                                  reset_peak_memory_stats=lambda: calls.append("reset"),
                                  max_memory_allocated=lambda: 123 * 2**20, get_device_name=lambda i: "Fake GPU")
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
-    with bench.PeakMemory() as mem:
+    with measure.PeakMemory() as mem:
         pass
     assert calls[:2] == ["sync", "reset"] and mem.gpu_peak == 123 * 2**20
-    assert bench.gpu_name() == "Fake GPU"
-    assert "GPU: Fake GPU" in bench.machine_label(bench.machine_info())
+    assert provenance.gpu_name() == "Fake GPU"
+    assert "GPU: Fake GPU" in provenance.machine_label(provenance.machine_info())
 
 
 def test_bench_interleaved_passes(tmp_path):
@@ -202,13 +200,12 @@ def test_bench_interleaved_passes(tmp_path):
 
 def test_predict_sequence_is_reproducible_whatever_ran_before(davis):
     """GrabCut draws from OpenCV's global RNG; a sequence's result must not depend on earlier runs."""
-    from sampt.config import compose
+    from sampt.config import build_pipeline, compose
     from sampt.evaluation.run import object_prompts, predict_sequence
-    from sampt.pipeline import SamPt
 
     ds = open_dataset("davis2017", davis)
     seqs = [(s, s.video(), object_prompts(s)) for s in ds]
-    pipe = SamPt.from_config(compose(FAST))
+    pipe = build_pipeline(compose(FAST))
     first = [predict_sequence(pipe, *s).labels for s in seqs]
     again = [predict_sequence(pipe, *s).labels for s in reversed(seqs)][::-1]
     for a, b in zip(first, again):

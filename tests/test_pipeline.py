@@ -110,8 +110,9 @@ def test_bad_object_prompts_are_usage_errors(bad, message, small_clip):
 
 
 def test_tracker_batches_objects(fixed_tracker, recording_segmenter, small_clip):
-    from sampt.pipeline.tracking import track_objects
+    from sampt.pipeline.context import RunContext
     from sampt.pipeline.query_points import ObjectQueries
+    from sampt.pipeline.tracking import track_objects
 
     calls = []
 
@@ -124,7 +125,9 @@ def test_tracker_batches_objects(fixed_tracker, recording_segmenter, small_clip)
             return Tracks(np.zeros((T, len(queries), 2)), np.ones((T, len(queries)), bool))
 
     objects = [ObjectQueries(i, 0, np.zeros((3, 2), np.float32), np.ones(3)) for i in range(7)]
-    tracks = track_objects(Counting(), small_clip.video, objects, batch_objects=5)
+    ctx = RunContext(small_clip.video, Counting(), recording_segmenter(), None, None,
+                     SamPtOptions(tracker_batch_objects=5))
+    tracks = track_objects(ctx, objects)
     assert calls == [15, 6] and len(tracks) == 7 and all(t.num_points == 3 for t in tracks)
 
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sampt.pipeline.options import SamPtOptions
-from sampt.pipeline.prompting import ObjectFramePoints, segment_frame
 from sampt.interfaces import ImageEmbedding
+from sampt.pipeline.context import RunContext
+from sampt.pipeline.options import SamPtOptions
+from sampt.pipeline.prompting import ObjectFramePoints
+from sampt.pipeline.prompting import segment_frame as _segment_frame
+from sampt.types import Video
 
 SIZE = (100, 200)  # H, W
+
+
+def segment_frame(segmenter, embedding, objects, options, rng):
+    """Step 3 on one frame, in a run context holding only what prompting uses."""
+    ctx = RunContext(Video(np.zeros((1, *SIZE, 3), np.uint8)), None, segmenter, None, None, options)
+    return _segment_frame(ctx, embedding, objects, rng)
 
 
 def _embedding():

@@ -12,49 +12,35 @@ the whole dataset, combination after combination, or alternating between combina
 * peak resident host memory during the timed passes (sampled from ``/proc``), and peak CUDA memory when
   the components use torch on a GPU.
 
-Outputs in ``--output``: ``runs.csv``, ``runs.json`` (rows + per-sequence scores + the machine, config,
-seed, package versions and git revision), ``results.md`` (a Markdown table) and ``speed_accuracy.png``.
+This module plans and runs the grid (:func:`plan_bench`, :func:`run_bench`); the measuring tools are in
+:mod:`sampt.evaluation.measure`, the machine and versions in :mod:`sampt.evaluation.provenance`, the table,
+plot and files in :mod:`sampt.evaluation.bench_report`, the command line in :mod:`sampt.evaluation.commands`.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import logging
-import os
-import platform
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
-import time
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import numpy as np
-
 from sampt.errors import UsageError
-from sampt.evaluation.report import markdown_table, text_table, write_csv, write_json
+from sampt.evaluation.measure import STAGES, PeakMemory, Stopwatch
+from sampt.evaluation.provenance import provenance
 
 log = logging.getLogger(__name__)
 
-STAGES = ("tracking", "encoding", "decoding", "other")
-RUN_COLUMNS = ("name", "tracker", "segmenter", "options", "J&F", "J", "F", "fps_median", "fps_best",
-               "spf_min", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding", "spf_decoding", "spf_other",
-               "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib", "frames", "sequences", "objects", "repeats", "setup_s")
-TABLE_COLUMNS = ("name", "J&F", "J", "F", "fps_median", "fps_best", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding",
-                 "spf_decoding", "spf_other", "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib")
 DEFAULT_CONFIG = "synthetic"
-DIGITS = {"J&F": 3, "J": 3, "F": 3, "fps_median": 1, "fps_best": 1, "peak_rss_mib": 0, "rss_increase_mib": 1,
-          "peak_gpu_mib": 0,
-          **{c: 4 for c in RUN_COLUMNS if "spf_" in c}}
+CONFIG_KEYS = ("dataset", "grid", "overrides", "repeats", "warmup", "interleave", "seed", "sequences", "config")
 
 
 # -- configuration ------------------------------------------------------------------------------------
 
 def bench_config_dir() -> Path:
+    """Where named bench configs live: ``bench/`` in sampt's config folder."""
     from sampt.config import config_dir
 
     return config_dir() / "bench"
@@ -77,16 +63,15 @@ def load_bench_config(name_or_path: Optional[str]) -> dict:
         raise UsageError(f"bench config {path} cannot be parsed: {exc}") from None
     if not isinstance(cfg, dict):
         raise UsageError(f"bench config {path} must hold a mapping")
-    unknown = set(cfg) - {"dataset", "grid", "overrides", "repeats", "warmup", "seed", "sequences", "config",
-                          "interleave"}
+    unknown = set(cfg) - set(CONFIG_KEYS)
     if unknown:
-        raise UsageError(f"bench config {path}: unknown key {sorted(unknown)[0]!r} (keys: dataset, grid, overrides, "
-                         "repeats, warmup, interleave, seed, sequences, config)")
+        raise UsageError(f"bench config {path}: unknown key {sorted(unknown)[0]!r} (keys: {', '.join(CONFIG_KEYS)})")
     cfg["_path"] = str(path)
     return cfg
 
 
-def _as_list(value: Any) -> list:
+def as_list(value: Any) -> list:
+    """A list as given, a comma-separated string split, or one value in a list."""
     if isinstance(value, (list, tuple)):
         return list(value)
     if isinstance(value, str):
@@ -99,7 +84,7 @@ def parse_grid_item(item: str) -> tuple[str, list[str]]:
     key, sep, values = item.partition("=")
     if not sep or not key.strip() or not values.strip():
         raise UsageError(f"grid axis {item!r} is not KEY=V1,V2,... (e.g. tracker=lk,flow)")
-    return key.strip(), _as_list(values)
+    return key.strip(), as_list(values)
 
 
 def expand_grid(grid: dict[str, list]) -> list[list[str]]:
@@ -107,7 +92,7 @@ def expand_grid(grid: dict[str, list]) -> list[list[str]]:
     if not grid:
         return [[]]
     keys = list(grid)
-    values = [[("null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for v in _as_list(grid[k])]
+    values = [[("null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for v in as_list(grid[k])]
               for k in keys]
     for k, vs in zip(keys, values):
         if not vs:
@@ -126,131 +111,69 @@ def combination_name(overrides: Sequence[str]) -> tuple[str, str, str, str]:
     return name, tracker, segmenter, options
 
 
-# -- machine and provenance -------------------------------------------------------------------------
+@dataclass
+class BenchPlan:
+    """A benchmark to run: the bench config with the command line's choices applied. ``common`` overrides
+    apply to every combination; ``combos`` are each combination's own overrides (they name it)."""
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    config: dict
+    dataset: dict
+    grid: dict[str, list]
+    common: list[str]
+    combos: list[list[str]]
+    repeats: int
+    warmup: int
+    interleave: bool
+    seed: Optional[int]
+    sequences: list[str] = field(default_factory=list)
+    pipeline_config: Optional[str] = None
 
-
-def gpu_name() -> Optional[str]:
-    """The CUDA device's name when torch is already in use and CUDA is available (torch is not imported)."""
-    torch = sys.modules.get("torch")
-    try:
-        if torch is not None and torch.cuda.is_available():
-            return torch.cuda.get_device_name(0)
-    except Exception:  # pragma: no cover - broken CUDA setups
-        return None
-    return None
-
-
-def machine_info() -> dict:
-    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "gpu": gpu_name(), "platform": platform.platform(),
-            "python": platform.python_version(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "hostname": platform.node()}
+    @property
+    def config_file(self) -> str:
+        return self.config["_path"]
 
 
-def machine_label(info: dict) -> str:
-    return f"{info['cpu']} ({info['cpu_count']} cores)" + (f", GPU: {info['gpu']}" if info.get("gpu") else ", no GPU")
+def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), dataset: Optional[str] = None,
+               split: Optional[str] = None, sequences: Optional[str] = None, trackers: Optional[str] = None,
+               segmenters: Optional[str] = None, grid: Sequence[str] = (), repeats: Optional[int] = None,
+               warmup: Optional[int] = None, interleave: Optional[bool] = None,
+               pipeline_config: Optional[str] = None) -> BenchPlan:
+    """Load the bench ``config`` and apply the caller's choices (None keeps the config's); checks that every
+    combination composes before anything runs."""
+    cfg = load_bench_config(config)
+    dataset_spec = dict(cfg.get("dataset") or {"name": "synthetic"})
+    if dataset:
+        dataset_spec["name"] = dataset
+        if dataset != "synthetic":
+            dataset_spec.pop("root", None)
+    if split:
+        dataset_spec["split"] = split
+    axes = {k: as_list(v) for k, v in (cfg.get("grid") or {}).items()}
+    if trackers:
+        axes["tracker"] = as_list(trackers)
+    if segmenters:
+        axes["segmenter"] = as_list(segmenters)
+    for item in grid:
+        k, vs = parse_grid_item(item)
+        axes[k] = vs
+    repeats = int(repeats if repeats is not None else cfg.get("repeats", 3))
+    warmup = int(warmup if warmup is not None else cfg.get("warmup", 1))
+    if repeats < 1 or warmup < 0:
+        raise UsageError(f"--repeats must be >= 1 and --warmup >= 0 (got {repeats}, {warmup})")
+    seed = cfg.get("seed")
+    common = [str(o) for o in as_list(cfg.get("overrides") or [])] + list(overrides)
+    if seed is not None and not any(o.startswith("seed=") for o in common):
+        common.append(f"seed={int(seed)}")
+    pipeline_config = pipeline_config or cfg.get("config")
+    combos = expand_grid(axes)
+    from sampt.config import compose
 
-
-def package_versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for dist in ("sampt", "numpy", "opencv-python-headless", "opencv-python", "omegaconf", "pluggy", "scipy",
-                 "torch", "torchvision", "matplotlib"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    try:
-        import cv2
-
-        out["cv2"] = cv2.__version__
-    except ImportError:  # pragma: no cover
-        pass
-    return out
-
-
-def git_revision() -> dict:
-    """The git commit of the sampt checkout and whether tracked files were modified."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
-        if rev.returncode != 0:
-            return {"commit": None}
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
-        return {"commit": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None}
-
-
-# -- memory -----------------------------------------------------------------------------------------
-
-def _rss_bytes() -> Optional[int]:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class PeakMemory:
-    """Peak resident memory while active: samples ``/proc/self/statm`` every ``interval`` seconds (falls back
-    to ``ru_maxrss``, the process's lifetime peak, where ``/proc`` is missing), and the peak CUDA memory
-    allocated through torch when torch is in use with CUDA."""
-
-    def __init__(self, interval: float = 0.005):
-        self.interval = interval
-        self.peak = self.start = 0
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        self.gpu_peak: Optional[int] = None
-
-    def _cuda(self):
-        torch = sys.modules.get("torch")
-        try:
-            return torch if torch is not None and torch.cuda.is_available() else None
-        except Exception:  # pragma: no cover
-            return None
-
-    def __enter__(self) -> "PeakMemory":
-        self.peak = self.start = _rss_bytes() or 0
-        torch = self._cuda()
-        if torch is not None:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            rss = _rss_bytes()
-            if rss is not None and rss > self.peak:
-                self.peak = rss
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        rss = _rss_bytes()
-        if rss is None:
-            self.peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        else:
-            self.peak = max(self.peak, rss)
-        torch = self._cuda()
-        if torch is not None:
-            torch.cuda.synchronize()
-            self.gpu_peak = int(torch.cuda.max_memory_allocated())
+    for combo in combos:  # every combination composes, before time is spent on any
+        compose(common + combo, config_file=pipeline_config)
+    names = [s for s in (sequences or "").split(",") if s] or [str(s) for s in as_list(cfg.get("sequences") or [])]
+    return BenchPlan(config=cfg, dataset=dataset_spec, grid=axes, common=common, combos=combos, repeats=repeats,
+                     warmup=warmup, interleave=bool(interleave if interleave is not None else cfg.get("interleave", False)),
+                     seed=None if seed is None else int(seed), sequences=names, pipeline_config=pipeline_config)
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -275,6 +198,16 @@ def prepare_dataset(spec: dict, root: Optional[str], workdir: Path) -> Any:
     if not root:
         raise UsageError(f"bench dataset {name!r} needs a root folder: --dataset-root or dataset.root in the config")
     return open_dataset("davis2017" if name == "synthetic" else name, root, split=split)
+
+
+def describe_dataset(spec: dict, dataset: Any, num_sequences: int, root: Optional[str]) -> str:
+    """How the report names the benchmark's data."""
+    name = spec.get("name", "synthetic")
+    if name == "synthetic" and not (root or spec.get("root")):
+        syn = spec.get("synthetic") or {}
+        return (f"synthetic DAVIS-layout set ({num_sequences} clips of {syn.get('num_frames', 16)} frames, "
+                f"{syn.get('width', 128)}x{syn.get('height', 96)}, seed {syn.get('seed', 0)})")
+    return f"{name} ({dataset.name} layout, split {dataset.split})"
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -305,11 +238,11 @@ class CombinationBench:
         self.progress = False  # per-frame progress bars during passes
 
     def setup(self) -> None:
-        from sampt.pipeline import SamPt
+        from sampt.config import build_pipeline
 
-        start = time.perf_counter()
-        self.pipeline = SamPt.from_config(self.cfg)
-        self.setup_seconds = time.perf_counter() - start
+        with Stopwatch() as sw:
+            self.pipeline = build_pipeline(self.cfg)
+        self.setup_seconds = sw.seconds
 
     def warm_up(self, runs: int) -> None:
         _, video, prompts = self.sequences[0]
@@ -327,8 +260,7 @@ class CombinationBench:
         stages = dict.fromkeys(STAGES, 0.0)
         with PeakMemory() as mem:
             for seq, video, prompts in self.sequences:
-                pred = predict_sequence(self.pipeline, seq, video=video, prompts=prompts,
-                                        progress=self.progress)
+                pred = predict_sequence(self.pipeline, seq, video=video, prompts=prompts, progress=self.progress)
                 elapsed += pred.seconds
                 cpu += pred.cpu_seconds
                 for s in STAGES:
@@ -377,7 +309,7 @@ class CombinationBench:
             "peak_gpu_mib": (self.peak_gpu / 2**20) if self.peak_gpu is not None else None,
             "frames": frames, "sequences": len(self.sequences),
             "objects": sum(len(p) for _, _, p in self.sequences), "repeats": len(totals),
-            "setup_s": self.setup_seconds, "seconds_per_pass": totals,
+            "setup_s": self.setup_seconds, "seconds_per_pass": totals, "overrides": list(self.combo),
         }
         return row, self.per_sequence, OmegaConf.to_container(self.cfg, resolve=True)
 
@@ -413,196 +345,64 @@ def run_grid(benches: list[CombinationBench], repeats: int, warmup: int, interle
         b.release()
 
 
-def _require_matplotlib(pyplot: bool = True) -> Any:
-    """``matplotlib.pyplot`` (Agg backend); only ``matplotlib`` itself when not ``pyplot`` (a cheap check
-    that does not load the plotting machinery into the process being measured)."""
-    try:
-        import matplotlib
+@dataclass
+class BenchResult:
+    """What :func:`run_bench` measured: one row per combination, per-sequence rows, and the metadata
+    (machine, versions, git revision, configs, protocol) that goes with them."""
 
-        if not pyplot:
-            return matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError("the speed/accuracy plot needs matplotlib: pip install matplotlib (or 'sampt[plot]'), "
-                         "or pass --no-plot") from None
-    return plt
+    rows: list[dict]
+    per_sequence: list[dict]
+    meta: dict
 
 
-def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
-    """Scatter of J&F against FPS (log scale when the FPS span an order of magnitude), one labelled point
-    per combination."""
-    plt = _require_matplotlib()
-    from sampt.io import atomic_write
-
-    fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
-    for r in rows:
-        x, y = r["fps_median"], r["J&F"]
-        if y is None or not np.isfinite(y):
-            continue
-        ax.scatter([x], [100 * y], s=40)
-        ax.annotate(r["name"], (x, 100 * y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    fps = [r["fps_median"] for r in rows if r.get("fps_median")]
-    log_scale = bool(fps) and max(fps) / max(min(fps), 1e-9) > 10  # spans an order of magnitude
-    if log_scale:
-        ax.set_xscale("log")
-    ax.margins(x=0.25, y=0.15)
-    ax.set_xlabel(f"frames per second (whole pipeline, median of passes{'; log scale' if log_scale else ''})")
-    ax.set_ylabel("J&F (%)")
-    ax.set_title(title, fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
-
-
-def markdown_report(rows: Sequence[dict], meta: dict) -> str:
-    machine = machine_label(meta["machine"])
-    rev = meta["git"].get("commit") or "unknown"
-    lines = [f"Machine: {machine}. sampt {meta['versions'].get('sampt', '?')}, git {rev[:12]}"
-             f"{' (modified)' if meta['git'].get('dirty') else ''}. Dataset: {meta['dataset']}, "
-             f"{meta['frames']} frames in {meta['sequences']} sequences; {meta['warmup']} warm-up run(s) excluded, "
-             f"{meta['repeats']} timed passes{' (interleaved across combinations)' if meta.get('interleave') else ''}; "
-             f"seed {meta['seed']}.",
-             "",
-             "J&F, J, F: DAVIS protocol (first and last frames excluded). FPS: frames per wall-clock second of the "
-             "whole pipeline (median and best pass). spf_*: wall-clock seconds per frame (median pass) in total and by "
-             "stage; cpu_spf_median: process CPU seconds per frame (all threads; less sensitive to other load on the "
-             "machine). "
-             "Memory: peak resident host memory of the process (MiB) during the timed passes, and its largest rise "
-             "within a pass; GPU: peak CUDA memory allocated.",
-             "",
-             markdown_table(rows, TABLE_COLUMNS, digits=DIGITS)]
-    return "\n".join(lines) + "\n"
-
-
-def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="config overrides applied to every combination (pipeline=fast pipeline.refinement_iterations=3)")
-    p.add_argument("--config", "-c", default=None,
-                   help=f"bench config: a YAML file or a name in configs/bench/ (default: {DEFAULT_CONFIG})")
-    p.add_argument("--dataset-root", default=None, help="dataset root (default: the config's; synthetic needs none)")
-    p.add_argument("--dataset", default=None, help="dataset name (synthetic, davis2017, davis2016, ...)")
-    p.add_argument("--split", default=None, help="dataset split")
-    p.add_argument("--sequences", default=None, help="comma-separated sequences (default: all)")
-    p.add_argument("--trackers", default=None, help="comma-separated trackers (replaces the config's grid axis)")
-    p.add_argument("--segmenters", default=None, help="comma-separated segmenters (replaces the config's grid axis)")
-    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                   help="a grid axis (repeatable), e.g. pipeline.positive_points=4,8,16")
-    p.add_argument("--repeats", type=int, default=None, help="timed passes per combination (default: config, 3)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed warm-up runs (default: config, 1)")
-    p.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=None,
-                   help="build every pipeline first and alternate the combinations pass by pass, so changes in "
-                        "machine load hit all alike (default: the config's, off)")
-    p.add_argument("--pipeline-config", default=None, help="base pipeline config file (default: configs/config.yaml)")
-    p.add_argument("--output", "-o", default=None, help="output folder (default: sampt-output/bench/<config>-<time>)")
-    p.add_argument("--no-plot", action="store_true", help="skip the speed/accuracy plot (no matplotlib needed)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run_bench_command(args: argparse.Namespace) -> int:
-    cfg = load_bench_config(args.config)
-    dataset_spec = dict(cfg.get("dataset") or {"name": "synthetic"})
-    if args.dataset:
-        dataset_spec["name"] = args.dataset
-        if args.dataset != "synthetic":
-            dataset_spec.pop("root", None)
-    if args.split:
-        dataset_spec["split"] = args.split
-    grid = {k: _as_list(v) for k, v in (cfg.get("grid") or {}).items()}
-    if args.trackers:
-        grid["tracker"] = _as_list(args.trackers)
-    if args.segmenters:
-        grid["segmenter"] = _as_list(args.segmenters)
-    for item in args.grid:
-        k, vs = parse_grid_item(item)
-        grid[k] = vs
-    repeats = int(args.repeats if args.repeats is not None else cfg.get("repeats", 3))
-    warmup = int(args.warmup if args.warmup is not None else cfg.get("warmup", 1))
-    if repeats < 1 or warmup < 0:
-        raise UsageError(f"--repeats must be >= 1 and --warmup >= 0 (got {repeats}, {warmup})")
-    seed = cfg.get("seed")
-    common = [str(o) for o in _as_list(cfg.get("overrides") or [])] + list(args.overrides)
-    if seed is not None and not any(o.startswith("seed=") for o in common):
-        common.append(f"seed={int(seed)}")
-    config_file = args.pipeline_config or cfg.get("config")
-    combos = expand_grid(grid)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out_dir = Path(args.output or f"sampt-output/bench/{Path(cfg['_path']).stem}-{stamp}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    if not args.no_plot:  # fail now rather than after the whole grid
-        _require_matplotlib(pyplot=False)
-    # check every combination composes before spending time on any
-    from sampt.config import compose
-
-    for combo in combos:
-        compose(common + combo, config_file=config_file)
-    interleave = bool(args.interleave if args.interleave is not None else cfg.get("interleave", False))
-
+def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: bool = True) -> BenchResult:
+    """Run the plan's grid on its dataset and collect the rows and metadata (nothing is written)."""
     with tempfile.TemporaryDirectory(prefix="sampt-bench-") as work:
-        dataset = prepare_dataset(dataset_spec, args.dataset_root, Path(work))
-        names = [s for s in (args.sequences or "").split(",") if s] or _as_list(cfg.get("sequences") or [])
-        dataset.select(names)
+        dataset = prepare_dataset(plan.dataset, dataset_root, Path(work))
+        dataset.select(plan.sequences)
         if not dataset.scored_locally:
             raise UsageError(f"{dataset.name} {dataset.split} has no public annotations; benchmark on a split "
                              "that can be scored locally (DAVIS val, synthetic)")
         from sampt.evaluation.run import object_prompts
 
-        sequences = []
-        for seq in dataset:
-            sequences.append((seq, seq.video(), object_prompts(seq)))
+        sequences = [(seq, seq.video(), object_prompts(seq)) for seq in dataset]
         if not sequences:
             raise UsageError("the benchmark dataset has no sequences")
         from sampt.progress import progress_bar, stderr_is_terminal
 
-        bar = progress_bar(total=len(combos) * repeats, desc="bench", unit="pass", enabled=not args.no_progress,
+        bar = progress_bar(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass", enabled=progress,
                            leave=True)
-        benches = [CombinationBench(common, combo, sequences, config_file, dataset.exclude_first_last)
-                   for combo in combos]
+        benches = [CombinationBench(plan.common, combo, sequences, plan.pipeline_config, dataset.exclude_first_last)
+                   for combo in plan.combos]
         for b in benches:  # per-frame bars inside each pass
-            b.progress = not args.no_progress and stderr_is_terminal()
+            b.progress = progress and stderr_is_terminal()
         try:
-            run_grid(benches, repeats, warmup, interleave, bar)
+            run_grid(benches, plan.repeats, plan.warmup, plan.interleave, bar)
         finally:
             bar.close()
         rows, per_sequence, configs = [], [], {}
         for b in benches:
             row, seq_rows, resolved = b.results()
-            row["overrides"] = b.combo
             rows.append(row)
             per_sequence.extend(seq_rows)
             configs[row["name"]] = resolved
-        dataset_desc = f"{dataset_spec.get('name', 'synthetic')} ({dataset.name} layout, split {dataset.split})"
-        if dataset_spec.get("name", "synthetic") == "synthetic" and not (args.dataset_root or dataset_spec.get("root")):
-            syn = dataset_spec.get("synthetic") or {}
-            dataset_desc = (f"synthetic DAVIS-layout set ({len(sequences)} clips of {syn.get('num_frames', 16)} frames, "
-                            f"{syn.get('width', 128)}x{syn.get('height', 96)}, seed {syn.get('seed', 0)})")
+        dataset_desc = describe_dataset(plan.dataset, dataset, len(sequences), dataset_root)
         frames = sum(len(v) for _, v, _ in sequences)
-        num_sequences = len(sequences)
+    plan_dict = {k: v for k, v in asdict(plan).items() if k != "config"}
     meta = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "arguments": {k: v for k, v in vars(args).items()
-                      if isinstance(v, (str, int, float, bool, list, type(None))) and k != "func"},
-        "machine": machine_info(), "versions": package_versions(), "git": git_revision(),
-        "bench_config": {k: v for k, v in cfg.items() if k != "_path"}, "bench_config_file": cfg["_path"],
-        "grid": grid, "common_overrides": common, "repeats": repeats, "warmup": warmup, "interleave": interleave,
-        "seed": seed if seed is not None else next((int(c["seed"]) for c in configs.values()), None),
-        "dataset": dataset_desc, "frames": frames, "sequences": num_sequences, "configs": configs,
+        "plan": plan_dict, "dataset_root": dataset_root, **provenance(),
+        "bench_config": {k: v for k, v in plan.config.items() if k != "_path"}, "bench_config_file": plan.config_file,
+        "grid": plan.grid, "common_overrides": plan.common, "repeats": plan.repeats, "warmup": plan.warmup,
+        "interleave": plan.interleave,
+        "seed": plan.seed if plan.seed is not None else next((int(c["seed"]) for c in configs.values()), None),
+        "dataset": dataset_desc, "frames": frames, "sequences": len(sequences), "configs": configs,
+        "executor": {"name": "local", "workers": 1},
     }
-    write_csv(out_dir / "runs.csv", rows, RUN_COLUMNS)
-    write_json(out_dir / "runs.json", {"meta": meta, "runs": rows, "per_sequence": per_sequence})
-    md = markdown_report(rows, meta)
-    from sampt.io import atomic_write
+    return BenchResult(rows, per_sequence, meta)
 
-    with atomic_write(out_dir / "results.md") as tmp:
-        tmp.write_text(md)
-    if not args.no_plot:
-        plot_speed_accuracy(rows, out_dir / "speed_accuracy.png",
-                            f"SAM-PT speed vs accuracy on {dataset_desc}\n{machine_label(meta['machine'])}")
-    print(text_table(rows, TABLE_COLUMNS, digits=DIGITS))
-    print(f"\nbenchmark written to {out_dir} (runs.csv, runs.json, results.md"
-          f"{'' if args.no_plot else ', speed_accuracy.png'})")
-    return 0
+
+def default_output(plan: BenchPlan) -> Path:
+    """``sampt-output/bench/<config>-<UTC time>``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path(f"sampt-output/bench/{Path(plan.config_file).stem}-{stamp}")

@@ -1,4 +1,6 @@
-"""Evaluation commands: ``sampt score``, ``sampt eval`` and ``sampt bench``."""
+"""Evaluation commands: ``sampt score``, ``sampt eval`` and ``sampt bench``: their arguments, and the
+summary each prints. The work is in :mod:`sampt.evaluation.scoring`, :mod:`sampt.evaluation.run` and
+:mod:`sampt.evaluation.bench`."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +11,23 @@ import sampt
 log = logging.getLogger(__name__)
 
 
-def _score(args: argparse.Namespace) -> int:
+# -- sampt score ------------------------------------------------------------------------------------
+
+def add_score_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence, or "
+                   "the output folder of `sampt run` (its masks/<sequence>/ are scored)")
+    p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root (DAVIS: holds JPEGImages/, "
+                   "Annotations/, ImageSets/)")
+    p.add_argument("--dataset", default="davis", help="davis (with --year), davis2016, davis2017, youtubevos2019 "
+                   "(train split only; val/test are scored by the server), mose (default: davis)")
+    p.add_argument("--year", default="2017", choices=["2016", "2017"], help="DAVIS year (default 2017)")
+    p.add_argument("--split", default=None, help="split (default: val for DAVIS)")
+    p.add_argument("--sequences", default=None, help="comma-separated sequences to score (default: all)")
+    p.add_argument("--csv-dir", default=None, help="where to write the CSVs (default: RESULTS_DIR)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
     from sampt.evaluation.scoring import run_folder_sequences, score_results
 
@@ -22,24 +40,103 @@ def _score(args: argparse.Namespace) -> int:
         names = names or found
     dataset.select(names)
     report = score_results(results_dir, dataset, progress=not args.no_progress)
-    title = f"{dataset.name} {dataset.split}"
-    print(report.format(title))
-    out_dir = args.csv_dir or args.results_dir
-    g, s = report.write_csvs(out_dir, dataset.split)
+    print(report.format(f"{dataset.name} {dataset.split}"))
+    g, s = report.write_csvs(args.csv_dir or args.results_dir, dataset.split)
     print(f"\nGlobal results saved in {g}\nPer-sequence results saved in {s}")
     return 0
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from sampt.evaluation.run import run_eval_command
+# -- sampt eval -------------------------------------------------------------------------------------
 
-    return run_eval_command(args)
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root folder")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose, split=val, and config "
+                        "overrides (tracker=lk segmenter=grabcut pipeline.positive_points=8 ...)")
+    p.add_argument("--output", "-o", default=None,
+                   help="results folder (default: sampt-output/eval/<dataset>-<split>-<tracker>-<segmenter>)")
+    p.add_argument("--sequences", default=None, help="comma-separated sequences to run (default: all)")
+    p.add_argument("--config", default=None, help="base config file (default: configs/config.yaml)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="rerun every sequence, even complete ones (also allows a different configuration)")
+    p.add_argument("--zip", action="store_true", help="YouTube-VOS/MOSE: also zip the submission")
+    p.add_argument("--no-score", action="store_true", help="write the results only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from sampt.evaluation.bench import run_bench_command
+def cmd_eval(args: argparse.Namespace) -> int:
+    from sampt.evaluation.report import text_table
+    from sampt.evaluation.run import SEQUENCE_COLUMNS, run_eval
+    from sampt.evaluation.writers import SERVER_NOTE, zip_submission
 
-    return run_bench_command(args)
+    outcome = run_eval(args.dataset_root, args.overrides, output=args.output, sequences=args.sequences,
+                       config_file=args.config, overwrite=args.overwrite, score=not args.no_score,
+                       progress=not args.no_progress)
+    dataset, out_dir = outcome.dataset, outcome.out_dir
+    if outcome.report is None:
+        print(text_table(outcome.rows, ["Sequence", "Frames", "Objects", "Seconds", "FPS"]))
+        if dataset.kind == "youtubevos":
+            if args.zip:
+                print(f"submission: {zip_submission(out_dir)}")
+            print(SERVER_NOTE)
+        elif not dataset.scored_locally:
+            print(f"{dataset.name} {dataset.split} is scored by the DAVIS challenge server: upload a zip of the "
+                  "sequence folders (https://davischallenge.org).")
+        print(f"results written to {out_dir}")
+        return 0
+    print(text_table(outcome.rows, SEQUENCE_COLUMNS))
+    print()
+    print(outcome.report.format(f"{dataset.name} {dataset.split}"))
+    print(f"\nresults written to {out_dir}; scores in {', '.join(p.name for p in outcome.score_files)}")
+    return 0
+
+
+# -- sampt bench ------------------------------------------------------------------------------------
+
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    from sampt.evaluation.bench import DEFAULT_CONFIG
+
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="config overrides applied to every combination (pipeline=fast pipeline.refinement_iterations=3)")
+    p.add_argument("--config", "-c", default=None,
+                   help=f"bench config: a YAML file or a name in configs/bench/ (default: {DEFAULT_CONFIG})")
+    p.add_argument("--dataset-root", default=None, help="dataset root (default: the config's; synthetic needs none)")
+    p.add_argument("--dataset", default=None, help="dataset name (synthetic, davis2017, davis2016, ...)")
+    p.add_argument("--split", default=None, help="dataset split")
+    p.add_argument("--sequences", default=None, help="comma-separated sequences (default: all)")
+    p.add_argument("--trackers", default=None, help="comma-separated trackers (replaces the config's grid axis)")
+    p.add_argument("--segmenters", default=None, help="comma-separated segmenters (replaces the config's grid axis)")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="a grid axis (repeatable), e.g. pipeline.positive_points=4,8,16")
+    p.add_argument("--repeats", type=int, default=None, help="timed passes per combination (default: config, 3)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed warm-up runs (default: config, 1)")
+    p.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=None,
+                   help="build every pipeline first and alternate the combinations pass by pass, so changes in "
+                        "machine load hit all alike (default: the config's, off)")
+    p.add_argument("--pipeline-config", default=None, help="base pipeline config file (default: configs/config.yaml)")
+    p.add_argument("--output", "-o", default=None, help="output folder (default: sampt-output/bench/<config>-<time>)")
+    p.add_argument("--no-plot", action="store_true", help="skip the speed/accuracy plot (no matplotlib needed)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sampt.evaluation.bench import default_output, plan_bench, run_bench
+    from sampt.evaluation.bench_report import require_matplotlib, terminal_table, write_bench_report
+
+    plan = plan_bench(args.config, args.overrides, dataset=args.dataset, split=args.split, sequences=args.sequences,
+                      trackers=args.trackers, segmenters=args.segmenters, grid=args.grid, repeats=args.repeats,
+                      warmup=args.warmup, interleave=args.interleave, pipeline_config=args.pipeline_config)
+    if not args.no_plot:  # fail now rather than after the whole grid
+        require_matplotlib(pyplot=False)
+    out_dir = Path(args.output) if args.output else default_output(plan)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = run_bench(plan, dataset_root=args.dataset_root, progress=not args.no_progress)
+    written = write_bench_report(out_dir, result.rows, result.per_sequence, result.meta, plot=not args.no_plot)
+    print(terminal_table(result.rows))
+    print(f"\nbenchmark written to {out_dir} ({', '.join(written)})")
+    return 0
 
 
 @sampt.hookimpl
@@ -56,21 +153,8 @@ def register_commands(cli) -> None:
   sampt run DAVIS_ROOT/JPEGImages/480p/bear --mask DAVIS_ROOT/Annotations/480p/bear/00000.png -o out/
   sampt score out/ DAVIS_ROOT                           # scores the sequence(s) in out/masks/
   sampt score results/ DAVIS_ROOT --year 2016 --sequences bear,camel""")
-    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence, or "
-                   "the output folder of `sampt run` (its masks/<sequence>/ are scored)")
-    p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root (DAVIS: holds JPEGImages/, "
-                   "Annotations/, ImageSets/)")
-    p.add_argument("--dataset", default="davis", help="davis (with --year), davis2016, davis2017, youtubevos2019 "
-                   "(train split only; val/test are scored by the server), mose (default: davis)")
-    p.add_argument("--year", default="2017", choices=["2016", "2017"], help="DAVIS year (default 2017)")
-    p.add_argument("--split", default=None, help="split (default: val for DAVIS)")
-    p.add_argument("--sequences", default=None, help="comma-separated sequences to score (default: all)")
-    p.add_argument("--csv-dir", default=None, help="where to write the CSVs (default: RESULTS_DIR)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_score)
-
-    from sampt.evaluation.run import add_eval_arguments
-    from sampt.evaluation.bench import add_bench_arguments
+    add_score_arguments(p)
+    p.set_defaults(func=cmd_score)
 
     p = cli.add_parser(
         "eval", help="run the pipeline over a VOS dataset, write result PNGs and score them",
@@ -82,7 +166,7 @@ def register_commands(cli) -> None:
   sampt eval DAVIS_ROOT dataset=davis2017 split=val tracker=lk segmenter=grabcut
   sampt eval YTVOS_ROOT dataset=youtubevos2019 split=valid --zip tracker=cotracker3_offline segmenter=sam_vit_h""")
     add_eval_arguments(p)
-    p.set_defaults(func=_eval)
+    p.set_defaults(func=cmd_eval)
 
     p = cli.add_parser(
         "bench", help="speed/accuracy grid over trackers x segmenters x pipeline options",
@@ -91,6 +175,6 @@ def register_commands(cli) -> None:
                     "CSV, JSON, a Markdown table and a speed-vs-accuracy plot.",
         epilog="""examples:
   sampt bench                                   # the weightless grid on synthetic clips
-  sampt bench --config configs/bench/davis2017.yaml""")
+  sampt bench --config davis2017 --dataset-root DAVIS_ROOT""")
     add_bench_arguments(p)
-    p.set_defaults(func=_bench)
+    p.set_defaults(func=cmd_bench)

@@ -7,10 +7,8 @@ convention; DAVIS never scores that frame). Outputs are written for the frames t
 """
 from __future__ import annotations
 
-import argparse
 import logging
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -18,12 +16,14 @@ import numpy as np
 
 from sampt.errors import UsageError
 from sampt.evaluation.datasets import VOSDataset, VOSSequence, open_dataset
-from sampt.evaluation.report import text_table, write_csv
-from sampt.evaluation.writers import SERVER_NOTE, resize_labels, sequence_complete, write_sequence, zip_submission
+from sampt.evaluation.measure import Stopwatch
+from sampt.evaluation.report import write_csv
+from sampt.evaluation.writers import resize_labels, sequence_complete, write_sequence
 
 log = logging.getLogger(__name__)
 
 DATASET_KEYS = ("dataset", "split", "year")
+SEQUENCE_COLUMNS = ("Sequence", "Frames", "Objects", "J&F-Mean", "J-Mean", "F-Mean", "Seconds", "FPS")
 
 
 @dataclass
@@ -68,9 +68,8 @@ def predict_sequence(pipeline: Any, seq: VOSSequence, video: Any = None, prompts
     # what ran before it; reseed it so every sequence is reproducible whatever the order (resumed runs,
     # benchmark passes)
     cv2.setRNGSeed(int(getattr(pipeline, "seed", 0) or 0))
-    start, cpu_start = time.perf_counter(), time.process_time()
-    result = pipeline.run(video, prompts, progress=progress)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    with Stopwatch() as sw:
+        result = pipeline.run(video, prompts, progress=progress)
     labels = result.label_maps()
     ids = list(result.object_ids)
     H, W = prompts[0].mask.shape
@@ -86,88 +85,71 @@ def predict_sequence(pipeline: Any, seq: VOSSequence, video: Any = None, prompts
                 lab = np.where(lab == p.object_id, 0, lab)
                 lab = np.where(p.mask, np.uint8(p.object_id), lab).astype(np.uint8)
         out[k] = lab
-    return SequencePrediction(out, result, seconds, cpu_seconds)
+    return SequencePrediction(out, result, sw.seconds, sw.cpu_seconds)
 
 
-def add_eval_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root folder")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose, split=val, and config "
-                        "overrides (tracker=lk segmenter=grabcut pipeline.positive_points=8 ...)")
-    p.add_argument("--output", "-o", default=None,
-                   help="results folder (default: sampt-output/eval/<dataset>-<split>-<tracker>-<segmenter>)")
-    p.add_argument("--sequences", default=None, help="comma-separated sequences to run (default: all)")
-    p.add_argument("--config", default=None, help="base config file (default: configs/config.yaml)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="rerun every sequence, even complete ones (also allows a different configuration)")
-    p.add_argument("--zip", action="store_true", help="YouTube-VOS/MOSE: also zip the submission")
-    p.add_argument("--no-score", action="store_true", help="write the results only")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+@dataclass
+class EvalOutcome:
+    """What :func:`run_eval` did: the dataset, the results folder, one row per sequence (``Seconds`` is
+    ``"skipped"`` for a sequence already complete), the score report and the CSVs it was written to (None
+    and none when not scored)."""
+
+    dataset: VOSDataset
+    out_dir: Path
+    rows: list[dict]
+    report: Any = None
+    score_files: list[Path] = field(default_factory=list)
 
 
-def run_eval_command(args: argparse.Namespace) -> int:
+def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[str] = None,
+             sequences: Optional[str] = None, config_file: Optional[str] = None, overwrite: bool = False,
+             score: bool = True, progress: bool = True) -> EvalOutcome:
+    """Run the pipeline over a dataset, write each sequence's result PNGs atomically (skipping complete ones
+    unless ``overwrite``) and score them where the dataset can be scored locally."""
     from omegaconf import OmegaConf
 
-    from sampt.config import compose
-    from sampt.pipeline import SamPt
+    from sampt.config import build_pipeline, compose
+    from sampt.io import atomic_write
 
-    picked, overrides = split_dataset_overrides(args.overrides)
-    dataset = open_dataset(picked.get("dataset", "davis2017"), args.dataset_root, split=picked.get("split"),
+    picked, overrides = split_dataset_overrides(overrides)
+    dataset = open_dataset(picked.get("dataset", "davis2017"), dataset_root, split=picked.get("split"),
                            year=picked.get("year"))
-    dataset.select([s for s in (args.sequences or "").split(",") if s])
-    cfg = compose(overrides, config_file=args.config)
-    out_dir = Path(args.output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
+    dataset.select([s for s in (sequences or "").split(",") if s])
+    cfg = compose(overrides, config_file=config_file)
+    out_dir = Path(output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg_text = OmegaConf.to_yaml(cfg)
     cfg_path = out_dir / "sampt-config.yaml"
-    if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not args.overwrite:
+    if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not overwrite:
         raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
                          "give another --output, or --overwrite to replace them")
-    from sampt.io import atomic_write
-
     with atomic_write(cfg_path) as tmp:
         tmp.write_text(cfg_text)
-    pipeline = SamPt.from_config(cfg)
+    pipeline = build_pipeline(cfg)
     rows = []
-    names = dataset.sequences
-    it: Any = names
     from sampt.progress import progress_bar
 
-    it = progress_bar(names, desc="sequences", unit="seq", enabled=not args.no_progress, leave=True)
+    it: Any = progress_bar(dataset.sequences, desc="sequences", unit="seq", enabled=progress, leave=True)
     for name in it:
         seq = dataset.sequence(name)
         frame_names = [seq.frame_names[t] for t in seq.eval_frames]
-        if not args.overwrite and sequence_complete(out_dir, dataset.kind, name, frame_names):
+        if not overwrite and sequence_complete(out_dir, dataset.kind, name, frame_names):
             log.info("%s: complete, skipped", name)
             rows.append({"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids), "Seconds": "skipped",
                          "FPS": ""})
             continue
-        pred = predict_sequence(pipeline, seq, progress=not args.no_progress)
+        pred = predict_sequence(pipeline, seq, progress=progress)
         write_sequence(out_dir, dataset.kind, name, frame_names, pred.labels)
         rows.append({"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids),
                      "Seconds": round(pred.seconds, 2), "FPS": round(len(seq) / max(pred.seconds, 1e-9), 2)})
-    if not dataset.scored_locally or args.no_score:
-        print(text_table(rows, ["Sequence", "Frames", "Objects", "Seconds", "FPS"]))
-        if dataset.kind == "youtubevos":
-            if args.zip:
-                print(f"submission: {zip_submission(out_dir)}")
-            print(SERVER_NOTE)
-        elif not dataset.scored_locally:
-            print(f"{dataset.name} {dataset.split} is scored by the DAVIS challenge server: upload a zip of the "
-                  "sequence folders (https://davischallenge.org).")
-        print(f"results written to {out_dir}")
-        return 0
+    if not dataset.scored_locally or not score:
+        return EvalOutcome(dataset, out_dir, rows)
     from sampt.evaluation.scoring import score_results
 
     report = score_results(out_dir, dataset, progress=False)
     per_seq = {r["Sequence"]: r for r in report.sequence_rows()}
     for r in rows:
         r.update({k: v for k, v in per_seq[r["Sequence"]].items() if k != "Objects"})
-    columns = ["Sequence", "Frames", "Objects", "J&F-Mean", "J-Mean", "F-Mean", "Seconds", "FPS"]
-    print(text_table(rows, columns))
-    print()
-    print(report.format(f"{dataset.name} {dataset.split}"))
-    g, s = report.write_csvs(out_dir, dataset.split)
-    write_csv(out_dir / f"sequences-{dataset.split}.csv", rows, columns)
-    print(f"\nresults written to {out_dir}; scores in {g.name}, {s.name}")
-    return 0
+    write_csv(out_dir / f"sequences-{dataset.split}.csv", rows, SEQUENCE_COLUMNS)
+    files = report.write_csvs(out_dir, dataset.split)
+    return EvalOutcome(dataset, out_dir, rows, report, list(files))

@@ -47,8 +47,12 @@ class SamPtOptions:
     min_reinit_area: int = 25
     """Masks of at most this many pixels are not used to re-initialise."""
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> "SamPtOptions":
-        """Check value ranges; return self. Raises ``ValueError`` naming the option."""
+        """Check value ranges (done on creation; call again after changing a field); return self.
+        Raises ``ValueError`` naming the option."""
         if self.positive_points < 1:
             raise ValueError(f"pipeline.positive_points must be >= 1, got {self.positive_points}")
         for name in ("negative_points", "refinement_iterations"):

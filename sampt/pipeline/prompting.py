@@ -20,13 +20,15 @@ decodes them in one call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from sampt.interfaces import ImageEmbedding, Segmenter
+from sampt.interfaces import ImageEmbedding
+from sampt.pipeline.context import RunContext
 from sampt.pipeline.options import SamPtOptions
-from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt
+from sampt.pipeline.store import SegmentationOutput
+from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt, Tracks
 
 
 @dataclass
@@ -82,9 +84,10 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
 
 
-def segment_frame(segmenter: Segmenter, embedding: ImageEmbedding, objects: Sequence[ObjectFramePoints],
-                  options: SamPtOptions, rng: np.random.Generator) -> list[ObjectFrameResult]:
+def segment_frame(ctx: RunContext, embedding: ImageEmbedding, objects: Sequence[ObjectFramePoints],
+                  rng: np.random.Generator) -> list[ObjectFrameResult]:
     """Masks of ``objects`` on one frame, following the protocol in this module's docstring."""
+    options = ctx.options
     size = embedding.size
     prompt_points = build_prompt_points(objects, size, options, rng)
     results = [ObjectFrameResult(None, None, p, lab) for p, lab in prompt_points]
@@ -94,7 +97,7 @@ def segment_frame(segmenter: Segmenter, embedding: ImageEmbedding, objects: Sequ
         return results
 
     def decode(prompts: list[Prompt]) -> list[Prediction]:
-        return segmenter.decode(embedding, prompts)
+        return ctx.decode(embedding, prompts)
 
     if options.negative_points > 0:
         first = decode([Prompt(prompt_points[i][0][prompt_points[i][1] == POSITIVE],
@@ -105,7 +108,7 @@ def segment_frame(segmenter: Segmenter, embedding: ImageEmbedding, objects: Sequ
         current = decode([Prompt(prompt_points[i][0], prompt_points[i][1]) for i in active])
     predictions = dict(zip(active, current))
 
-    box_scale = segmenter.input_scale(size) if options.reference_box else 1.0
+    box_scale = ctx.segmenter.input_scale(size) if options.reference_box else 1.0
     refining = list(active)
     for _ in range(options.refinement_iterations):
         refining = [i for i in refining if np.count_nonzero(predictions[i].logits > 0) >= 2]
@@ -126,43 +129,26 @@ def segment_frame(segmenter: Segmenter, embedding: ImageEmbedding, objects: Sequ
     return results
 
 
-@dataclass
-class SegmentationOutput:
-    """Step 3's output over frames: masks in ``store``, ``iou`` ``(T, O)`` (NaN: no prompt), and the prompt
-    points used on each frame per object (``prompts[t][o] = (points, labels)``)."""
-
-    store: "MaskStore"
-    iou: np.ndarray
-    prompts: list
-
-
-def segment_video(segmenter: Segmenter, embeddings: "EmbeddingCache", objects_labels: Sequence[np.ndarray],
-                  tracks: Sequence["Tracks"], options: SamPtOptions, seed: int, frames: Sequence[int],
-                  output: Optional[SegmentationOutput] = None, object_index: Optional[Sequence[int]] = None,
-                  progress=None, on_frame: Optional[Callable[[int, SegmentationOutput], None]] = None) -> SegmentationOutput:
+def segment_video(ctx: RunContext, objects_labels: Sequence[np.ndarray], tracks: Sequence[Tracks],
+                  frames: Sequence[int], output: Optional[SegmentationOutput] = None,
+                  object_index: Optional[Sequence[int]] = None, progress: Any = None,
+                  on_frame: Optional[Callable[[int, SegmentationOutput], None]] = None) -> SegmentationOutput:
     """Segment ``frames`` given each object's track ``labels`` and :class:`~sampt.types.Tracks`.
 
     ``tracks[i]`` covers the frames listed in ``frames`` in order (``tracks[i].points[k]`` is frame
     ``frames[k]``). Results go to ``output`` (created if None) at objects ``object_index`` (default 0..O-1).
-    ``on_frame(t, output)`` is called once frame ``t`` is final (to stream results to disk).
+    ``on_frame(t, output)`` is called once frame ``t`` is final (to stream results to disk); ``progress``
+    is a progress bar (``update(1)`` per frame) or None.
     """
-    from sampt.pipeline.store import MaskStore
-
     num_objects = len(tracks)
     object_index = list(range(num_objects)) if object_index is None else list(object_index)
     if output is None:
-        T = embeddings.num_frames
-        output = SegmentationOutput(MaskStore(T, num_objects, embeddings.size),
-                                    np.full((T, num_objects), np.nan, np.float32),
-                                    [[None] * num_objects for _ in range(T)])
+        output = SegmentationOutput.empty(len(ctx.video), num_objects, ctx.video.size)
     for k, t in enumerate(frames):
-        rng = np.random.default_rng([seed, t])
         frame_points = [ObjectFramePoints(tr.points[k], lab, tr.visibility[k]) for tr, lab in zip(tracks, objects_labels)]
-        results = segment_frame(segmenter, embeddings.get(t), frame_points, options, rng)
+        results = segment_frame(ctx, ctx.embedding(t), frame_points, ctx.frame_rng(t))
         for o, r in zip(object_index, results):
-            output.store.set(t, o, r.logits)
-            output.iou[t, o] = np.nan if r.iou is None else r.iou
-            output.prompts[t][o] = (r.prompt_points, r.prompt_labels)
+            output.record(t, o, r)
         if on_frame is not None:
             on_frame(t, output)
         if progress is not None:

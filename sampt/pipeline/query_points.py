@@ -7,12 +7,13 @@ object's query mask on its frame (used later to re-initialise points).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.interfaces import PointSampler
+from sampt.pipeline.context import RunContext
+from sampt.pipeline.prompting import ObjectFramePoints, segment_frame
 from sampt.types import NEGATIVE, POSITIVE, check_points_inside
 
 
@@ -74,23 +75,45 @@ def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]
             raise UsageError(f"{what}: needs at least one positive click")
 
 
-def sample_query_points(mask: np.ndarray, image: np.ndarray, frame: int, object_id: int,
-                        positive_sampler: PointSampler, negative_sampler: PointSampler,
-                        positive_points: int, negative_points: int, seed: int) -> ObjectQueries:
-    """Sample an object's query points from its mask on ``frame`` (``image`` is that frame)."""
+def query_points(ctx: RunContext, objects: Sequence[ObjectPrompt]) -> list[ObjectQueries]:
+    """Each object's query points and query mask: sampled from its mask, or its clicks with the mask the
+    segmenter answers them with on their frame (through the same prompting as step 3)."""
+    ids = [o.object_id for o in objects]
+    if len(set(ids)) != len(ids):
+        raise UsageError(f"object ids must be unique, got {ids}")
+    for o in objects:
+        validate_prompt(o, len(ctx.video), ctx.video.size)
+    queries = []
+    for i, o in enumerate(objects):
+        if o.mask is not None:
+            queries.append(sample_query_points(ctx, o.mask, o.frame, o.object_id, ctx.query_seed(i)))
+        else:
+            queries.append(_queries_from_clicks(ctx, o))
+    return queries
+
+
+def sample_query_points(ctx: RunContext, mask: np.ndarray, frame: int, object_id: int, seed: int) -> ObjectQueries:
+    """Sample an object's query points from its mask on ``frame`` with the context's samplers: positive
+    points inside (``seed``), negative points on the complement (``seed + 1``)."""
     mask = np.asarray(mask, bool)
-    positives = positive_sampler.sample(mask, positive_points, seed=seed, image=image)
+    image = ctx.video[frame]
+    positives = ctx.positive_sampler.sample(mask, ctx.options.positive_points, seed=seed, image=image)
     parts, labels = [positives], [np.full(len(positives), POSITIVE, np.int64)]
-    if negative_points > 0 and (~mask).any():
-        negatives = negative_sampler.sample(~mask, negative_points, seed=seed + 1, image=image)
+    if ctx.options.negative_points > 0 and (~mask).any():
+        negatives = ctx.negative_sampler.sample(~mask, ctx.options.negative_points, seed=seed + 1, image=image)
         parts.append(negatives)
         labels.append(np.full(len(negatives), NEGATIVE, np.int64))
     return ObjectQueries(object_id, frame, np.concatenate(parts).astype(np.float32), np.concatenate(labels), mask)
 
 
-def queries_from_clicks(prompt: ObjectPrompt) -> ObjectQueries:
-    """The clicked points as queries, positives first (the query mask is filled in by the segmenter)."""
+def _queries_from_clicks(ctx: RunContext, prompt: ObjectPrompt) -> ObjectQueries:
+    """The clicked points as queries, positives first, with the segmenter's mask of them as query mask."""
     points = np.asarray(prompt.points, np.float32).reshape(-1, 2)
     labels = np.ones(len(points), np.int64) if prompt.labels is None else np.asarray(prompt.labels, np.int64).reshape(-1)
     order = np.argsort(labels != POSITIVE, kind="stable")
-    return ObjectQueries(prompt.object_id, prompt.frame, points[order], labels[order], None)
+    points, labels = points[order], labels[order]
+    clicked = ObjectFramePoints(points, labels, np.ones(len(points), bool))
+    ctx.embeddings.pin([prompt.frame])  # step 3 segments this frame again: keep its embedding for the run
+    result = segment_frame(ctx, ctx.embedding(prompt.frame), [clicked], ctx.frame_rng(prompt.frame))[0]
+    mask = (result.logits > 0) if result.logits is not None else np.zeros(ctx.video.size, bool)
+    return ObjectQueries(prompt.object_id, prompt.frame, points, labels, mask)

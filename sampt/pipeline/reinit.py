@@ -22,23 +22,18 @@ encoded only once, through the shared :class:`~sampt.pipeline.embeddings.Embeddi
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from sampt.interfaces import Tracker
-from sampt.pipeline.embeddings import EmbeddingCache
-from sampt.pipeline.options import SamPtOptions
-from sampt.pipeline.prompting import ObjectFramePoints, SegmentationOutput, segment_frame
-from sampt.pipeline.query_points import ObjectQueries
+from sampt.pipeline.context import RunContext
+from sampt.pipeline.prompting import ObjectFramePoints, segment_frame
+from sampt.pipeline.query_points import ObjectQueries, sample_query_points
+from sampt.pipeline.store import SegmentationOutput
 from sampt.pipeline.tracking import track_objects
 from sampt.types import Tracks, Video
 
 log = logging.getLogger(__name__)
-
-Resampler = Callable[[np.ndarray, int, int, int], ObjectQueries]
-"""``resample(mask, frame, object_index, seed) -> ObjectQueries``: new query points from a mask."""
-
 
 def choose_reinit_offsets(variant: str, areas: np.ndarray, first_areas: np.ndarray, horizon: int,
                           sync_offset: Optional[int], min_area: int) -> np.ndarray:
@@ -84,18 +79,18 @@ def choose_reinit_offsets(variant: str, areas: np.ndarray, first_areas: np.ndarr
     return np.where(usable, chosen, -1)
 
 
-def run_direction(video: Video, order: Sequence[int], objects: Sequence[ObjectQueries], starts: Sequence[Optional[int]],
-                  tracker: Tracker, embeddings: EmbeddingCache, segment: Callable, resample: Resampler,
-                  options: SamPtOptions, seed: int, output: SegmentationOutput, owns: Callable[[int, int], bool],
-                  tracks_out: list, progress=None) -> None:
+def run_direction(ctx: RunContext, order: Sequence[int], objects: Sequence[ObjectQueries],
+                  starts: Sequence[Optional[int]], output: SegmentationOutput, owns: Callable[[int, int], bool],
+                  tracks_out: list[dict], progress: Any = None) -> None:
     """Run re-initialised tracking over the frames ``order`` (forward or reversed).
 
     ``starts[i]`` is object i's query position in ``order`` (None: not run in this direction); results for
-    frame t of object i are written only where ``owns(i, t)``.
+    frame t of object i are written to ``output`` and ``tracks_out[i][t]`` only where ``owns(i, t)``.
     """
+    video, options = ctx.video, ctx.options
     n = len(order)
     current = [None if s is None else objects[i] for i, s in enumerate(starts)]
-    start_pos = [s for s in starts]
+    start_pos = list(starts)
     h, h_track = options.reinit_horizon, options.reinit_tracker_horizon
     positions = [s for s in start_pos if s is not None]
     if not positions:
@@ -108,21 +103,18 @@ def run_direction(video: Video, order: Sequence[int], objects: Sequence[ObjectQu
         frames = [order[k] for k in range(s, end_track)]
         sub_video = Video(video.frames[frames], video.fps)
         local = [ObjectQueries(current[i].object_id, 0, current[i].points, current[i].labels, current[i].mask) for i in group]
-        group_tracks = track_objects(tracker, sub_video, local, options.tracker_batch_objects)
+        group_tracks = track_objects(ctx, local, sub_video)
         length = end - s
         horizon_masks = np.zeros((len(group), length, *video.size), bool)
         for k in range(length):
             t = order[s + k]
-            rng = np.random.default_rng([seed, t, s])
             points = [ObjectFramePoints(tr.points[k], current[i].labels, tr.visibility[k]) for i, tr in zip(group, group_tracks)]
-            results = segment(embeddings.get(t), points, rng)
+            results = segment_frame(ctx, ctx.embedding(t), points, ctx.frame_rng(t, horizon_start=s))
             for g, (i, r) in enumerate(zip(group, results)):
                 if r.logits is not None:
                     horizon_masks[g, k] = r.logits > 0
                 if owns(i, t):
-                    output.store.set(t, i, r.logits)
-                    output.iou[t, i] = np.nan if r.iou is None else r.iou
-                    output.prompts[t][i] = (r.prompt_points, r.prompt_labels)
+                    output.record(t, i, r)
                     tracks_out[i][t] = (group_tracks[g].points[k], group_tracks[g].visibility[k])
             if progress is not None:
                 progress.update(1)
@@ -141,34 +133,35 @@ def run_direction(video: Video, order: Sequence[int], objects: Sequence[ObjectQu
                     continue
                 k = int(chosen[g]) + 1
                 new_pos = s + k
-                current[i] = resample(horizon_masks[g, k], order[new_pos], i, seed + 7919 * new_pos + i)
+                current[i] = sample_query_points(ctx, horizon_masks[g, k], order[new_pos], objects[i].object_id,
+                                                 ctx.reinit_seed(new_pos, i))
                 start_pos[i] = new_pos
-        embeddings.release(order[: s + 1])
+        ctx.embeddings.release(order[: s + 1])
 
 
-def run_reinit(video: Video, objects: Sequence[ObjectQueries], tracker: Tracker, embeddings: EmbeddingCache,
-               segment: Callable, resample: Resampler, options: SamPtOptions, seed: int, output: SegmentationOutput,
-               progress=None) -> list[Tracks]:
+def run_reinit(ctx: RunContext, objects: Sequence[ObjectQueries],
+               progress: Any = None) -> tuple[SegmentationOutput, list[Tracks]]:
     """Re-initialised SAM-PT over the whole video, both directions from each object's query frame.
 
-    Returns, per object, the tracks of the query points in use on each frame (padded with invisible
-    points where an object's point count changes).
+    Returns the segmentation and, per object, the tracks of the query points in use on each frame
+    (padded with invisible points where an object's point count changes).
     """
-    T = len(video)
+    T = len(ctx.video)
+    output = SegmentationOutput.empty(T, len(objects), ctx.video.size)
     query_frames = [o.frame for o in objects]
     tracks_out: list[dict] = [dict() for _ in objects]
     backward_needed = max(query_frames) > 0
     if backward_needed:  # frames between the query frames are needed in both directions: encode them once
-        embeddings.pin(range(min(query_frames), max(query_frames) + 1))
-    run_direction(video, list(range(T)), objects, query_frames, tracker, embeddings, segment, resample, options,
-                  seed, output, owns=lambda i, t: t >= query_frames[i], tracks_out=tracks_out, progress=progress)
+        ctx.embeddings.pin(range(min(query_frames), max(query_frames) + 1))
+    run_direction(ctx, list(range(T)), objects, query_frames, output, owns=lambda i, t: t >= query_frames[i],
+                  tracks_out=tracks_out, progress=progress)
     if backward_needed:
         order = list(range(T - 1, -1, -1))
         starts = [T - 1 - q if q > 0 else None for q in query_frames]
-        run_direction(video, order, objects, starts, tracker, embeddings, segment, resample, options, seed + 1,
-                      output, owns=lambda i, t: t < query_frames[i], tracks_out=tracks_out, progress=progress)
-        embeddings.unpin()
-    return [_assemble_tracks(per_frame, T) for per_frame in tracks_out]
+        run_direction(ctx.backward(), order, objects, starts, output, owns=lambda i, t: t < query_frames[i],
+                      tracks_out=tracks_out, progress=progress)
+        ctx.embeddings.unpin()
+    return output, [_assemble_tracks(per_frame, T) for per_frame in tracks_out]
 
 
 def _assemble_tracks(per_frame: dict, T: int) -> Tracks:

@@ -7,7 +7,8 @@ highest positive logit.
 """
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
 
@@ -70,3 +71,25 @@ class MaskStore:
         for (t, o) in self._crops:
             out[t, o] = self.mask(t, o)
         return out
+
+
+@dataclass
+class SegmentationOutput:
+    """Segmentation results over frames: masks in ``store``, ``iou`` ``(T, O)`` (NaN: no prompt), and the
+    prompt points used on each frame per object (``prompts[t][o] = (points, labels)``)."""
+
+    store: MaskStore
+    iou: np.ndarray
+    prompts: list
+
+    @classmethod
+    def empty(cls, num_frames: int, num_objects: int, size: tuple[int, int]) -> "SegmentationOutput":
+        """No result yet: empty masks, NaN IoUs, no prompts."""
+        return cls(MaskStore(num_frames, num_objects, size), np.full((num_frames, num_objects), np.nan, np.float32),
+                   [[None] * num_objects for _ in range(num_frames)])
+
+    def record(self, t: int, o: int, result: Any) -> None:
+        """Keep object ``o``'s outcome on frame ``t`` (a :class:`~sampt.pipeline.prompting.ObjectFrameResult`)."""
+        self.store.set(t, o, result.logits)
+        self.iou[t, o] = np.nan if result.iou is None else result.iou
+        self.prompts[t][o] = (result.prompt_points, result.prompt_labels)

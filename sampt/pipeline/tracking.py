@@ -6,12 +6,13 @@ otherwise here, by running it forward on the frames from the query on and on the
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
 from sampt.interfaces import Tracker
+from sampt.pipeline.context import RunContext
 from sampt.pipeline.query_points import ObjectQueries
 from sampt.types import Tracks, Video
 
@@ -69,19 +70,23 @@ def track_points(tracker: Tracker, video: Video, queries: np.ndarray) -> Tracks:
     return tracks
 
 
-def track_objects(tracker: Tracker, video: Video, objects: Sequence[ObjectQueries], batch_objects: int,
+def track_objects(ctx: RunContext, objects: Sequence[ObjectQueries], video: Optional[Video] = None,
                   progress=None) -> list[Tracks]:
-    """Tracks for each object's query points (one :class:`Tracks` per object), ``batch_objects`` per call;
-    ``progress`` (a bar) advances by the number of objects of each finished batch."""
+    """Tracks for each object's query points (one :class:`Tracks` per object) through ``video`` (default:
+    the context's), ``options.tracker_batch_objects`` objects per call, timed as ``tracking``; ``progress``
+    (a bar) advances by the objects of each finished batch."""
+    video = ctx.video if video is None else video
+    batch_objects = ctx.options.tracker_batch_objects
     results: list[Tracks] = []
-    for first in range(0, len(objects), batch_objects):
-        batch = objects[first:first + batch_objects]
-        queries = np.concatenate([o.as_tracker_queries for o in batch], axis=0)
-        tracks = track_points(tracker, video, queries)
-        offset = 0
-        for o in batch:
-            results.append(tracks.select(slice(offset, offset + len(o.points))))
-            offset += len(o.points)
-        if progress is not None:
-            progress.update(len(batch))
+    with ctx.timings.measure("tracking"):
+        for first in range(0, len(objects), batch_objects):
+            batch = objects[first:first + batch_objects]
+            queries = np.concatenate([o.as_tracker_queries for o in batch], axis=0)
+            tracks = track_points(ctx.tracker, video, queries)
+            offset = 0
+            for o in batch:
+                results.append(tracks.select(slice(offset, offset + len(o.points))))
+                offset += len(o.points)
+            if progress is not None:
+                progress.update(len(batch))
     return results

@@ -1,0 +1,115 @@
+"""The benchmark's report: the table (terminal and Markdown), the speed/accuracy plot, and the result files
+(``runs.csv``, ``runs.json``, ``results.md``, ``speed_accuracy.png``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from sampt.errors import UsageError
+from sampt.evaluation.provenance import machine_label
+from sampt.evaluation.report import markdown_table, text_table, write_csv, write_json
+from sampt.io import atomic_write
+
+RUN_COLUMNS = ("name", "tracker", "segmenter", "options", "J&F", "J", "F", "fps_median", "fps_best",
+               "spf_min", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding", "spf_decoding", "spf_other",
+               "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib", "frames", "sequences", "objects", "repeats", "setup_s")
+"""Columns of ``runs.csv`` (``runs.json`` holds every key of a row)."""
+TABLE_COLUMNS = ("name", "J&F", "J", "F", "fps_median", "fps_best", "spf_median", "cpu_spf_median", "spf_tracking",
+                 "spf_encoding", "spf_decoding", "spf_other", "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib")
+"""Columns of the printed and Markdown tables."""
+DIGITS = {"J&F": 3, "J": 3, "F": 3, "fps_median": 1, "fps_best": 1, "peak_rss_mib": 0, "rss_increase_mib": 1,
+          "peak_gpu_mib": 0,
+          **{c: 4 for c in RUN_COLUMNS if "spf_" in c}}
+PLOT_NAME = "speed_accuracy.png"
+
+
+def require_matplotlib(pyplot: bool = True) -> Any:
+    """``matplotlib.pyplot`` (Agg backend); only ``matplotlib`` itself when not ``pyplot`` (a cheap check
+    that does not load the plotting machinery into the process being measured)."""
+    try:
+        import matplotlib
+
+        if not pyplot:
+            return matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError("the speed/accuracy plot needs matplotlib: pip install matplotlib (or 'sampt[plot]'), "
+                         "or pass --no-plot") from None
+    return plt
+
+
+def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
+    """Scatter of J&F against FPS (log scale when the FPS span an order of magnitude), one labelled point
+    per combination."""
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
+    for r in rows:
+        x, y = r["fps_median"], r["J&F"]
+        if y is None or not np.isfinite(y):
+            continue
+        ax.scatter([x], [100 * y], s=40)
+        ax.annotate(r["name"], (x, 100 * y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    fps = [r["fps_median"] for r in rows if r.get("fps_median")]
+    log_scale = bool(fps) and max(fps) / max(min(fps), 1e-9) > 10  # spans an order of magnitude
+    if log_scale:
+        ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.15)
+    ax.set_xlabel(f"frames per second (whole pipeline, median of passes{'; log scale' if log_scale else ''})")
+    ax.set_ylabel("J&F (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def markdown_report(rows: Sequence[dict], meta: dict) -> str:
+    """``results.md``: a paragraph on the machine, data and protocol, a legend, and the table."""
+    machine = machine_label(meta["machine"])
+    rev = meta["git"].get("commit") or "unknown"
+    executor = meta.get("executor") or {}
+    ran_on = ""
+    if executor.get("name") not in (None, "local"):
+        ran_on = f" Executor: {executor['name']} with {executor.get('workers', '?')} worker(s)."
+    lines = [f"Machine: {machine}. sampt {meta['versions'].get('sampt', '?')}, git {rev[:12]}"
+             f"{' (modified)' if meta['git'].get('dirty') else ''}. Dataset: {meta['dataset']}, "
+             f"{meta['frames']} frames in {meta['sequences']} sequences; {meta['warmup']} warm-up run(s) excluded, "
+             f"{meta['repeats']} timed passes{' (interleaved across combinations)' if meta.get('interleave') else ''}; "
+             f"seed {meta['seed']}.{ran_on}",
+             "",
+             "J&F, J, F: DAVIS protocol (first and last frames excluded). FPS: frames per wall-clock second of the "
+             "whole pipeline (median and best pass). spf_*: wall-clock seconds per frame (median pass) in total and by "
+             "stage; cpu_spf_median: process CPU seconds per frame (all threads; less sensitive to other load on the "
+             "machine). "
+             "Memory: peak resident host memory of the process (MiB) during the timed passes, and its largest rise "
+             "within a pass; GPU: peak CUDA memory allocated.",
+             "",
+             markdown_table(rows, TABLE_COLUMNS, digits=DIGITS)]
+    return "\n".join(lines) + "\n"
+
+
+def terminal_table(rows: Sequence[dict]) -> str:
+    """The table printed at the end of ``sampt bench``."""
+    return text_table(rows, TABLE_COLUMNS, digits=DIGITS)
+
+
+def write_bench_report(out_dir: Path, rows: Sequence[dict], per_sequence: Sequence[dict], meta: dict,
+                       plot: bool = True) -> list[str]:
+    """Write ``runs.csv``, ``runs.json``, ``results.md`` and (``plot``) the speed/accuracy plot, each
+    atomically; returns the names written."""
+    out_dir = Path(out_dir)
+    write_csv(out_dir / "runs.csv", rows, RUN_COLUMNS)
+    write_json(out_dir / "runs.json", {"meta": meta, "runs": list(rows), "per_sequence": list(per_sequence)})
+    with atomic_write(out_dir / "results.md") as tmp:
+        tmp.write_text(markdown_report(rows, meta))
+    written = ["runs.csv", "runs.json", "results.md"]
+    if plot:
+        plot_speed_accuracy(rows, out_dir / PLOT_NAME,
+                            f"SAM-PT speed vs accuracy on {meta['dataset']}\n{machine_label(meta['machine'])}")
+        written.append(PLOT_NAME)
+    return written
