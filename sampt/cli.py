@@ -143,6 +143,18 @@ def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
             pass
 
 
+def _verbosity_of(argv: Sequence[str]) -> tuple[int, bool]:
+    """``-v``/``-vv``/``--verbose`` count and ``-q``/``--quiet`` among raw arguments (before parsing)."""
+    verbose, quiet = 0, False
+    for token in argv:
+        if token == "--":
+            break
+        if token == "--verbose" or re.fullmatch(r"-v+", token):
+            verbose += max(1, len(token) - 1) if token != "--verbose" else 1
+        quiet |= token in ("-q", "--quiet")
+    return verbose, quiet
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (2 for a usage error, printed as one line)."""
     from sampt.errors import UsageError
@@ -150,6 +162,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from sampt.weights import WeightsError
 
     argv = join_coordinate_values(sys.argv[1:] if argv is None else argv)
+    # quiet third parties before plugins are imported (building the parser loads them)
+    configure_logging(*_verbosity_of(argv))
     try:
         parser = build_parser()
         # KEY=VALUE overrides may sit anywhere among the options (argparse alone would stop at the first)
