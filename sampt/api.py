@@ -72,7 +72,7 @@ def run_to_folder(pipeline: Any, video: Video, objects: Sequence[UserObject], ou
     elapsed = time.perf_counter() - started
     if callable(extra):
         extra = extra(result)
-    out = save_result(result, video, output, overlay=overlay, masks_written=stats, sequence=sequence,
+    out = save_result(result, video, output, overlay=overlay, stats=stats, sequence=sequence,
                       prompts=[o.describe(video.frame_names) for o in objects], inputs=inputs, config=config,
                       extra=extra, progress=progress)
     return result, out, elapsed

@@ -218,12 +218,11 @@ def build_summary(result: Any, video: Video, stats: MaskStats, prompts: Sequence
 
 
 def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: Optional[str] = "mp4",
-                extra: Optional[dict] = None, masks_written: Optional[MaskStats] = None,
+                extra: Optional[dict] = None, stats: Optional[MaskStats] = None,
                 sequence: Optional[str] = None, prompts: Sequence[dict] = (), inputs: Optional[dict] = None,
                 config: Optional[dict] = None, progress: bool = False) -> Path:
-    """Write a run's folder under ``out_dir`` (see the module docstring). ``masks_written``: the
-    :class:`MaskStats` of masks a :class:`LabelPngWriter` already streamed there (else they are written
-    here); ``overlay``: ``"mp4"``, ``"gif"`` or None. Returns ``out_dir``."""
+    """Write a run's folder under ``out_dir`` (see the module docstring). ``stats``: the :class:`MaskStats`
+    of masks a :class:`LabelPngWriter` already streamed there (else the masks are written here); ``overlay``: ``"mp4"``, ``"gif"`` or None. Returns ``out_dir``."""
     from sampt.media import write_video
     from sampt.overlay import overlay_frames
     from sampt.progress import progress_bar
@@ -231,7 +230,6 @@ def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sequence = sequence or video.name
-    stats = masks_written
     if stats is None:
         stats = MaskStats(result.object_ids, result.num_frames)
         writer = LabelPngWriter(out, video.frame_names, sequence)

@@ -246,3 +246,15 @@ def test_sampt_score_reads_a_run_output_directly(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "J&F-Mean" in printed and "tiny" in printed
     assert (out / "global_results-val.csv").is_file()
+
+
+def test_save_result_of_a_python_run_reads_back(tmp_path):
+    from sampt.results import save_result
+
+    clip = make_clip(seed=8, num_frames=3, height=32, width=40, num_objects=1)
+    result = sampt.segment(clip.video, mask=clip.label_map(0), overrides=FAST)
+    save_result(result, clip.video, tmp_path / "o", overlay=None)
+    saved = sampt.load_result(tmp_path / "o")
+    np.testing.assert_array_equal(saved.label_maps, result.label_maps())
+    assert saved.areas[:, 0].tolist() == [int((result.label_map(t) == 1).sum()) for t in range(3)]
+    assert (tmp_path / "o" / "masks" / "synthetic_008").is_dir()
