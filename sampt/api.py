@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import numpy as np
 
 from sampt.errors import UsageError
 from sampt.prompts import UserObject, gather_objects, to_object_prompts
@@ -26,19 +25,16 @@ log = logging.getLogger("sampt")
 __all__ = ["segment", "load_result", "as_video", "run_to_folder", "SavedResult"]
 
 
-def as_video(video: Any, stride: int = 1, max_frames: Optional[int] = None, max_side: Optional[int] = None,
-             fps: float = 24.0, progress: bool = False) -> Video:
-    """A :class:`Video` from a path (video file or frame folder), a ``(T, H, W, 3)`` uint8 array or a Video."""
-    if isinstance(video, Video):
-        return video
-    if isinstance(video, (str, os.PathLike)):
-        from sampt.io import read_video
+def as_video(video: Any, stride: int = 1, max_frames: Optional[int] = None, progress: bool = False) -> Video:
+    """A :class:`Video` from a path (video file or frame folder, read with ``stride``/``max_frames``), a
+    ``(T, H, W, 3)`` uint8 array or a Video (:func:`sampt.io.as_video`)."""
+    from sampt.io import as_video as _as_video, read_video
 
-        return read_video(video, stride=stride, max_frames=max_frames, max_side=max_side, progress=progress)
-    arr = np.asarray(video)
-    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
-        raise UsageError(f"a video array must be (T, H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
-    return Video(arr[::stride][:max_frames], fps=fps / stride, name="video")
+    if isinstance(video, (str, os.PathLike)):
+        return read_video(video, stride=stride, max_frames=max_frames, progress=progress)
+    if stride != 1 or max_frames is not None:
+        raise UsageError("stride and max_frames apply to a path; slice an array or Video yourself")
+    return _as_video(video)
 
 
 def _config(tracker: Optional[str], segmenter: Optional[str], overrides: Sequence[str], config: Optional[str]):
@@ -49,33 +45,31 @@ def _config(tracker: Optional[str], segmenter: Optional[str], overrides: Sequenc
     return compose([*picked, *overrides], config)
 
 
-def run_to_folder(pipeline: Any, video: Video, objects: Sequence[UserObject], output: str | os.PathLike,
+def run_to_folder(pipeline: Any, video: Video, objects: Sequence[UserObject], output: Any,
                   overlay: Optional[str] = "mp4", sequence: Optional[str] = None, progress: bool = False,
                   config: Optional[dict] = None, inputs: Optional[dict] = None, extra: Any = None,
                   keep_masks: bool = False) -> tuple[Any, Path, float]:
-    """Run ``pipeline`` and write its result folder (label PNGs streamed as frames finish). Returns the
-    result, the folder and the seconds the run took. Masks stay in the result only when ``keep_masks`` or an
-    overlay needs them. ``extra``: more result.json keys, or a function of the result giving them."""
-    from sampt.results import LabelPngWriter, MaskStats, fan_out, save_result
+    """Run ``pipeline`` and write its result folder ``output`` (a path, or a :class:`~sampt.results.RunOutput`
+    made earlier to check the destination before any work), label PNGs streamed as frames finish, the whole
+    folder swapped in only on success. Returns the result, the folder and the seconds the run took. Masks
+    stay in the result only when ``keep_masks`` or an overlay needs them. ``extra``: more result.json keys,
+    or a function of the result giving them."""
+    from sampt.results import RunOutput
 
-    prompts = to_object_prompts(objects, video, pipeline.segmenter)
-    sequence = sequence or video.name
-    writer = LabelPngWriter(output, video.frame_names, sequence)
-    stats = MaskStats([o.object_id for o in objects], len(video))
-    started = time.perf_counter()
+    out = output if isinstance(output, RunOutput) else RunOutput(output)
     try:
-        result = pipeline.run(video, prompts, progress=progress, on_frame=fan_out(writer, stats),
-                              keep_masks=keep_masks or bool(overlay))
-        writer.commit()
+        prompts = to_object_prompts(objects, video, pipeline.segmenter)
+        out.begin(video, [o.object_id for o in objects], sequence)
+        started = time.perf_counter()
+        result = pipeline.run(video, prompts, progress=progress, on_frame=out, keep_masks=keep_masks or bool(overlay))
+        elapsed = time.perf_counter() - started
+        if callable(extra):
+            extra = extra(result)
+        path = out.finish(result, video, overlay=overlay, prompts=[o.describe(video.frame_names) for o in objects],
+                          inputs=inputs, config=config, extra=extra, progress=progress)
     finally:
-        writer.discard()
-    elapsed = time.perf_counter() - started
-    if callable(extra):
-        extra = extra(result)
-    out = save_result(result, video, output, overlay=overlay, stats=stats, sequence=sequence,
-                      prompts=[o.describe(video.frame_names) for o in objects], inputs=inputs, config=config,
-                      extra=extra, progress=progress)
-    return result, out, elapsed
+        out.discard()
+    return result, path, elapsed
 
 
 def segment(video: Any, mask: Any = None, points: Any = None, box: Any = None, frame: int = 0,

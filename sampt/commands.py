@@ -24,6 +24,21 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def at_least(minimum: int):
+    """An argparse type: a whole number >= ``minimum`` (the error names the bound)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
 def _pipeline(args: argparse.Namespace):
     from sampt.config import build_pipeline, compose
 
@@ -38,8 +53,11 @@ def _overlay_format(args: argparse.Namespace) -> Optional[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from sampt.api import run_to_folder
     from sampt.io import read_video
-    from sampt.prompts import objects_from_arguments
+    from sampt.prompts import check_against_video, objects_from_arguments
+    from sampt.results import RunOutput
 
+    # everything is checked before any work, and nothing is written until the run succeeds
+    output = RunOutput(args.output)
     objects = objects_from_arguments(args.mask, args.points, args.box, args.frame)
     if args.max_side and any(o.kind == "mask" for o in objects):
         raise UsageError("--max-side resizes frames but not --mask; resize the mask too, or drop --max-side")
@@ -47,8 +65,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     video = read_video(args.video, stride=args.stride, max_frames=args.max_frames, max_side=args.max_side,
                        progress=progress)
+    check_against_video(objects, video)
     inputs = {"path": str(args.video), "stride": args.stride, "max_frames": args.max_frames, "max_side": args.max_side}
-    result, out, elapsed = run_to_folder(pipeline, video, objects, args.output, overlay=_overlay_format(args),
+    result, out, elapsed = run_to_folder(pipeline, video, objects, output, overlay=_overlay_format(args),
                                          sequence=args.sequence, progress=progress,
                                          config=OmegaConf.to_container(cfg), inputs=inputs)
     log.info("segmented %d object(s) over %d frames in %.1fs (%.2f fps), scores %s; results in %s",
@@ -62,7 +81,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sampt.data.synthetic import make_clip
     from sampt.evaluation.metrics import boundary_f, jaccard
     from sampt.prompts import UserObject
+    from sampt.results import RunOutput
 
+    output = RunOutput(args.output)
     cfg, pipeline = _pipeline(args)
     clip = make_clip(seed=args.seed, num_frames=args.frames, height=120, width=160, num_objects=2)
     objects = [UserObject(i + 1, 0, "mask", clip.masks[0, i], "synthetic") for i in range(clip.masks.shape[1])]
@@ -74,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         scores["F"] = np.stack([boundary_f(clip.masks[:, o], masks[:, o]) for o in range(len(objects))], axis=1)
         return {"mean_J": float(scores["J"].mean()), "mean_F": float(scores["F"].mean())}
 
-    result, out, elapsed = run_to_folder(pipeline, clip.video, objects, args.output, overlay=_overlay_format(args),
+    result, out, elapsed = run_to_folder(pipeline, clip.video, objects, output, overlay=_overlay_format(args),
                                          progress=not args.no_progress, config=OmegaConf.to_container(cfg),
                                          inputs={"path": None, "synthetic_seed": args.seed}, extra=score,
                                          keep_masks=True)
@@ -157,15 +178,15 @@ def register_commands(cli) -> None:
                    help="clicked points of one object (label 0 = negative), on --frame or frame N; repeat per object")
     p.add_argument("--box", action="append", default=[], metavar="[frame=N:]X0,Y0,X1,Y1",
                    help="a box around one object (the segmenter makes its mask); repeat per object")
-    p.add_argument("--frame", type=int, default=0, help="frame index (after --stride) of prompts without frame=N: "
+    p.add_argument("--frame", type=at_least(0), default=0, help="frame index (after --stride) of prompts without frame=N: "
                    "(default 0)")
     p.add_argument("--output", "-o", default="sampt-output", help="output folder (default: sampt-output)")
     p.add_argument("--sequence", default=None, help="name of the masks/<sequence>/ folder (default: the video's "
                    "name, e.g. the frame folder's name: the DAVIS sequence)")
-    p.add_argument("--stride", type=int, default=1, help="keep every N-th frame (mask names keep the original "
+    p.add_argument("--stride", type=at_least(1), default=1, help="keep every N-th frame (mask names keep the original "
                    "frame numbers)")
-    p.add_argument("--max-frames", type=int, help="stop after N frames")
-    p.add_argument("--max-side", type=int, help="shrink frames so the longest side is at most this")
+    p.add_argument("--max-frames", type=at_least(1), help="stop after N frames")
+    p.add_argument("--max-side", type=at_least(8), help="shrink frames so the longest side is at most this")
     p.add_argument("--overlay", choices=["mp4", "gif", "none"], default="mp4",
                    help="overlay video format (default mp4: H.264, plays in browsers and Jupyter)")
     p.add_argument("--no-overlay", action="store_true", help="same as --overlay none")
@@ -178,8 +199,8 @@ def register_commands(cli) -> None:
   sampt demo
   sampt demo --frames 12 --overlay gif -o demo/ tracker=flow""")
     p.add_argument("--output", "-o", default="sampt-output/demo", help="output folder")
-    p.add_argument("--frames", type=int, default=24, help="clip length")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic clip")
+    p.add_argument("--frames", type=at_least(2), default=24, help="clip length")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seed of the synthetic clip")
     p.add_argument("--overlay", choices=["mp4", "gif", "none"], default="mp4", help="overlay format (default mp4)")
     p.add_argument("--no-overlay", action="store_true", help="same as --overlay none")
     _add_config_arguments(p)

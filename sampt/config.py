@@ -22,7 +22,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from sampt.errors import UsageError
+from sampt.constraints import check_options
+from sampt.errors import ConfigError, UsageError, one_line
 from sampt.pipeline.options import SamPtOptions
 
 COMPONENT_NODES = {"tracker": "tracker", "segmenter": "segmenter", "positive_sampler": "sampler",
@@ -62,11 +63,20 @@ def _group_file(group: str, name: str) -> Optional[Path]:
 
 
 def _parse_value(text: str) -> Any:
-    return OmegaConf.from_dotlist([f"v={text}"]).v
+    try:
+        return OmegaConf.to_container(OmegaConf.from_dotlist([f"v={text}"]), resolve=False)["v"]
+    except Exception as exc:  # omegaconf's grammar and interpolation errors
+        detail = one_line(exc).split(" full_key:")[0]
+        if "Interpolation" in type(exc).__name__ or "nterpolation" in detail:
+            raise ConfigError(f"value {text!r} does not resolve ({detail})") from None
+        raise ConfigError(f"value {text!r} does not parse ({detail}); quote strings and close brackets, "
+                          "e.g. key=[1,2] or key='a b'") from None
 
 
 def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, registry: Any = None) -> DictConfig:
     """Compose the default config (or ``config_file``) with ``overrides`` and validate it."""
+    if isinstance(overrides, (str, bytes)):  # one override given bare
+        overrides = [overrides]
     base_path = Path(config_file) if config_file else config_dir() / "config.yaml"
     if not base_path.is_file():
         if config_file:
@@ -98,11 +108,24 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
         root = key.split(".", 1)[0]
         if root not in cfg:
             raise UsageError(f"config key {key!r} does not exist; top-level keys: {', '.join(cfg.keys())}")
-        OmegaConf.update(cfg, key, _parse_value(value), merge=True, force_add=True)
+        try:
+            OmegaConf.update(cfg, key, _parse_value(value), merge=True, force_add=True)
+        except ConfigError:
+            raise
+        except Exception as exc:  # e.g. setting a key below a plain value
+            raise ConfigError(f"override {key}={value} cannot be applied: {one_line(exc).split(' full_key:')[0]}") from None
+    try:  # interpolations (${...}) must resolve now, not halfway through a run
+        OmegaConf.to_container(cfg, resolve=True)
+    except Exception as exc:
+        raise ConfigError(f"config does not resolve: {one_line(exc).split(' full_key:')[0]}") from None
     check_pipeline(cfg)
     cfg.pipeline = OmegaConf.merge(pipeline, cfg.get("pipeline") or {})
-    if not isinstance(cfg.get("seed"), int):
-        raise UsageError(f"config key 'seed' must be an integer, got {cfg.get('seed')!r}")
+    try:
+        SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not isinstance(cfg.get("seed"), int) or isinstance(cfg.get("seed"), bool) or cfg.get("seed") < 0:
+        raise ConfigError(f"config key 'seed' must be an integer >= 0, got {cfg.get('seed')!r}")
     check_components(cfg, registry)
     return cfg
 
@@ -168,6 +191,8 @@ def check_components(cfg: DictConfig, registry: Any = None) -> None:
             annotation = hints.get(key, params[key].annotation)
             if not _type_ok(value, annotation):
                 raise UsageError(f"config key {node}.{key}={value!r} has the wrong type; expected {_type_name(annotation)}")
+        check_options(entry.resolve(), {k: v for k, v in OmegaConf.to_container(spec).items() if k != "name"},
+                      f"config key {node}")
 
 
 def _hints(factory: Any) -> dict:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file, check_output_path
 from sampt.progress import progress_bar
 from sampt.results import SavedResult, load_result, mask_folder
 
@@ -36,6 +36,7 @@ def export_result(result_dir: str | os.PathLike, fmt: str, output: Optional[str 
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = Path(output) if output else Path(result_dir) / "export" / FORMATS[fmt]
+    check_output_path(out, "export file", "file")  # before any work
     if fmt == "ytvos":
         return export_ytvos(result_dir, out)
     result = load_result(result_dir)
@@ -86,7 +87,7 @@ def coco_dict(result: SavedResult, progress: bool = False) -> dict:
 
 def export_coco(result: SavedResult, out: Path, progress: bool = False) -> Path:
     data = coco_dict(result, progress)
-    with atomic_write(out) as tmp:
+    with atomic_file(out) as tmp:
         tmp.write_text(json.dumps(data, separators=(",", ":")))
     return out
 
@@ -98,7 +99,7 @@ def export_ytvos(result_dir: str | os.PathLike, out: Path) -> Path:
     pngs = sorted(folder.glob("*.png"))
     if not pngs:
         raise UsageError(f"{folder} holds no mask PNGs")
-    with atomic_write(out) as tmp:
+    with atomic_file(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for p in pngs:
                 zf.write(p, f"Annotations/{folder.name}/{p.name}")
@@ -172,7 +173,7 @@ def cvat_xml(result: SavedResult, progress: bool = False) -> str:
 
 def export_cvat(result: SavedResult, out: Path, progress: bool = False) -> Path:
     xml = cvat_xml(result, progress)
-    with atomic_write(out) as tmp:
+    with atomic_file(out) as tmp:
         if out.suffix.lower() == ".xml":
             tmp.write_text(xml)
         else:

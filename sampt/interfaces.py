@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Optional, Sequence
 
 import numpy as np
 
-from sampt.types import Prediction, Prompt, Tracks, Video
+from sampt.types import Prediction, Prompt, Tracks, Video, check_queries
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,11 @@ class TrackStream(ABC):
 class Tracker(ABC):
     """A point tracker: carries query points ``(t, x, y)`` through a video.
 
+    :meth:`track` is a template method: it validates the queries (shape, finite values, query frame inside
+    the video, points inside the frame), answers zero queries itself, and calls :meth:`_track`, the
+    model's part, with valid float32 queries only. A tracker implements :meth:`_track` (and
+    :meth:`open_stream` when it is online, validating there with :meth:`check_queries`).
+
     ``capabilities`` is a class attribute by default; a tracker whose abilities depend on its options
     (e.g. ``backward_tracking=False``) sets ``self.capabilities`` per instance, and the pipeline reads the
     instance's value.
@@ -60,14 +65,35 @@ class Tracker(ABC):
 
     capabilities: TrackerCapabilities = TrackerCapabilities()
 
-    @abstractmethod
     def track(self, video: Video, queries: np.ndarray) -> Tracks:
         """Track ``queries`` ``(N, 3)`` through ``video``.
 
         Returns :class:`Tracks` with ``T = len(video)`` frames. At its query frame a point is at its query
         position and visible. Before the query frame, a tracker with ``bidirectional`` capability reports
-        the backward-tracked positions; one without reports the query position, invisible.
+        the backward-tracked positions; one without reports the query position, invisible. Invalid
+        queries raise ``ValueError`` naming the problem.
         """
+        queries = self.check_queries(queries, video.height, video.width, len(video))
+        T, N = len(video), len(queries)
+        if N == 0:
+            confidence = np.zeros((T, 0), np.float32) if self.capabilities.has_confidence else None
+            return Tracks(np.zeros((T, 0, 2), np.float32), np.zeros((T, 0), bool), confidence)
+        tracks = self._track(video, queries)
+        if tracks.points.shape[:2] != (T, N):
+            raise RuntimeError(f"{type(self).__name__} returned tracks of shape {tracks.points.shape[:2]} for "
+                               f"{N} queries on {T} frames; expected ({T}, {N})")
+        return tracks
+
+    @staticmethod
+    def check_queries(queries: np.ndarray, height: int, width: int, num_frames: Optional[int] = None) -> np.ndarray:
+        """The validation :meth:`track` applies (:func:`sampt.types.check_queries`), for a tracker's other
+        entry points (a stream's queries, with ``num_frames=None``)."""
+        return check_queries(queries, height, width, num_frames)
+
+    @abstractmethod
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
+        """Model-specific tracking of valid queries: float32 ``(N, 3)``, ``N >= 1``, every query frame in
+        the video and every point inside the frame. Returns the tracks as :meth:`track` describes."""
 
     def open_stream(self, queries: np.ndarray, height: int, width: int) -> TrackStream:
         """Start a streaming session (only for trackers whose capabilities say ``online``)."""

@@ -6,18 +6,19 @@ written atomically: to a temporary file in the destination folder, then renamed 
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from sampt.errors import UsageError
+from sampt.errors import InputError, UsageError, one_line
+from sampt.outputs import atomic_file
 from sampt.types import Video
 
 log = logging.getLogger(__name__)
@@ -26,27 +27,8 @@ VIDEO_SUFFIXES = {".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``, on error delete it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow the umask like any file
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+atomic_write = atomic_file
+"""Write one file atomically (see :mod:`sampt.outputs`, where every output mechanism lives)."""
 
 
 def davis_palette() -> np.ndarray:
@@ -63,10 +45,19 @@ def davis_palette() -> np.ndarray:
     return palette
 
 
+def natural_key(name: str) -> list:
+    """Sort key putting ``2.png`` before ``10.png`` (numbers compared as numbers, text case-insensitively)."""
+    return [(0, int(tok), "") if tok.isdigit() else (1, 0, tok.lower()) for tok in re.split(r"(\d+)", name) if tok]
+
+
 def _frame_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    try:
+        files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+                       key=lambda p: natural_key(p.name))
+    except PermissionError:
+        raise InputError(f"folder {folder} cannot be read (no permission)") from None
     if not files:
-        raise UsageError(f"folder {folder} holds no JPEG/PNG frames; give a video file or a folder of frames")
+        raise InputError(f"folder {folder} holds no JPEG/PNG frames; give a video file or a folder of frames")
     return files
 
 
@@ -81,27 +72,135 @@ def _resize_longest(frame: np.ndarray, max_side: Optional[int]) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
+def _positive(name: str, value: Optional[int], allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+MEMORY_BUDGET_ENV = "SAMPT_VIDEO_MEMORY_MB"
+"""Decoded videos larger than this many MiB (default 256) are kept in a temporary file, not in memory."""
+
+
+def _memory_budget() -> int:
+    try:
+        return int(float(os.environ.get(MEMORY_BUDGET_ENV, "256")) * 2**20)
+    except ValueError:
+        return 256 * 2**20
+
+
+class CachedVideo(Video):
+    """A :class:`Video` whose decoded frames live in an (already unlinked) temporary file and are read
+    back one at a time, so a long video costs disk, not memory. ``video[t]`` and iteration read single
+    frames; ``frames`` is a read-only memory map of all of them for code that slices the clip. The file
+    disappears with the object (or the process, however it ends)."""
+
+    def __init__(self, file: Any, shape: tuple[int, int, int, int], fps: float = 24.0, name: str = "video",
+                 frame_names: Optional[Sequence[str]] = None):
+        self._file, self._shape = file, tuple(int(v) for v in shape)
+        self._frame_bytes = self._shape[1] * self._shape[2] * 3
+        self._map: Optional[np.ndarray] = None
+        self.fps, self.name = fps, name
+        if self._shape[0] == 0:
+            raise InputError("video has no frames")
+        self.frame_names = [str(n) for n in frame_names] if frame_names is not None else \
+            [f"{t:05d}" for t in range(self._shape[0])]
+        if len(self.frame_names) != self._shape[0]:
+            raise ValueError(f"video has {self._shape[0]} frames but {len(self.frame_names)} frame names")
+
+    @property
+    def frames(self) -> np.ndarray:  # type: ignore[override]
+        if self._map is None:
+            self._map = np.memmap(self._file, np.uint8, mode="r", shape=self._shape)
+        return self._map
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    def __getitem__(self, t):
+        if isinstance(t, (int, np.integer)):
+            T = self._shape[0]
+            if not -T <= t < T:
+                raise IndexError(f"frame {t} is outside the video (0..{T - 1})")
+            t = int(t) % T
+            data = os.pread(self._file.fileno(), self._frame_bytes, t * self._frame_bytes)
+            return np.frombuffer(data, np.uint8).reshape(self._shape[1:]).copy()
+        return np.array(self.frames[t])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for t in range(len(self)):
+            yield self[t]
+
+    @property
+    def height(self) -> int:
+        return self._shape[1]
+
+    @property
+    def width(self) -> int:
+        return self._shape[2]
+
+    def __repr__(self) -> str:
+        return f"CachedVideo(name={self.name!r}, frames={self._shape[0]}, size={self.width}x{self.height}, fps={self.fps:g})"
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
+class _FrameSink:
+    """Collects decoded frames in memory until they pass the memory budget, then in a temporary file."""
+
+    def __init__(self, budget: int):
+        self.budget, self.frames, self.file, self.count, self.shape = budget, [], None, 0, None
+
+    def add(self, frame: np.ndarray) -> None:
+        frame = np.ascontiguousarray(frame, np.uint8)
+        if self.shape is None:
+            self.shape = frame.shape
+        if self.file is None and (self.count + 1) * frame.nbytes > self.budget:
+            self.file = tempfile.TemporaryFile(prefix="sampt-frames-", dir=os.environ.get("SAMPT_CACHE_DIR"))
+            for f in self.frames:
+                self.file.write(f.tobytes())
+            self.frames = []
+        if self.file is not None:
+            self.file.write(frame.tobytes())
+        else:
+            self.frames.append(frame)
+        self.count += 1
+
+    def video(self, fps: float, name: str, frame_names: Optional[Sequence[str]] = None) -> Video:
+        if self.file is not None:
+            self.file.flush()
+            return CachedVideo(self.file, (self.count, *self.shape), fps=fps, name=name, frame_names=frame_names)
+        return Video(np.stack(self.frames), fps=fps, name=name, frame_names=frame_names)
+
+
 class VideoReader:
-    """A lazy reader: frames are decoded on iteration, so long videos need not fit in memory.
+    """Reads a video file or a folder of frames (sorted in natural order: ``2.png`` before ``10.png``).
 
     ``stride`` keeps every ``stride``-th frame, ``max_frames`` stops early, ``max_side`` shrinks frames so
-    their longest side is at most that many pixels (never enlarges).
+    their longest side is at most that many pixels (never enlarges). Frames are decoded on iteration;
+    :meth:`read` keeps a long video in a temporary file rather than in memory (:class:`CachedVideo`).
     """
 
     def __init__(self, path: str | os.PathLike, stride: int = 1, max_frames: Optional[int] = None,
                  max_side: Optional[int] = None):
+        if isinstance(path, np.ndarray):
+            raise InputError("give a video path here; an array of frames is already a video: sampt.Video(frames)")
         self.path = Path(path)
-        if stride < 1:
-            raise UsageError(f"frame stride must be >= 1, got {stride}")
+        _positive("stride", stride, allow_none=False)
+        _positive("max_frames", max_frames)
+        _positive("max_side", max_side)
         self.stride, self.max_frames, self.max_side = stride, max_frames, max_side
         if not self.path.exists():
-            raise UsageError(f"video {self.path} does not exist; give a video file or a folder of frames")
+            raise InputError(f"video {self.path} does not exist; give a video file or a folder of frames")
         self.fps = 24.0
+        self.announced: Optional[int] = None  # the frame count a video file's header announces
         if self.path.is_dir():
             self._files: Optional[list[Path]] = _frame_files(self.path)
         else:
             if self.path.suffix.lower() not in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
-                raise UsageError(
+                raise InputError(
                     f"{self.path} is not a video (expected one of {', '.join(sorted(VIDEO_SUFFIXES))}) "
                     "or a folder of frames"
                 )
@@ -110,10 +209,12 @@ class VideoReader:
                 cap = cv2.VideoCapture(str(self.path))
                 ok = cap.isOpened()
                 fps = cap.get(cv2.CAP_PROP_FPS) if ok else 0
+                count = cap.get(cv2.CAP_PROP_FRAME_COUNT) if ok else 0
                 cap.release()
                 if not ok:
-                    raise UsageError(f"video {self.path} cannot be decoded; is it a valid MP4/WebM/AVI file?")
-                self.fps = float(fps) if fps and fps > 0 else 24.0
+                    raise InputError(f"video {self.path} cannot be decoded; is it a valid MP4/WebM/AVI file?")
+                self.fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else 24.0
+                self.announced = int(count) if count and np.isfinite(count) and count > 0 else None
         self.fps /= stride
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -133,16 +234,11 @@ class VideoReader:
             name = self._files[i].stem if self._files is not None else f"{i:05d}"
             yield name, _resize_longest(frame, self.max_side)
         if count == 0:
-            raise UsageError(f"video {self.path} has no decodable frames")
+            raise InputError(f"video {self.path} has no decodable frames")
 
     def __len__(self) -> int:
         """How many frames iteration yields (for a video file, from its header: an estimate)."""
-        if self._files is not None:
-            total = len(self._files)
-        else:
-            cap = cv2.VideoCapture(str(self.path))
-            total = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-            cap.release()
+        total = len(self._files) if self._files is not None else (self.announced or 0)
         n = -(-total // self.stride)
         return min(n, self.max_frames) if self.max_frames is not None else n
 
@@ -151,55 +247,169 @@ class VideoReader:
             for f in self._files:
                 bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
                 if bgr is None:
-                    raise UsageError(f"frame {f} cannot be decoded as an image")
+                    raise InputError(f"frame {f} cannot be decoded as an image")
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             return
         cap = cv2.VideoCapture(str(self.path))
+        decoded = 0
         try:
-            while True:
+            while self.max_frames is None or decoded < self.max_frames * self.stride:
                 ok, bgr = cap.read()
                 if not ok:
+                    if self.announced and decoded < self.announced - 1:  # headers may round by one
+                        log.warning("video %s: only %d of the %d frames its header announces could be decoded "
+                                    "(a truncated or damaged file?); using those %d", self.path, decoded,
+                                    self.announced, decoded)
                     break
+                decoded += 1
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         finally:
             cap.release()
 
     def read(self, progress: bool = False) -> Video:
-        """Decode every selected frame into a :class:`Video` (with a progress bar if ``progress``)."""
+        """Decode every selected frame into a :class:`Video` (a :class:`CachedVideo` when it is larger than
+        ``$SAMPT_VIDEO_MEMORY_MB``, 256 by default), named as its source names them; ``progress`` shows a
+        "reading frames" bar."""
         from sampt.progress import progress_bar
 
-        names, frames = [], []
-        for name, frame in progress_bar(self.named_frames(), total=len(self), desc="reading frames",
-                                        unit="frame", enabled=progress):
+        sink = _FrameSink(_memory_budget())
+        names = []
+        frames = progress_bar(self.named_frames(), total=len(self) or None, desc="reading frames", unit="frame",
+                              enabled=progress)
+        for t, (name, frame) in enumerate(frames):
+            if sink.shape is not None and frame.shape != sink.shape:
+                raise InputError(f"frame {t} of {self.path} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
+                                 f"{sink.shape[1]}x{sink.shape[0]}; all frames of a video must have the same size")
+            sink.add(frame)
             names.append(name)
-            frames.append(frame)
-        shapes = {f.shape for f in frames}
-        if len(shapes) != 1:
-            raise UsageError(f"frames of {self.path} differ in size ({sorted(shapes)[:2]}); all frames must match")
-        name = self.path.name if self.path.is_dir() else self.path.stem
-        return Video(np.stack(frames), fps=self.fps, name=name, frame_names=names)
+        if hasattr(frames, "close"):
+            frames.close()
+        return sink.video(self.fps, self.path.name if self.path.is_dir() else self.path.stem, names)
 
 
 def read_video(path: str | os.PathLike, stride: int = 1, max_frames: Optional[int] = None,
                max_side: Optional[int] = None, progress: bool = False) -> Video:
-    """Read a video file or a folder of frames into memory (see :class:`VideoReader`)."""
+    """Read a video file or a folder of frames (see :class:`VideoReader`); long videos are kept on disk."""
     return VideoReader(path, stride, max_frames, max_side).read(progress=progress)
 
 
+def as_video(video: Any) -> Video:
+    """A :class:`Video` from what a caller obviously means: a Video, a path (file or folder of frames), or
+    a ``(T, H, W, 3)`` uint8 array (a single ``(H, W, 3)`` image is a one-frame video)."""
+    if isinstance(video, Video):
+        return video
+    if isinstance(video, (str, os.PathLike)):
+        return read_video(video)
+    if isinstance(video, np.ndarray) or isinstance(video, (list, tuple)):
+        frames = np.asarray(video)
+        if frames.ndim == 3 and frames.shape[-1] == 3:
+            frames = frames[None]
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise InputError(f"video frames must be a (T, H, W, 3) array, got shape {frames.shape}")
+        if frames.dtype != np.uint8:
+            if frames.size and (np.issubdtype(frames.dtype, np.floating) and 0 <= np.nanmin(frames)
+                                and np.nanmax(frames) <= 1):
+                raise InputError("video frames must be uint8 RGB (0..255); convert with (frames * 255).astype(np.uint8)")
+            raise InputError(f"video frames must be uint8 RGB, got {frames.dtype}")
+        if len(frames) == 0:
+            raise InputError("video has no frames")
+        return Video(frames)
+    raise InputError(f"cannot use a {type(video).__name__} as a video; give a sampt.Video, a path or a (T, H, W, 3) uint8 array")
+
+
+VOID_LABEL = 255
+"""DAVIS's 'void' label in annotation PNGs (object boundaries, ignored regions): never an object."""
+
+
 def read_label_png(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask PNG as ``(H, W)`` uint8 labels: palette indices for indexed PNGs (DAVIS), else
-    any non-zero pixel is object 1."""
+    """Read a mask image as ``(H, W)`` uint8 object labels (0: background), one object per label:
+
+    * indexed (palette) PNGs, DAVIS style: the palette index is the object id;
+    * greyscale (8 or 16 bit): one object per distinct non-zero value; a single value (a binary mask
+      saved as 0/255) is object 1; values 1..254 are kept as ids, larger ones are numbered 1, 2, ...;
+    * colour (RGB/RGBA): one object per distinct non-black colour (transparent pixels are background);
+      colours of the DAVIS palette keep their index as id, others are numbered 1, 2, ... in reading order.
+
+    The DAVIS void label 255 (in indexed and multi-valued greyscale masks) is ignored, not an object.
+    """
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"mask {path} does not exist")
+        raise InputError(f"mask {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         with Image.open(path) as im:
-            if im.mode == "P":
-                return np.array(im, dtype=np.uint8)
-            arr = np.array(im.convert("L"))
+            im.load()
+            mode = im.mode
+            if mode == "P":
+                labels = np.array(im, dtype=np.uint8)
+                void = labels == VOID_LABEL
+                if void.any():
+                    log.info("mask %s: %d void pixels (label 255) ignored", path, int(void.sum()))
+                    labels[void] = 0
+                return labels
+            if mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
+                arr = np.array(im.convert("L") if mode in ("1", "LA") else im)
+                return _labels_from_values(arr, path)
+            rgba = np.array(im.convert("RGBA"))
     except OSError as exc:
-        raise UsageError(f"mask {path} cannot be read as an image ({exc})") from exc
-    return (arr > 0).astype(np.uint8)
+        raise InputError(f"mask {path} cannot be read as an image ({one_line(exc)})") from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"mask {path} is too large to be a mask ({exc})") from None
+    return _labels_from_colours(rgba, path)
+
+
+def _labels_from_values(arr: np.ndarray, path: Path) -> np.ndarray:
+    if arr.ndim != 2:
+        raise InputError(f"mask {path} must be a single image, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"mask {path} holds NaN or infinite values")
+        arr = np.round(arr).astype(np.int64)
+    values = [int(v) for v in np.unique(arr) if v != 0]
+    if any(v < 0 for v in values):
+        raise InputError(f"mask {path} holds negative values; labels must be 0 (background) or positive")
+    labels = np.zeros(arr.shape, np.uint8)
+    if len(values) == 1:
+        labels[arr != 0] = 1
+        return labels
+    if values and values[-1] == VOID_LABEL and arr.dtype == np.uint8:
+        values = values[:-1]
+        log.info("mask %s: void pixels (value 255) ignored", path)
+    if all(v <= 254 for v in values):
+        for v in values:
+            labels[arr == v] = v
+        return labels
+    if len(values) > 254:
+        raise InputError(f"mask {path} holds {len(values)} distinct values; at most 254 objects fit in a label map "
+                         "(is it a photo or an anti-aliased drawing rather than a mask?)")
+    for i, v in enumerate(values, start=1):
+        labels[arr == v] = i
+    return labels
+
+
+def _labels_from_colours(rgba: np.ndarray, path: Path) -> np.ndarray:
+    rgb = rgba[..., :3]
+    fg = (rgba[..., 3] > 0) & rgb.any(axis=2)
+    labels = np.zeros(rgb.shape[:2], np.uint8)
+    if not fg.any():
+        return labels
+    packed = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    colours, first = np.unique(packed[fg], return_index=True)
+    if len(colours) > 254:
+        raise InputError(f"mask {path} holds {len(colours)} colours; a mask needs one flat colour per object "
+                         "(is it a photo, a JPEG or an anti-aliased drawing? save masks as indexed or RGB PNGs)")
+    palette = davis_palette().astype(np.int64)
+    palette_packed = {int((r << 16) | (g << 8) | b): i for i, (r, g, b) in enumerate(palette)}
+    if len(colours) == 1:
+        ids = {int(colours[0]): 1}
+    elif all(int(c) in palette_packed for c in colours):
+        ids = {int(c): palette_packed[int(c)] for c in colours}
+    else:
+        order = colours[np.argsort(first)]  # reading order of their first pixel
+        ids = {int(c): i for i, c in enumerate(order, start=1)}
+    for c, i in ids.items():
+        if i != VOID_LABEL:
+            labels[fg & (packed == c)] = i
+    return labels
 
 
 def write_label_png(path: str | os.PathLike, labels: np.ndarray) -> None:

@@ -14,12 +14,29 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file
 from sampt.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
 VIDEO_FORMATS = {".mp4": "H.264 MP4", ".gif": "GIF", ".avi": "MJPG AVI"}
+MIN_VIDEO_SIDE = 16
+
+
+def encodable(frame: np.ndarray) -> np.ndarray:
+    """Video encoders refuse tiny or odd-sized frames: enlarge tiny ones (nearest neighbour, so pixels stay
+    visible) and pad odd sides by one edge pixel (H.264's 4:2:0 needs even sizes)."""
+    import cv2
+
+    frame = np.ascontiguousarray(frame)
+    h, w = frame.shape[:2]
+    if min(h, w) < MIN_VIDEO_SIDE:
+        k = -(-MIN_VIDEO_SIDE // min(h, w))
+        frame = cv2.resize(frame, (w * k, h * k), interpolation=cv2.INTER_NEAREST)
+        h, w = frame.shape[:2]
+    if h % 2 or w % 2:
+        frame = cv2.copyMakeBorder(frame, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    return frame
 
 
 def h264_available() -> bool:
@@ -40,7 +57,7 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
     if suffix not in VIDEO_FORMATS:
         raise ValueError(f"cannot write {path}: video formats are {', '.join(VIDEO_FORMATS)}")
     frames = progress_bar(frames, total=total, desc=f"writing {path.name}", unit="frame", enabled=progress)
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         if suffix == ".gif":
             _write_gif(tmp, frames, fps)
         elif suffix == ".mp4" and h264_available():
@@ -64,15 +81,13 @@ def _write_h264(path: Path, frames: Iterable[np.ndarray], fps: float) -> None:
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
         stream = None
         for frame in frames:
-            frame = np.ascontiguousarray(frame)
+            frame = encodable(frame)
             if stream is None:
                 h, w = frame.shape[:2]
                 stream = container.add_stream(codec, rate=_rate(fps))
-                stream.width, stream.height = w + w % 2, h + h % 2  # yuv420p needs even sizes
+                stream.width, stream.height = w, h
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"crf": "20", "preset": "medium"}
-            if frame.shape[0] % 2 or frame.shape[1] % 2:
-                frame = np.pad(frame, ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0)), mode="edge")
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
         if stream is None:
@@ -87,6 +102,7 @@ def _write_opencv(path: Path, frames: Iterable[np.ndarray], fps: float, fourcc: 
     writer = None
     try:
         for frame in frames:
+            frame = encodable(frame)
             if writer is None:
                 h, w = frame.shape[:2]
                 writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), (w, h))

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 import pluggy
 
 from sampt import hookspecs
+from sampt.errors import SamptError
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ ENTRY_POINT_GROUP = "sampt"
 KINDS = ("tracker", "segmenter", "sampler")
 
 
-class UnknownComponentError(KeyError):
+class UnknownComponentError(SamptError, KeyError):
     """A component name that no installed plugin registers."""
 
     def __str__(self) -> str:  # KeyError would quote the message
@@ -191,4 +192,7 @@ class Registry:
                 f"{kind}.{unknown[0]} is not an option of {kind} {entry.name!r}; "
                 f"its options are: {', '.join(params) or '(none)'}"
             )
+        from sampt.constraints import check_options
+
+        check_options(entry.resolve(), options, f"{kind} {entry.name!r}: option")
         return entry.resolve()(**options)

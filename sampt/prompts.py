@@ -77,10 +77,14 @@ def parse_points(text: str) -> tuple[np.ndarray, np.ndarray]:
                              "or 'frame=10:120,80' for clicks on frame 10)") from None
         if len(values) not in (2, 3) or (len(values) == 3 and values[2] not in (0, 1)):
             raise UsageError(f"point {item!r} is not x,y or x,y,label with label 1 (positive) or 0 (negative)")
+        if not all(np.isfinite(values)):
+            raise UsageError(f"point {item!r} is not a finite position; give pixel coordinates x,y")
         points.append(values[:2])
         labels.append(int(values[2]) if len(values) == 3 else 1)
     if not points:
         raise UsageError(f"--points {text!r} holds no point")
+    if not any(lab == 1 for lab in labels):
+        raise UsageError(f"--points {text!r} has no positive point; mark the object with at least one x,y")
     return np.array(points, np.float32), np.array(labels, np.int64)
 
 
@@ -90,7 +94,7 @@ def parse_box(text: str) -> np.ndarray:
         box = np.array([float(v) for v in text.split(",")], np.float32)
     except ValueError:
         box = np.zeros(0)
-    if box.shape != (4,):
+    if box.shape != (4,) or not np.isfinite(box).all():
         raise UsageError(f"box {text!r} is not x0,y0,x1,y1 (e.g. --box '10,20,80,90' or 'frame=5:10,20,80,90')")
     return box
 
@@ -196,25 +200,46 @@ def gather_objects(mask: Any = None, points: Any = None, box: Any = None, frame:
             next_id += 1
     if not objects:
         raise UsageError("no object to segment: give a mask, clicked points or a box")
+    if max(o.object_id for o in objects) > 255:
+        raise UsageError(f"{len(objects)} objects (ids up to {max(o.object_id for o in objects)}); at most 255 fit "
+                         "in a label map")
     return objects
+
+
+def check_against_video(objects: Sequence[UserObject], video: Any) -> None:
+    """Check every prompt against the video before any work (frame, mask size, points and boxes inside)."""
+    from sampt.pipeline.query_points import validate_prompt
+
+    for o in objects:
+        if o.kind == "box":
+            if not 0 <= o.frame < len(video):
+                raise UsageError(f"object {o.object_id}: frame {o.frame} is outside the video (0..{len(video) - 1})")
+            _check_box(o.value, o.frame, video.size)
+        else:
+            validate_prompt(_object_prompt(o), len(video), video.size)
+
+
+def _object_prompt(o: UserObject):
+    from sampt.pipeline import ObjectPrompt
+
+    if o.kind == "mask":
+        return ObjectPrompt(o.object_id, o.frame, mask=o.value)
+    if o.kind == "points":
+        return ObjectPrompt(o.object_id, o.frame, points=o.value[0], labels=o.value[1])
+    return ObjectPrompt(o.object_id, o.frame, mask=o.mask)
 
 
 def to_object_prompts(objects: Sequence[UserObject], video: Any, segmenter: Any = None) -> list:
     """:class:`~sampt.pipeline.ObjectPrompt` for each object; boxes become masks through ``segmenter`` on
     their frame (each such frame encoded once)."""
-    from sampt.pipeline import ObjectPrompt
     from sampt.types import Prompt
 
+    check_against_video(objects, video)
     prompts, embeddings = [], {}
     for o in objects:
-        if not 0 <= o.frame < len(video):
-            raise UsageError(f"object {o.object_id}: frame {o.frame} is outside the video (0..{len(video) - 1})")
-        if o.kind == "mask":
-            prompts.append(ObjectPrompt(o.object_id, o.frame, mask=o.value))
-        elif o.kind == "points":
-            prompts.append(ObjectPrompt(o.object_id, o.frame, points=o.value[0], labels=o.value[1]))
+        if o.kind != "box":
+            prompts.append(_object_prompt(o))
         else:
-            _check_box(o.value, o.frame, video.size)
             if segmenter is None:
                 raise ValueError("a box prompt needs the segmenter to turn it into a mask")
             if o.frame not in embeddings:
@@ -223,7 +248,7 @@ def to_object_prompts(objects: Sequence[UserObject], video: Any, segmenter: Any 
             if not o.mask.any():
                 raise UsageError(f"object {o.object_id}: the segmenter found nothing in box {o.value.tolist()} "
                                  f"on frame {o.frame}; give a box around the object, or a mask or clicks")
-            prompts.append(ObjectPrompt(o.object_id, o.frame, mask=o.mask))
+            prompts.append(_object_prompt(o))
     return prompts
 
 

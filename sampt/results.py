@@ -10,15 +10,14 @@ Layout (``OUT/``)::
     result.json                    version, git revision, input, frame names, prompts, per-frame areas and
                                    boxes, predicted IoU, scores, composed config, timings (compact)
 
-Every file is written atomically; the masks folder appears only once the run completed.
-:func:`load_result` reads a folder back for analysis.
+The folder is one atomic unit (:class:`sampt.outputs.OutputDir`): everything is written into a temporary
+sibling that replaces the folder whole once the run completed, so an error or an interruption leaves the
+previous result as it was. :func:`load_result` reads a folder back for analysis.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,60 +26,15 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.io import atomic_write, read_label_png, write_label_png
+from sampt.io import read_label_png, write_label_png
+from sampt.outputs import OutputDir, atomic_file
 from sampt.types import Tracks, Video
 
 RESULT_JSON = "result.json"
 TRACKS_NPZ = "tracks.npz"
 OVERLAY_FORMATS = ("mp4", "gif")
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished folder into place, replacing an older one without a window where neither exists whole."""
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-
-
-class LabelPngWriter:
-    """Streams label maps to ``out_dir/masks/<sequence>/<frame name>.png`` as a run produces them
-    (``SamPt.run``'s ``on_frame``; without ``sequence`` straight into ``masks/``). They go to a hidden folder
-    that replaces ``masks/`` only on :meth:`commit`, so a run that fails leaves no half-written results.
-    Nothing is created before the first frame arrives."""
-
-    def __init__(self, out_dir: str | os.PathLike, frame_names: Optional[Sequence[str]] = None,
-                 sequence: Optional[str] = None):
-        self.out = Path(out_dir)
-        self.frame_names, self.sequence = frame_names, sequence
-        if sequence is not None and (not sequence or "/" in sequence or sequence.startswith(".")):
-            raise UsageError(f"sequence name {sequence!r} cannot be a folder name; give --sequence NAME")
-        self.tmp: Optional[Path] = None
-        self._created_out = False
-
-    def __call__(self, t: int, labels: np.ndarray) -> None:
-        if self.tmp is None:
-            self._created_out = not self.out.exists()
-            self.out.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=".masks-", dir=self.out))
-        name = self.frame_names[t] if self.frame_names is not None else f"{t:05d}"
-        folder = self.tmp / self.sequence if self.sequence else self.tmp
-        write_label_png(folder / f"{name}.png", labels)
-
-    def commit(self) -> None:
-        if self.tmp is not None:
-            _replace_dir(self.tmp, self.out / "masks")
-            self.tmp = None
-
-    def discard(self) -> None:
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
-            if self._created_out and not any(self.out.iterdir()):
-                self.out.rmdir()
+RESULT_ENTRIES = (RESULT_JSON, "masks", TRACKS_NPZ, "overlay.mp4", "overlay.gif")
+"""What a run's folder holds: an existing folder with none of these is not replaced (it is someone else's)."""
 
 
 class MaskStats:
@@ -99,14 +53,6 @@ class MaskStats:
             if counts[oid]:
                 rows, cols = np.flatnonzero((labels == oid).any(axis=1)), np.flatnonzero((labels == oid).any(axis=0))
                 self.boxes[t][o] = [int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])]
-
-
-def fan_out(*callbacks):
-    """One ``on_frame`` callback calling several."""
-    def call(t: int, labels: np.ndarray) -> None:
-        for cb in callbacks:
-            cb(t, labels)
-    return call
 
 
 def write_tracks(path: str | os.PathLike, result: Any) -> Path:
@@ -136,7 +82,7 @@ def write_tracks(path: str | os.PathLike, result: Any) -> Path:
     }
     if conf and all(c is not None for c in conf):
         arrays["confidence"] = np.concatenate(conf, axis=1)
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
     return Path(path)
@@ -217,42 +163,101 @@ def build_summary(result: Any, video: Video, stats: MaskStats, prompts: Sequence
     return _clean(summary)
 
 
-def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: Optional[str] = "mp4",
-                extra: Optional[dict] = None, stats: Optional[MaskStats] = None,
-                sequence: Optional[str] = None, prompts: Sequence[dict] = (), inputs: Optional[dict] = None,
-                config: Optional[dict] = None, progress: bool = False) -> Path:
-    """Write a run's folder under ``out_dir`` (see the module docstring). ``stats``: the :class:`MaskStats`
-    of masks a :class:`LabelPngWriter` already streamed there (else the masks are written here); ``overlay``: ``"mp4"``, ``"gif"`` or None. Returns ``out_dir``."""
-    from sampt.media import write_video
-    from sampt.overlay import overlay_frames
-    from sampt.progress import progress_bar
+def _overlay_format(overlay: Any) -> Optional[str]:
+    if overlay is True:
+        return "mp4"
+    if not overlay:
+        return None
+    if overlay not in OVERLAY_FORMATS:
+        raise UsageError(f"overlay format {overlay!r} is not one of {', '.join(OVERLAY_FORMATS)}")
+    return overlay
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sequence = sequence or video.name
-    if stats is None:
-        stats = MaskStats(result.object_ids, result.num_frames)
-        writer = LabelPngWriter(out, video.frame_names, sequence)
-        try:
+
+class RunOutput:
+    """A run's output folder as one unit (:class:`sampt.outputs.OutputDir`): label PNGs streamed as frames
+    finish (``SamPt.run``'s ``on_frame``) to ``masks/<sequence>/<frame name>.png`` (straight into ``masks/``
+    before :meth:`begin`), then tracks, the overlay and ``result.json``, all into a temporary sibling that
+    replaces ``out_dir`` whole in :meth:`finish`. Creating it checks the destination, so a bad ``--output``
+    fails before any work; :meth:`discard` (on any error or interruption) leaves the previous result
+    untouched."""
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.out = Path(out_dir)
+        self.unit = OutputDir(self.out, "output folder", owned=RESULT_ENTRIES)
+        self.masks_written = 0
+        self.frame_names: Optional[Sequence[str]] = None
+        self.sequence: Optional[str] = None
+        self.stats: Optional[MaskStats] = None
+
+    def begin(self, video: Video, object_ids: Sequence[int], sequence: Optional[str] = None) -> "RunOutput":
+        """Name the masks after ``video``'s frames, under ``masks/<sequence>`` (default: the video's name),
+        and gather each object's area and box as they stream by."""
+        sequence = sequence or video.name
+        if not sequence or "/" in sequence or "\\" in sequence or sequence.startswith("."):
+            raise UsageError(f"sequence name {sequence!r} cannot be a folder name; give --sequence NAME")
+        self.frame_names, self.sequence = list(video.frame_names), sequence
+        self.stats = MaskStats(object_ids, len(video))
+        return self
+
+    @property
+    def path(self) -> Path:
+        """The staging folder (inside it: ``masks/``, ``tracks.npz``, the overlay, ``result.json``)."""
+        return self.unit.path
+
+    def __call__(self, t: int, labels: np.ndarray) -> None:
+        folder = self.path / "masks" / self.sequence if self.sequence else self.path / "masks"
+        if not self.masks_written:
+            folder.mkdir(parents=True, exist_ok=True)
+        name = self.frame_names[t] if self.frame_names is not None else f"{t:05d}"
+        write_label_png(folder / f"{name}.png", labels)
+        if self.stats is not None:
+            self.stats(t, labels)
+        self.masks_written += 1
+
+    def finish(self, result: Any, video: Video, overlay: Any = "mp4", prompts: Sequence[dict] = (),
+               inputs: Optional[dict] = None, config: Optional[dict] = None, extra: Optional[dict] = None,
+               progress: bool = False) -> Path:
+        """Write what is left (masks not streamed, ``tracks.npz``, the overlay: ``"mp4"``, ``"gif"`` or
+        None, ``result.json``) and swap the folder in."""
+        from sampt.media import write_video
+        from sampt.overlay import overlay_frames
+        from sampt.progress import progress_bar
+
+        overlay = _overlay_format(overlay)
+        if self.stats is None:
+            self.begin(video, result.object_ids, self.sequence)
+        staged = self.path
+        if not self.masks_written:
             for t in progress_bar(range(result.num_frames), desc="writing masks", unit="frame", enabled=progress):
-                labels = result.label_map(t)
-                writer(t, labels)
-                stats(t, labels)
-            writer.commit()
-        finally:
-            writer.discard()
-    files = {"masks": f"masks/{sequence}", "tracks": TRACKS_NPZ}
-    write_tracks(out / TRACKS_NPZ, result)
-    if overlay:
-        if overlay not in OVERLAY_FORMATS:
-            raise UsageError(f"overlay format {overlay!r} is not one of {', '.join(OVERLAY_FORMATS)}")
-        name = f"overlay.{overlay}"
-        write_video(out / name, overlay_frames(result, video), fps=video.fps, progress=progress, total=len(video))
-        files["overlay"] = name
-    summary = build_summary(result, video, stats, prompts, inputs, config, files, extra)
-    with atomic_write(out / RESULT_JSON) as path:
-        path.write_text(compact_json(summary) + "\n")
-    return out
+                self(t, result.label_map(t))
+        files = {"masks": f"masks/{self.sequence}", "tracks": TRACKS_NPZ}
+        write_tracks(staged / TRACKS_NPZ, result)
+        if overlay:
+            name = f"overlay.{overlay}"
+            write_video(staged / name, overlay_frames(result, video), fps=video.fps, progress=progress,
+                        total=len(video))
+            files["overlay"] = name
+        summary = build_summary(result, video, self.stats, prompts, inputs, config, files, extra)
+        with atomic_file(staged / RESULT_JSON) as path:
+            path.write_text(compact_json(summary) + "\n")
+        return self.unit.commit()
+
+    def discard(self) -> None:
+        self.unit.discard()
+
+
+def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: Any = "mp4",
+                extra: Optional[dict] = None, sequence: Optional[str] = None, prompts: Sequence[dict] = (),
+                inputs: Optional[dict] = None, config: Optional[dict] = None, progress: bool = False) -> Path:
+    """Write a result as the folder ``out_dir`` (see the module docstring), atomically: the previous content
+    of ``out_dir`` stays until the new one is complete. ``overlay``: ``"mp4"``, ``"gif"`` or None."""
+    output = RunOutput(out_dir)
+    try:
+        output.begin(video, result.object_ids, sequence)
+        return output.finish(result, video, overlay=overlay, prompts=prompts, inputs=inputs, config=config,
+                             extra=extra, progress=progress)
+    finally:
+        output.discard()
 
 
 @dataclass

@@ -96,6 +96,19 @@ def as_queries(queries: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     return q
 
 
+def check_queries(queries: np.ndarray | Sequence[Sequence[float]], height: int, width: int,
+                  num_frames: Optional[int] = None) -> np.ndarray:
+    """Validate query points for a ``height`` x ``width`` video of ``num_frames`` frames (None: a stream
+    of unknown length) and return them as float32 ``(N, 3)``: the shape and values of :func:`as_queries`,
+    each query frame inside the video, each point inside the frame."""
+    q = as_queries(queries)
+    if num_frames is not None and len(q) and q[:, 0].max() >= num_frames:
+        raise ValueError(f"a query starts at frame {int(q[:, 0].max())} but the video has {num_frames} frames "
+                         f"(0..{num_frames - 1})")
+    check_points_inside(q[:, 1:], height, width, "query points")
+    return q
+
+
 def check_points_inside(points: np.ndarray, height: int, width: int, what: str = "points") -> None:
     """Raise a ValueError naming the first point outside a ``height`` x ``width`` frame."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)

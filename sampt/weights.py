@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
+from sampt.errors import SamptError
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "SAMPT_CACHE_DIR"
@@ -39,7 +41,7 @@ NESTED_STATE_KEYS = ("model", "model_state_dict", "state_dict")
 """Keys under which released checkpoints nest their weights (CoTracker ``model``, PIPS ``model_state_dict``)."""
 
 
-class WeightsError(RuntimeError):
+class WeightsError(SamptError, RuntimeError):
     """A checkpoint that is missing, corrupt or does not match its model."""
 
 
@@ -164,6 +166,8 @@ def download(spec: WeightsSpec, dest: Optional[Path] = None, progress: bool = Tr
     if dest.is_file():
         verify_cached(dest, spec)
         return dest
+    if offline():
+        raise _not_available(spec, dest, f"it is not in the cache and {OFFLINE_ENV} forbids downloading it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -272,6 +276,21 @@ def resolve(
     return download(spec, cached, progress=progress), spec
 
 
+def _unreadable_message(path: Path, exc: Exception) -> str:
+    """Why a checkpoint could not be read, on one line, without torch's advice to retry with
+    ``weights_only=False`` (unpickling a file of unknown origin can run arbitrary code)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    unpickler = [ln for ln in lines if ln.startswith("WeightsUnpickler error")]
+    if unpickler:
+        detail = unpickler[0].split(":", 1)[1].strip()
+        return (f"checkpoint {path} holds pickled Python objects, not only tensors ({detail}); sampt loads "
+                f"tensors only, for safety. Use the official checkpoint, or re-save this one as a plain state "
+                f"dict of tensors (torch.save(model.state_dict(), ...)) where you trust its origin")
+    safe = [ln for ln in lines if "weights_only" not in ln and "arbitrary code" not in ln]
+    detail = (safe[0] if safe else type(exc).__name__)[:200]
+    return f"checkpoint {path} could not be read as a torch file of tensors ({detail}); it is corrupt, truncated or not a checkpoint"
+
+
 def checkpoint_state_dict(path: Path, nested_keys: Iterable[str] = NESTED_STATE_KEYS) -> dict:
     """Read a torch checkpoint as a plain state dict (unwrapping ``{"model": ...}`` style nesting)."""
     import torch
@@ -279,10 +298,7 @@ def checkpoint_state_dict(path: Path, nested_keys: Iterable[str] = NESTED_STATE_
     try:
         obj: Any = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt file
-        raise WeightsError(
-            f"checkpoint {path} could not be read as a torch file of tensors ({type(exc).__name__}: {exc}); "
-            f"it is corrupt, truncated or not a checkpoint"
-        ) from exc
+        raise WeightsError(_unreadable_message(path, exc)) from exc
     for key in nested_keys:
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]

@@ -54,7 +54,7 @@ class FixedTracker(Tracker):
         self.tracks = tracks
         self.calls = []
 
-    def track(self, video, queries):
+    def _track(self, video, queries):
         self.calls.append(np.asarray(queries).copy())
         return self.tracks
 

@@ -49,7 +49,7 @@ def test_config_errors_name_the_key(overrides, message):
 
 
 def test_out_of_range_pipeline_values_are_errors():
-    with pytest.raises(UsageError, match="positive_points must be >= 1"):
+    with pytest.raises(UsageError, match=r"positive_points=0 is out of range: it must be >= 1"):
         build_pipeline(compose(["pipeline.positive_points=0"]))
     with pytest.raises(UsageError, match="reinit_tracker_horizon"):
         build_pipeline(compose(["pipeline=reinit", "pipeline.reinit_tracker_horizon=4"]))
@@ -93,7 +93,7 @@ THIRD_PARTY_PLUGIN = """
         def __init__(self, jitter: float = 0.0):
             self.jitter = jitter
 
-        def track(self, video, queries):
+        def _track(self, video, queries):
             StillTracker.calls += 1
             T, q = len(video), np.asarray(queries, np.float32)
             points = np.broadcast_to(q[:, 1:] + self.jitter, (T, len(q), 2))

@@ -121,17 +121,17 @@ def test_atomic_outputs_follow_the_umask(tmp_path):
 
 
 def test_streamed_masks_appear_only_when_the_run_completes(tmp_path):
-    from sampt.results import LabelPngWriter
+    from sampt.results import RunOutput
 
     out = tmp_path / "out"
-    failed = LabelPngWriter(out)
+    failed = RunOutput(out)
     failed(0, np.ones((4, 4), np.uint8))
     failed.discard()  # the run raised after one frame
-    assert not out.exists()
-    writer = LabelPngWriter(out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    writer = RunOutput(out)
     for t in range(3):
         writer(t, np.full((4, 4), t, np.uint8))
-    assert not (out / "masks").exists()
-    writer.commit()
+    assert not out.exists()
+    writer.unit.commit()
     assert sorted(p.name for p in (out / "masks").iterdir()) == ["00000.png", "00001.png", "00002.png"]
     assert [p.name for p in out.iterdir()] == ["masks"]

@@ -140,7 +140,7 @@ def test_videos_larger_than_the_trackers_limit_are_shrunk_for_it(small_clip):
     class Small(Tracker):
         capabilities = TrackerCapabilities(max_side=48)
 
-        def track(self, video, queries):
+        def _track(self, video, queries):
             seen["size"], seen["queries"] = video.size, np.array(queries)
             T = len(video)
             return Tracks(np.broadcast_to(queries[:, 1:], (T, len(queries), 2)), np.ones((T, len(queries)), bool))
@@ -164,7 +164,7 @@ def test_trackers_without_backward_tracking_get_it_from_the_pipeline(any_query_f
 
         capabilities = TrackerCapabilities(any_query_frame=any_query_frame, bidirectional=False)
 
-        def track(self, video, queries):
+        def _track(self, video, queries):
             calls.append((len(video), queries[:, 0].tolist()))
             T = len(video)
             steps = np.arange(T)[:, None] - queries[None, :, 0]

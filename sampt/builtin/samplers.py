@@ -5,12 +5,13 @@ one of its pixels (fewer points than asked); an empty mask raises ``ValueError``
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import cv2
 import numpy as np
 
 import sampt
+from sampt.constraints import Range
 from sampt.interfaces import PointSampler
 
 
@@ -54,7 +55,7 @@ class KMedoidsSampler(MaskPixelSampler):
     """The medoids of a K-Medoids clustering (FasterPAM) of the mask's pixels: points spread over the
     object, each a real mask pixel. Large masks are subsampled to ``subsample_size`` pixels first."""
 
-    def __init__(self, subsample_size: int = 1800):
+    def __init__(self, subsample_size: Annotated[int, Range(1, None)] = 1800):
         self.subsample_size = subsample_size
 
     def choose(self, mask, pixels, n, seed, image):
@@ -84,7 +85,9 @@ class ShiTomasiSampler(MaskPixelSampler):
     edges (6%, then 2%, 1% of its diameter if too little is left). Missing corners are filled with
     K-Medoids points. Without an image, corners of the mask itself are used."""
 
-    def __init__(self, quality_level: float = 0.001, erosions: tuple = (0.06, 0.02, 0.01), subsample_size: int = 2000):
+    def __init__(self, quality_level: Annotated[float, Range(0, 1, low_open=True)] = 0.001,
+                 erosions: Annotated[tuple, Range(0, 0.5)] = (0.06, 0.02, 0.01),
+                 subsample_size: Annotated[int, Range(1, None)] = 2000):
         self.quality_level = quality_level
         self.erosions = tuple(erosions)
         self.fill = KMedoidsSampler(subsample_size)

@@ -12,12 +12,13 @@ this proxy is what lets the pipeline's IoU threshold reject degenerate masks.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import cv2
 import numpy as np
 
 import sampt
+from sampt.constraints import Range
 from sampt.interfaces import ImageEmbedding, Segmenter
 from sampt.types import Prediction, Prompt
 
@@ -28,8 +29,9 @@ class GrabCutSegmenter(Segmenter):
 
     low_res_size = (256, 256)
 
-    def __init__(self, iterations: int = 3, point_radius: int = 0, margin: float = 0.5, smoothing: float = 1.5,
-                 seed: int = 0):
+    def __init__(self, iterations: Annotated[int, Range(1, None)] = 3, point_radius: Annotated[int, Range(0, None)] = 0,
+                 margin: Annotated[float, Range(0, None)] = 0.5, smoothing: Annotated[float, Range(0, None)] = 1.5,
+                 seed: Annotated[int, Range(0, None)] = 0):
         super().__init__()
         self.iterations, self.point_radius, self.margin, self.smoothing = iterations, point_radius, margin, smoothing
         self.seed = seed  # GrabCut's GMM initialisation draws from OpenCV's RNG: reseeded before every call

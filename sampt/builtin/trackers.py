@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Optional
+from typing import Annotated, Optional
 
 import cv2
 import numpy as np
 
 import sampt
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities
-from sampt.types import Tracks, Video, as_queries, check_points_inside
+from sampt.types import Tracks, Video
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class SweepTracker(Tracker):
 
     capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True, has_visibility=True)
 
-    def __init__(self, fb_threshold: float = 1.0):
+    def __init__(self, fb_threshold: Annotated[float, Range(0, None, low_open=True)] = 1.0):
         self.fb_threshold = fb_threshold
 
     @abstractmethod
@@ -36,19 +37,21 @@ class SweepTracker(Tracker):
         """Move ``points`` ``(N, 2)`` from gray ``frame_a`` to ``frame_b``; return new points and a bool
         ``(N,)`` saying which passed the forward-backward check."""
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
-        queries = as_queries(queries)
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
         T, H, W = len(video), video.height, video.width
-        if len(queries) and queries[:, 0].max() >= T:
-            raise ValueError(f"a query starts at frame {int(queries[:, 0].max())} but the video has {T} frames")
-        check_points_inside(queries[:, 1:], H, W, "query points")
         N = len(queries)
         points = np.zeros((T, N, 2), np.float32)
         visible = np.zeros((T, N), bool)
-        if N == 0:
-            return Tracks(points, visible)
         start = queries[:, 0].astype(int)
-        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video]
+        gray_cache: dict[int, np.ndarray] = {}
+
+        def gray(t: int) -> np.ndarray:  # two frames at a time: memory does not grow with the video
+            if t not in gray_cache:
+                if len(gray_cache) >= 2:
+                    gray_cache.pop(next(iter(gray_cache)))
+                gray_cache[t] = cv2.cvtColor(video[t], cv2.COLOR_RGB2GRAY)
+            return gray_cache[t]
+
         for direction in (1, -1):
             current = np.full((N, 2), np.nan, np.float32)
             alive = np.zeros(N, bool)
@@ -59,7 +62,7 @@ class SweepTracker(Tracker):
                 if previous is not None:
                     idx = np.flatnonzero(alive)
                     if len(idx):
-                        moved, ok = self._advance(gray[previous], gray[t], current[idx], cache)
+                        moved, ok = self._advance(gray(previous), gray(t), current[idx], cache)
                         inside = (moved[:, 0] >= 0) & (moved[:, 0] <= W - 1) & (moved[:, 1] >= 0) & (moved[:, 1] <= H - 1)
                         ok &= inside & np.all(np.isfinite(moved), axis=1)
                         current[idx[ok]] = moved[ok]
@@ -82,8 +85,10 @@ class SweepTracker(Tracker):
 class LucasKanadeTracker(SweepTracker):
     """Pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``) with a forward-backward check."""
 
-    def __init__(self, window_size: int = 15, pyramid_levels: int = 3, fb_threshold: float = 1.0,
-                 max_iterations: int = 30):
+    def __init__(self, window_size: Annotated[int, Range(3, None)] = 15,
+                 pyramid_levels: Annotated[int, Range(0, 10)] = 3,
+                 fb_threshold: Annotated[float, Range(0, None, low_open=True)] = 1.0,
+                 max_iterations: Annotated[int, Range(1, None)] = 30):
         super().__init__(fb_threshold)
         self.window_size, self.pyramid_levels, self.max_iterations = window_size, pyramid_levels, max_iterations
 
@@ -105,6 +110,18 @@ def _sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     return cv2.remap(flow, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 2)
 
 
+DIS_MIN_SIDE = 16
+
+
+def _padded(gray: np.ndarray) -> np.ndarray:
+    """Extend a small frame to at least ``DIS_MIN_SIDE`` pixels on each side (edge pixels repeated, at the
+    bottom and right so point coordinates are unchanged)."""
+    h, w = gray.shape[:2]
+    if h >= DIS_MIN_SIDE and w >= DIS_MIN_SIDE:
+        return gray
+    return cv2.copyMakeBorder(gray, 0, max(0, DIS_MIN_SIDE - h), 0, max(0, DIS_MIN_SIDE - w), cv2.BORDER_REPLICATE)
+
+
 class DenseFlowTracker(SweepTracker):
     """Chains dense optical flow (OpenCV DIS) from frame to frame, with a forward-backward occlusion check
     on the flow fields themselves."""
@@ -112,10 +129,10 @@ class DenseFlowTracker(SweepTracker):
     PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
-    def __init__(self, preset: str = "medium", finest_scale: int = 0, fb_threshold: float = 1.0):
+    def __init__(self, preset: Annotated[str, Choices("ultrafast", "fast", "medium")] = "medium",
+                 finest_scale: Annotated[int, Range(0, 10)] = 0,
+                 fb_threshold: Annotated[float, Range(0, None, low_open=True)] = 1.0):
         super().__init__(fb_threshold)
-        if preset not in self.PRESETS:
-            raise ValueError(f"unknown DIS preset {preset!r}; choose one of {', '.join(self.PRESETS)}")
         self.preset = preset
         self.finest_scale = finest_scale  # 0: flow at full resolution (the presets stop at half or less)
 
@@ -124,6 +141,7 @@ class DenseFlowTracker(SweepTracker):
         if dis is None:
             dis = cache["dis"] = cv2.DISOpticalFlow_create(self.PRESETS[self.preset])
             dis.setFinestScale(self.finest_scale)
+        frame_a, frame_b = _padded(frame_a), _padded(frame_b)  # DIS refuses frames under 12 pixels
         forward = dis.calc(frame_a, frame_b, None)
         backward = dis.calc(frame_b, frame_a, None)
         moved = points + _sample_flow(forward, points)

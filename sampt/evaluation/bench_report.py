@@ -10,7 +10,7 @@ import numpy as np
 from sampt.errors import UsageError
 from sampt.evaluation.provenance import machine_label
 from sampt.evaluation.report import markdown_table, text_table, write_csv, write_json
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file
 
 RUN_COLUMNS = ("name", "tracker", "segmenter", "options", "J&F", "J", "F", "fps_median", "fps_best",
                "spf_min", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding", "spf_decoding", "spf_other",
@@ -62,7 +62,7 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
@@ -105,7 +105,7 @@ def write_bench_report(out_dir: Path, rows: Sequence[dict], per_sequence: Sequen
     out_dir = Path(out_dir)
     write_csv(out_dir / "runs.csv", rows, RUN_COLUMNS)
     write_json(out_dir / "runs.json", {"meta": meta, "runs": list(rows), "per_sequence": list(per_sequence)})
-    with atomic_write(out_dir / "results.md") as tmp:
+    with atomic_file(out_dir / "results.md") as tmp:
         tmp.write_text(markdown_report(rows, meta))
     written = ["runs.csv", "runs.json", "results.md"]
     if plot:

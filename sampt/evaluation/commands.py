@@ -30,7 +30,9 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
     from sampt.evaluation.scoring import run_folder_sequences, score_results
+    from sampt.outputs import check_output_path
 
+    check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
     names = [s for s in (args.sequences or "").split(",") if s]
     results_dir = args.results_dir
@@ -124,6 +126,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from sampt.evaluation.bench import default_output, plan_bench, run_bench
     from sampt.evaluation.bench_report import require_matplotlib, terminal_table, write_bench_report
+    from sampt.outputs import OutputDir
 
     plan = plan_bench(args.config, args.overrides, dataset=args.dataset, split=args.split, sequences=args.sequences,
                       trackers=args.trackers, segmenters=args.segmenters, grid=args.grid, repeats=args.repeats,
@@ -131,9 +134,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.no_plot:  # fail now rather than after the whole grid
         require_matplotlib(pyplot=False)
     out_dir = Path(args.output) if args.output else default_output(plan)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # the whole benchmark output is one unit: checked now, written complete at the end or not at all
+    output = OutputDir(out_dir, "output folder", owned=("runs.csv", "runs.json", "results.md"))
     result = run_bench(plan, dataset_root=args.dataset_root, progress=not args.no_progress)
-    written = write_bench_report(out_dir, result.rows, result.per_sequence, result.meta, plot=not args.no_plot)
+    try:
+        written = write_bench_report(output.path, result.rows, result.per_sequence, result.meta, plot=not args.no_plot)
+        output.commit()
+    finally:
+        output.discard()
     print(terminal_table(result.rows))
     print(f"\nbenchmark written to {out_dir} ({', '.join(written)})")
     return 0

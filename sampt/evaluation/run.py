@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.outputs import atomic_file, check_output_path
 from sampt.evaluation.datasets import VOSDataset, VOSSequence, open_dataset
 from sampt.evaluation.measure import Stopwatch
 from sampt.evaluation.report import write_csv
@@ -109,7 +110,6 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     from omegaconf import OmegaConf
 
     from sampt.config import build_pipeline, compose
-    from sampt.io import atomic_write
 
     picked, overrides = split_dataset_overrides(overrides)
     dataset = open_dataset(picked.get("dataset", "davis2017"), dataset_root, split=picked.get("split"),
@@ -117,15 +117,15 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     dataset.select([s for s in (sequences or "").split(",") if s])
     cfg = compose(overrides, config_file=config_file)
     out_dir = Path(output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_path(out_dir, "output folder", "dir")
     cfg_text = OmegaConf.to_yaml(cfg)
     cfg_path = out_dir / "sampt-config.yaml"
     if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not overwrite:
         raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
                          "give another --output, or --overwrite to replace them")
-    with atomic_write(cfg_path) as tmp:
+    pipeline = build_pipeline(cfg)  # every check before the first output
+    with atomic_file(cfg_path) as tmp:
         tmp.write_text(cfg_text)
-    pipeline = build_pipeline(cfg)
     rows = []
     from sampt.progress import progress_bar
 

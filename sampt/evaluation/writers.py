@@ -6,14 +6,13 @@
   ``meta.json`` only, optionally zipped (``OUT/submission.zip`` holding ``Annotations/...``). These splits
   are scored by the challenge server (CodaLab), not locally.
 
-A sequence is written into a hidden temporary folder and renamed into place when complete, so an
-interrupted run never leaves a half-written sequence that a resumed run would mistake for finished.
+A sequence is one output unit (:class:`sampt.outputs.OutputDir`): written into a hidden temporary folder and
+swapped into place when complete, so an interrupted run never leaves a half-written sequence that a
+resumed run would mistake for finished.
 """
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Sequence
@@ -21,7 +20,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from sampt.io import atomic_write, write_label_png
+from sampt.io import write_label_png
+from sampt.outputs import OutputDir, atomic_file
 
 SERVER_NOTE = ("YouTube-VOS and MOSE validation/test sets are scored by the challenge server: upload the zip of "
                "the Annotations/ folder (https://youtube-vos.org, https://henghuiding.github.io/MOSE).")
@@ -52,17 +52,9 @@ def write_sequence(out_dir: str | os.PathLike, layout: str, sequence: str, frame
     if len(frame_names) != len(label_maps):
         raise ValueError(f"{sequence}: {len(frame_names)} frame names but {len(label_maps)} label maps")
     final = sequence_dir(out_dir, layout, sequence)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{sequence}.", dir=final.parent))
-    try:
+    with OutputDir(final, f"sequence folder {sequence!r}") as tmp:  # replaces an incomplete earlier attempt
         for name, labels in zip(frame_names, label_maps):
             write_label_png(tmp / f"{name}.png", np.asarray(labels, np.uint8))
-        if final.exists():  # an incomplete earlier attempt
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
@@ -73,7 +65,7 @@ def zip_submission(out_dir: str | os.PathLike, zip_name: str = "submission.zip")
     if not ann.is_dir():
         raise FileNotFoundError(f"{ann} does not exist; write the results first")
     target = out / zip_name
-    with atomic_write(target) as tmp:
+    with atomic_file(target) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(ann.rglob("*.png")):
                 if any(part.startswith(".") for part in path.relative_to(ann).parts):

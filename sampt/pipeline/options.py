@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Annotated, Optional
+
+from sampt.constraints import Range, check_dataclass
+from sampt.errors import ConfigError
 
 REINIT_VARIANTS = {
     # name: (letter, what it does)
@@ -18,21 +21,21 @@ REINIT_VARIANTS = {
 class SamPtOptions:
     """SAM-PT's knobs. Defaults are the paper's (re-initialisation off, as in the reference)."""
 
-    positive_points: int = 16
+    positive_points: Annotated[int, Range(1, None)] = 16
     """Positive query points sampled in each object's mask (positive sampler)."""
-    negative_points: int = 1
+    negative_points: Annotated[int, Range(0, None)] = 1
     """Negative query points sampled in each mask's complement (negative sampler); 0 disables two-pass prompting."""
     others_as_negatives: bool = True
     """Use other objects' visible positive points as negatives."""
-    max_other_negatives: Optional[int] = None
+    max_other_negatives: Annotated[Optional[int], Range(0, None)] = None
     """Cap on those extra negatives (a random subset, drawn with the run's seed)."""
-    tracker_batch_objects: int = 5
+    tracker_batch_objects: Annotated[int, Range(1, None)] = 5
     """Objects sent to the tracker per call (bounds the tracker's memory)."""
-    refinement_iterations: int = 12
+    refinement_iterations: Annotated[int, Range(0, None)] = 12
     """Iterative refinement passes with the mask's box and previous low-resolution logits."""
-    iou_threshold: float = 0.7
+    iou_threshold: Annotated[float, Range(0, 1)] = 0.7
     """Masks whose predicted IoU is below this are dropped (the object is absent on that frame)."""
-    border_margin: float = 0.01
+    border_margin: Annotated[float, Range(0, 0.5, high_open=True)] = 0.01
     """Points with x/W or y/H below this or above 1 - this count as outside the frame."""
     reference_box: bool = False
     """Reproduce the SAM-PT reference's refinement box exactly: it skips the resize applied to points, so
@@ -40,34 +43,24 @@ class SamPtOptions:
     reinit_variant: Optional[str] = None
     """Point re-initialisation: None (off), or one of horizon_sync (A), median_area_diff (B), similar_area (C),
     similar_area_sync (D)."""
-    reinit_horizon: int = 8
+    reinit_horizon: Annotated[int, Range(2, None)] = 8
     """Frames between re-initialisations."""
-    reinit_tracker_horizon: int = 8
+    reinit_tracker_horizon: Annotated[int, Range(2, None)] = 8
     """Frames the tracker looks ahead in each horizon (>= reinit_horizon)."""
-    min_reinit_area: int = 25
+    min_reinit_area: Annotated[int, Range(0, None)] = 25
     """Masks of at most this many pixels are not used to re-initialise."""
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> "SamPtOptions":
-        """Check value ranges (done on creation; call again after changing a field); return self.
-        Raises ``ValueError`` naming the option."""
-        if self.positive_points < 1:
-            raise ValueError(f"pipeline.positive_points must be >= 1, got {self.positive_points}")
-        for name in ("negative_points", "refinement_iterations"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"pipeline.{name} must be >= 0, got {getattr(self, name)}")
-        if self.tracker_batch_objects < 1:
-            raise ValueError(f"pipeline.tracker_batch_objects must be >= 1, got {self.tracker_batch_objects}")
-        if not 0 <= self.border_margin < 0.5:
-            raise ValueError(f"pipeline.border_margin must be in [0, 0.5), got {self.border_margin}")
+        """Check value ranges (declared on the fields) and how options combine (done on creation; call
+        again after changing a field); return self. Raises ``ConfigError`` (a ``ValueError``) naming the option."""
+        check_dataclass(self, "pipeline")
         if self.reinit_variant is not None:
             self.reinit_variant = canonical_reinit_variant(self.reinit_variant)
-            if self.reinit_horizon < 2:
-                raise ValueError(f"pipeline.reinit_horizon must be >= 2, got {self.reinit_horizon}")
             if self.reinit_tracker_horizon < self.reinit_horizon:
-                raise ValueError("pipeline.reinit_tracker_horizon must be >= pipeline.reinit_horizon "
+                raise ConfigError("pipeline.reinit_tracker_horizon must be >= pipeline.reinit_horizon "
                                  f"({self.reinit_tracker_horizon} < {self.reinit_horizon})")
         return self
 
@@ -80,4 +73,4 @@ def canonical_reinit_variant(name: str) -> str:
         if str(name).upper() == letter:
             return key
     known = ", ".join(f"{k} ({v[0]})" for k, v in REINIT_VARIANTS.items())
-    raise ValueError(f"unknown pipeline.reinit_variant {name!r}; known: {known}, or null to turn it off")
+    raise ConfigError(f"unknown pipeline.reinit_variant {name!r}; known: {known}, or null to turn it off")

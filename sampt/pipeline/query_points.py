@@ -17,6 +17,10 @@ from sampt.pipeline.prompting import ObjectFramePoints, segment_frame
 from sampt.types import NEGATIVE, POSITIVE, check_points_inside
 
 
+MAX_OBJECT_ID = 255
+"""Object ids are label values of uint8 masks: 1..255 (0 is background)."""
+
+
 @dataclass
 class ObjectPrompt:
     """How the user marks one object: a ``mask`` ``(H, W)`` bool on ``frame``, or clicked ``points``
@@ -50,20 +54,40 @@ def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]
     """Raise :class:`UsageError` for a prompt that cannot work: bad frame, empty mask, wrong mask size,
     points outside the frame, no positive click."""
     H, W = size
+    if not isinstance(prompt, ObjectPrompt):
+        raise UsageError(f"objects must be ObjectPrompt(object_id, frame, mask=... or points=...), got {type(prompt).__name__}")
+    oid = prompt.object_id
+    if isinstance(oid, bool) or not isinstance(oid, (int, np.integer)) or not 1 <= oid <= MAX_OBJECT_ID:
+        raise UsageError(f"object id {oid!r} is not allowed: ids are whole numbers 1..{MAX_OBJECT_ID} "
+                         "(they are the label values of the output masks; 0 is background)")
     what = f"object {prompt.object_id}"
+    frame = prompt.frame
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+        raise UsageError(f"{what}: frame {frame!r} is not a frame index; give a whole number 0..{num_frames - 1}")
     if not 0 <= prompt.frame < num_frames:
         raise UsageError(f"{what}: frame {prompt.frame} is outside the video (0..{num_frames - 1})")
     if (prompt.mask is None) == (prompt.points is None):
         raise UsageError(f"{what}: give either a mask or clicked points, not {'both' if prompt.mask is not None else 'neither'}")
     if prompt.mask is not None:
         mask = np.asarray(prompt.mask)
+        if mask.dtype.kind not in "biuf":
+            raise UsageError(f"{what}: the mask must be a boolean (H, W) array, got dtype {mask.dtype}")
+        if mask.dtype.kind == "f" and not np.all(np.isfinite(mask)):
+            raise UsageError(f"{what}: the mask holds NaN or infinite values")
         if mask.shape != (H, W):
             raise UsageError(f"{what}: mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]} but the video is {W}x{H}; "
                              "resize the mask or the video so they match")
         if not mask.any():
             raise UsageError(f"{what}: the mask on frame {prompt.frame} is empty; give a mask with at least one pixel")
     else:
-        points = np.asarray(prompt.points, np.float32).reshape(-1, 2)
+        try:
+            points = np.asarray(prompt.points, np.float64)
+        except (TypeError, ValueError):
+            raise UsageError(f"{what}: clicked points must be numbers (K, 2) (x, y)") from None
+        if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+            raise UsageError(f"{what}: clicked points must be a (K, 2) array of (x, y), got shape {points.shape}")
+        if not np.all(np.isfinite(points)):
+            raise UsageError(f"{what}: clicked points hold NaN or infinity")
         try:
             check_points_inside(points, H, W, f"{what}: clicked points")
         except ValueError as exc:
@@ -71,6 +95,8 @@ def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]
         labels = np.ones(len(points), int) if prompt.labels is None else np.asarray(prompt.labels).reshape(-1)
         if len(labels) != len(points):
             raise UsageError(f"{what}: {len(points)} clicked points but {len(labels)} labels")
+        if not np.all(np.isin(labels, (POSITIVE, NEGATIVE))):
+            raise UsageError(f"{what}: point labels must be 1 (positive) or 0 (negative), got {sorted(set(labels.tolist()))}")
         if not np.any(labels == POSITIVE):
             raise UsageError(f"{what}: needs at least one positive click")
 

@@ -119,15 +119,21 @@ class SamPt:
         return _reinit(self.context(video), queries, progress)
 
     # -- everything ---------------------------------------------------------------------------------
-    def run(self, video: Video, objects: Sequence[ObjectPrompt], progress: bool = False,
+    def run(self, video: Video | str | np.ndarray, objects: Sequence[ObjectPrompt], progress: bool = False,
             on_frame: Optional[Callable[[int, np.ndarray], None]] = None, keep_masks: bool = True) -> SamPtResult:
-        """Segment ``objects`` through ``video``.
+        """Segment ``objects`` through ``video`` (a :class:`Video`, a path to a video file or folder of frames,
+        or a ``(T, H, W, 3)`` uint8 array).
 
         ``on_frame(t, label_map)`` receives each frame's label map, in frame order, as soon as it is final
         (during segmentation; with re-initialisation, whose horizons revisit frames, after it). With
         ``keep_masks=False`` a streamed frame's masks are then dropped, so memory does not grow with the
         video's length (the result keeps scores, tracks and prompts, and its masks read as empty).
         """
+        from sampt.io import as_video
+
+        video = as_video(video)
+        if isinstance(objects, ObjectPrompt):
+            objects = [objects]
         if not objects:
             raise UsageError("no objects to segment: give a mask or clicked points")
         ctx = self.context(video)

@@ -120,7 +120,7 @@ class CoTracker1Tracker(Tracker):
                                  threshold=self.visibility_threshold, write_queries=self.write_query_points,
                                  min_frames=self.window_len)
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
         from sampt_cotracker.v2_predictor import run_predictor
 
         return run_predictor(self.model, video, queries, self.settings(len(video)), self.device)

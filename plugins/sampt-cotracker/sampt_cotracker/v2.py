@@ -84,7 +84,7 @@ class CoTracker2Tracker(Tracker):
                                  threshold=self.visibility_threshold, write_queries=True,
                                  min_frames=self.window_len)
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
         from sampt_cotracker.v2_predictor import run_predictor
 
         return run_predictor(self.model, video, queries, self.settings(), self.device)

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sampt.types import Tracks, Video, as_queries, check_points_inside
+from sampt.types import Tracks, Video
 from sampt_cotracker.predictor_utils import coord_scale, flip_queries, merge_backward, write_query_points
 from sampt_cotracker.v2_model import FrameSource
 from sampt.devices import pick_device
@@ -88,19 +88,15 @@ class PredictorSettings:
 
 def run_predictor(model: nn.Module, video: Video, queries: np.ndarray, settings: PredictorSettings,
                   device: torch.device, feature_store: Optional[dict] = None) -> Tracks:
-    """Track ``queries`` ``(N, 3)`` (sampt coordinates) through ``video`` with a CoTracker 1/2 ``model``.
+    """Track ``queries`` ``(N, 3)`` (sampt coordinates, already checked by :meth:`sampt.Tracker.track`, at
+    least one) through ``video`` with a CoTracker 1/2 ``model``.
 
     ``feature_store``: a dict of frame features (by frame index) to reuse and fill, for several calls on
     the same frames with the same resizing; by default one is kept for the two passes of this call.
     """
-    queries = as_queries(queries)
+    queries = np.asarray(queries, np.float32)
     T, H, W = len(video), video.height, video.width
     N = len(queries)
-    if N and queries[:, 0].max() >= T:
-        raise ValueError(f"a query starts at frame {int(queries[:, 0].max())} but the video has {T} frames")
-    check_points_inside(queries[:, 1:], H, W, "query points")
-    if N == 0:
-        return Tracks(np.zeros((T, 0, 2), np.float32), np.zeros((T, 0), bool))
     mh, mw = settings.model_size
     if settings.align_corners:
         (sx, sy), (bx, by) = coord_scale((H, W), (mh, mw)), coord_scale((mh, mw), (H, W))

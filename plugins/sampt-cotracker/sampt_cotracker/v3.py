@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from sampt.interfaces import Tracker, TrackerCapabilities, TrackStream
-from sampt.types import Tracks, Video, as_queries, check_points_inside
+from sampt.types import Tracks, Video
 from sampt.weights import load_into, resolve
 from sampt_cotracker.grids import grid_queries
 from sampt_cotracker.predictor_utils import (
@@ -64,14 +64,6 @@ def resized_frames(frames: np.ndarray, size: Sequence[int], device: torch.device
     ``align_corners=True``) ``chunk`` frames at a time so the float copy at the original size stays small."""
     parts = [resize_video(_to_tensor(frames[i:i + chunk], device), size) for i in range(0, len(frames), chunk)]
     return torch.cat(parts, dim=1)
-
-
-def _check_queries(queries: np.ndarray, height: int, width: int, num_frames: Optional[int] = None) -> np.ndarray:
-    q = as_queries(queries)
-    if num_frames is not None and len(q) and q[:, 0].max() >= num_frames:
-        raise ValueError(f"a query starts at frame {int(q[:, 0].max())} but the video has {num_frames} frames")
-    check_points_inside(q[:, 1:], height, width, "query points")
-    return q
 
 
 def offline_memory_bytes(num_frames: int, num_points: int, model_resolution: Sequence[int] = (384, 512),
@@ -197,11 +189,8 @@ class CoTracker3OfflineTracker(_CoTracker3Base):
         return offline_predict_full(model_fn, frames, queries, self.model_resolution, self.support_grid_size,
                                     bwd, self.visibility_threshold, original_size=original_size)
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
+    def _track(self, video: Video, q: np.ndarray) -> Tracks:
         T, H, W = len(video), video.height, video.width
-        q = _check_queries(queries, H, W, T)
-        if len(q) == 0:
-            return Tracks(np.zeros((T, 0, 2), np.float32), np.zeros((T, 0), bool), np.zeros((T, 0), np.float32))
         self.check_fits(T, len(q))
         key = _video_key(video.frames, self.model_resolution) if self.cache_features else None
         if not self.cache_features:
@@ -273,7 +262,7 @@ class CoTracker3Stream(TrackStream):
 
     def __init__(self, tracker: "CoTracker3OnlineTracker", queries: np.ndarray, height: int, width: int):
         self.tracker = tracker
-        self.queries = _check_queries(queries, height, width)
+        self.queries = np.asarray(queries, np.float32)  # checked by the tracker (open_stream / track)
         self.height, self.width = height, width
         mh = tracker.model_resolution
         q = to_model_coords(torch.from_numpy(self.queries)[None].to(tracker.device), (height, width), mh)
@@ -346,11 +335,10 @@ class CoTracker3OnlineTracker(_CoTracker3Base):
         self.window_len = int(window_len)
 
     def open_stream(self, queries: np.ndarray, height: int, width: int) -> CoTracker3Stream:
-        return CoTracker3Stream(self, queries, height, width)
+        return CoTracker3Stream(self, self.check_queries(queries, height, width), height, width)
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
-        _check_queries(queries, video.height, video.width, len(video))
-        stream = self.open_stream(queries, video.height, video.width)
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
+        stream = CoTracker3Stream(self, queries, video.height, video.width)
         parts = [stream.push(frame) for frame in video]
         parts.append(stream.finish())
         return Tracks.concatenate(parts, axis=0)

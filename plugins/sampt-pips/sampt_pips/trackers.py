@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from sampt.interfaces import Tracker, TrackerCapabilities
-from sampt.types import Tracks, Video, as_queries, check_points_inside
+from sampt.types import Tracks, Video
 from sampt.weights import WeightsError, load_into, resolve
 
 from sampt_pips.common import as_size, check_input_size
@@ -110,15 +110,9 @@ class _PipsFamilyTracker(Tracker):
         """Positions (T, N, 2) and visibility logits (T, N) from each start frame to the end."""
         raise NotImplementedError
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
-        queries = as_queries(queries)
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
         T, H, W = len(video), video.height, video.width
-        if len(queries) and queries[:, 0].max() >= T:
-            raise ValueError(f"a query starts at frame {int(queries[:, 0].max())} but the video has {T} frames")
-        check_points_inside(queries[:, 1:], H, W, "query points")
         N = len(queries)
-        if N == 0:
-            return Tracks(np.zeros((T, 0, 2), np.float32), np.zeros((T, 0), bool))
         size = self._input_size(video)
         t0 = queries[:, 0].astype(np.int64)
         xy = torch.from_numpy(to_model_xy(queries[:, 1:], (H, W), size)).float().to(self.device)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from sampt.interfaces import Tracker, TrackerCapabilities, TrackStream
-from sampt.types import Tracks, Video, as_queries, check_points_inside
+from sampt.types import Tracks, Video
 from sampt.weights import WeightsError, load_into, resolve
 
 from sampt_tapir.model import TAPIR, QueryFeatures
@@ -136,14 +136,6 @@ class _TapirTracker(Tracker):
         load_checkpoint(self.model, self.variant, checkpoint, self.default_checkpoint)
         self.model = self.model.to(self.device).eval()
 
-    def _check(self, queries: np.ndarray, num_frames: Optional[int], height: int, width: int) -> np.ndarray:
-        queries = as_queries(queries)
-        if num_frames is not None and len(queries) and queries[:, 0].max() >= num_frames:
-            raise ValueError(f"a query starts at frame {int(queries[:, 0].max())} but the video has "
-                             f"{num_frames} frames")
-        check_points_inside(queries[:, 1:], height, width, "query points")
-        return queries
-
     def _finish(self, tracks_xy: np.ndarray, score: np.ndarray, queries: np.ndarray, size: tuple[int, int],
                 first_frame: int = 0) -> Tracks:
         """Model outputs ``(N, T, 2)`` / ``(N, T)`` for frames ``first_frame...`` -> sampt Tracks, with each
@@ -175,20 +167,23 @@ class _OfflineTapirTracker(_TapirTracker):
         """:meth:`track` plus the raw model outputs (``tracks`` ``(N, T, 2)`` x, y raster pixels at the
         model resolution, ``occlusion`` / ``expected_dist`` logits ``(N, T)``, NumPy)."""
         T, H, W = len(video), video.height, video.width
-        queries = self._check(queries, T, H, W)
-        N = len(queries)
-        if N == 0:
+        queries = self.check_queries(queries, H, W, T)
+        if len(queries) == 0:
             empty = Tracks(np.zeros((T, 0, 2), np.float32), np.zeros((T, 0), bool), np.zeros((T, 0), np.float32))
             return empty, {"tracks": np.zeros((0, T, 2), np.float32), "occlusion": np.zeros((0, T), np.float32),
                            "expected_dist": np.zeros((0, T), np.float32)}
+        return self._predict(video, queries)
+
+    def _predict(self, video: Video, queries: np.ndarray) -> tuple[Tracks, dict]:
+        H, W = video.height, video.width
         frames = resize_frames(video.frames, self.resolution)
         out = self.model_outputs(frames, to_model_queries(queries, (H, W), self.resolution))
         raw = {k: out[k][0].cpu().numpy() for k in ("tracks", "occlusion", "expected_dist")}
         score = visibility_score(out["occlusion"][0], out["expected_dist"][0]).cpu().numpy()
         return self._finish(raw["tracks"], score, queries, (H, W)), raw
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
-        return self.predict(video, queries)[0]
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
+        return self._predict(video, queries)[0]
 
 
 class TapirTracker(_OfflineTapirTracker):
@@ -226,11 +221,10 @@ class OnlineBootsTapirTracker(_TapirTracker):
     default_checkpoint = "causal_bootstapir_checkpoint"
 
     def open_stream(self, queries: np.ndarray, height: int, width: int) -> "TapirStream":
-        return TapirStream(self, self._check(queries, None, height, width), int(height), int(width))
+        return TapirStream(self, self.check_queries(queries, height, width), int(height), int(width))
 
-    def track(self, video: Video, queries: np.ndarray) -> Tracks:
-        queries = self._check(queries, len(video), video.height, video.width)
-        stream = self.open_stream(queries, video.height, video.width)
+    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
+        stream = TapirStream(self, queries, video.height, video.width)
         parts = [stream.push(frame) for frame in video.frames]
         parts.append(stream.finish())
         return Tracks.concatenate(parts, axis=0)

@@ -1,0 +1,117 @@
+"""Valid ranges of options, declared beside the option itself.
+
+A component (or :class:`~sampt.pipeline.options.SamPtOptions`) states an option's range in its type::
+
+    def __init__(self, window_size: Annotated[int, Range(3, None)] = 15,
+                 preset: Annotated[str, Choices("fast", "medium")] = "medium"): ...
+
+and the registry checks every component's options with :func:`check_options` when it builds it (when the
+config is composed, too), so a bad value is one clear error naming the key and its range, before any work,
+for built-in and third-party components alike. Plain annotations (no ``Annotated``) are not checked.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from sampt.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Range:
+    """Numbers from ``low`` to ``high`` (None: unbounded), ends included unless ``*_open``. Also applies
+    to each element of a list/tuple value. NaN is never in range."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def allows(self, value: Any) -> bool:
+        if isinstance(value, (list, tuple)):
+            return all(self.allows(v) for v in value)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True  # types are checked elsewhere; None is for Optional options
+        if math.isnan(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return False
+        return True
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return "any number"
+
+
+@dataclass(frozen=True, init=False)
+class Choices:
+    """One of the listed values (None passes: it is for Optional options)."""
+
+    values: tuple
+
+    def __init__(self, *values: Any):
+        object.__setattr__(self, "values", tuple(values))
+
+    def allows(self, value: Any) -> bool:
+        return value is None or value in self.values
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(map(str, self.values))
+
+
+Constraint = typing.Union[Range, Choices]
+
+
+def constraints_of(annotation: Any) -> list:
+    """The :class:`Range`/:class:`Choices` markers of an annotation (also inside ``Optional[...]``)."""
+    found = []
+    if typing.get_origin(annotation) is typing.Annotated:
+        found.extend(m for m in annotation.__metadata__ if hasattr(m, "allows"))
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(annotation) is not typing.Annotated:
+            found.extend(constraints_of(arg))
+    return found
+
+
+def _annotations(target: Any) -> dict:
+    fn = target.__init__ if inspect.isclass(target) and not dataclasses.is_dataclass(target) else target
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # unresolvable forward references: fall back to the raw annotations
+        return dict(getattr(fn, "__annotations__", {}) or {})
+
+
+def option_constraints(target: Any) -> dict[str, list]:
+    """``{option: [constraints]}`` of a factory's keyword parameters (or a dataclass's fields)."""
+    return {name: c for name, ann in _annotations(target).items() if (c := constraints_of(ann))}
+
+
+def check_value(key: str, value: Any, constraints: Iterable) -> None:
+    """Raise :class:`ConfigError` naming ``key`` when ``value`` breaks one of ``constraints``."""
+    for c in constraints:
+        if not c.allows(value):
+            raise ConfigError(f"{key}={value!r} is out of range: it must be {c}")
+
+
+def check_options(target: Callable[..., Any] | type, options: Mapping[str, Any], prefix: str = "") -> None:
+    """Check ``options`` (keyword arguments of ``target``) against the ranges declared on ``target``."""
+    declared = option_constraints(target)
+    for key, value in options.items():
+        if key in declared:
+            check_value(f"{prefix}.{key}" if prefix else key, value, declared[key])
+
+
+def check_dataclass(obj: Any, prefix: str = "") -> None:
+    """Check every field of a dataclass instance against its declared range."""
+    check_options(type(obj), {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, prefix)
