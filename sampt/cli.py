@@ -135,6 +135,20 @@ def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
     logging.captureWarnings(bool(verbose))
 
 
+def _logging_state() -> tuple:
+    root = logging.getLogger()
+    return list(log.handlers), log.propagate, log.level, list(root.handlers), root.level
+
+
+def _restore_logging(state: tuple) -> None:
+    handlers, propagate, level, root_handlers, root_level = state
+    root = logging.getLogger()
+    log.handlers[:], log.propagate, root.handlers[:] = handlers, propagate, root_handlers
+    log.setLevel(level)
+    root.setLevel(root_level)
+    logging.captureWarnings(False)
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     """Wraps one-paragraph descriptions; keeps multi-line texts (examples, exit codes) as written."""
 
@@ -228,13 +242,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     verbose, quiet = _verbosity_of(argv)
     handlers = _install_signal_handlers()
     saved_filters = warnings.filters[:]
+    saved_logging = _logging_state()
     _quiet_third_parties(verbose)
     configure_logging(verbose, quiet)  # before plugins are imported (building the parser loads them)
     try:
         return _main(argv, debug)
     finally:
         warnings.filters[:] = saved_filters
-        logging.captureWarnings(False)
+        _restore_logging(saved_logging)  # main may run in-process (tests, notebooks): leave logging as found
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
 

@@ -54,6 +54,13 @@ def test_quiet_before_or_after_the_command(tmp_path, clip_files, capsys, where):
     assert captured.out == "" and captured.err == ""
 
 
+def test_main_leaves_logging_as_it_found_it(tmp_path):
+    sampt_log = logging.getLogger("sampt")
+    before = (list(sampt_log.handlers), sampt_log.propagate, sampt_log.level)
+    assert main(["config", "-q"]) == 0
+    assert (list(sampt_log.handlers), sampt_log.propagate, sampt_log.level) == before
+
+
 def test_verbose_after_the_command_is_accepted():
     args = build_parser().parse_args(["config", "-vv"])
     assert args.verbose == 2
@@ -62,6 +69,16 @@ def test_verbose_after_the_command_is_accepted():
 
 
 def test_third_party_warnings_only_with_verbose(capsys):
+    from sampt.cli import _logging_state, _restore_logging
+
+    state = _logging_state()
+    try:
+        _check_third_party_warnings(capsys)
+    finally:
+        _restore_logging(state)
+
+
+def _check_third_party_warnings(capsys):
     with warnings.catch_warnings():
         configure_logging(verbose=0)
         warnings.warn("timm is deprecated", FutureWarning)
@@ -75,7 +92,6 @@ def test_third_party_warnings_only_with_verbose(capsys):
             logging.captureWarnings(False)
     # with -v the warning goes through logging (to stderr) instead of vanishing
     assert "timm is deprecated" in capsys.readouterr().err
-    configure_logging(verbose=0)
 
 
 def test_every_command_documents_examples_and_exit_codes():
