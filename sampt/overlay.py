@@ -7,6 +7,7 @@ lost) as hollow rings / thin crosses; the frame's name in the top-left corner.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator, Optional, Sequence
 
 import cv2
@@ -18,21 +19,31 @@ from sampt.types import Video
 WHITE = (255, 255, 255)
 
 
+@functools.lru_cache(maxsize=1)
+def _palette() -> np.ndarray:
+    palette = davis_palette()
+    palette.setflags(write=False)
+    return palette
+
+
 def object_colour(object_id: int) -> tuple[int, int, int]:
     """An object's RGB colour: its label's colour in the DAVIS palette."""
-    return tuple(int(c) for c in davis_palette()[int(object_id) % 256])
+    return tuple(int(c) for c in _palette()[int(object_id) % 256])
 
 
 def draw_masks(frame: np.ndarray, label_map: np.ndarray, alpha: float = 0.35, thickness: int = 2) -> np.ndarray:
     """``frame`` with each label's pixels lightly filled and its contour drawn in full colour (a copy)."""
     out = frame.copy()
-    palette = davis_palette()
-    fg = label_map > 0
-    if fg.any():
-        out[fg] = ((1 - alpha) * out[fg] + alpha * palette[label_map[fg]]).astype(np.uint8)
-    for label in np.unique(label_map[fg]):
-        contours, _ = cv2.findContours((label_map == label).astype(np.uint8), cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_SIMPLE)
+    ys, xs = np.nonzero(label_map)
+    if not len(ys):
+        return out
+    labels = label_map[ys, xs]
+    out[ys, xs] = ((1 - alpha) * out[ys, xs] + alpha * _palette()[labels]).astype(np.uint8)
+    y0, x0 = ys.min(), xs.min()  # contours on the objects' bounding box only
+    crop = label_map[y0:ys.max() + 1, x0:xs.max() + 1]
+    for label in np.unique(labels):
+        contours, _ = cv2.findContours((crop == label).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE, offset=(int(x0), int(y0)))
         cv2.drawContours(out, contours, -1, object_colour(label), thickness, lineType=cv2.LINE_AA)
     return out
 
