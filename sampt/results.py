@@ -336,7 +336,12 @@ def load_result(result_dir: str | os.PathLike) -> SavedResult:
     out = Path(result_dir)
     folder = mask_folder(out)
     info = json.loads((out / RESULT_JSON).read_text())
-    names = info["input"]["frame_names"]
+    names = info.get("input", {}).get("frame_names")
+    if names is None:  # a folder written before frame names were recorded: its PNGs in natural order
+        from sampt.io import natural_key
+
+        names = sorted((p.stem for p in folder.glob("*.png")), key=natural_key)
+        info.setdefault("input", {})["frame_names"] = names
     missing = [n for n in names if not (folder / f"{n}.png").is_file()]
     if missing:
         raise UsageError(f"{out}: mask {folder / (missing[0] + '.png')} is missing ({len(missing)} of {len(names)})")

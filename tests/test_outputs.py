@@ -258,3 +258,13 @@ def test_save_result_of_a_python_run_reads_back(tmp_path):
     np.testing.assert_array_equal(saved.label_maps, result.label_maps())
     assert saved.areas[:, 0].tolist() == [int((result.label_map(t) == 1).sum()) for t in range(3)]
     assert (tmp_path / "o" / "masks" / "synthetic_008").is_dir()
+
+
+def test_load_result_of_an_older_flat_folder(tmp_path):
+    (tmp_path / "masks").mkdir()
+    for t in (0, 1, 10, 2):
+        write_label_png(tmp_path / "masks" / f"{t}.png", np.full((4, 5), t % 2, np.uint8))
+    (tmp_path / "result.json").write_text(json.dumps({"object_ids": [1], "scores": [0.5], "num_frames": 4}))
+    saved = sampt.load_result(tmp_path)
+    assert saved.frame_names == ["0", "1", "2", "10"] and saved.label_maps[:, 0, 0].tolist() == [0, 1, 0, 0]
+    assert saved.tracks is None and saved.object_ids == [1]
