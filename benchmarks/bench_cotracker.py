@@ -2,7 +2,7 @@
 """Seconds per frame and peak memory of the CoTracker trackers on this machine's CPU.
 
 Every (tracker, frames) case runs in a fresh process so its peak RSS is its own. Weights are keyed
-(``shared/reference`` manifests; speed does not depend on weight values). The clip is synthetic,
+(the plugin's ``tests/reference`` manifests; speed does not depend on weight values). The clip is synthetic,
 ``--source`` pixels, resized by each tracker to the official input resolution 384x512; ``--points`` queries
 at frame 0 on a grid, official settings (6 refinement iterations, support grid where the official predictor
 uses one, CoTracker 3 offline: one window over the whole video; online: 16-frame windows moving by 8).

@@ -2,7 +2,7 @@
 """Speed and peak memory of the PIPS and PIPS++ trackers on this machine's CPU.
 
 Each (model, frames) case runs in its own process (so peak memory is that case's alone): keyed weights
-(shared/reference manifests; the speed does not depend on the weight values), a synthetic clip of
+(the plugin's tests/reference manifests; the speed does not depend on the weight values), a synthetic clip of
 ``--source`` size resized by the tracker to the official demo resolution (PIPS 360x640, PIPS++
 512x896), ``--points`` queries on frame 0, official settings (PIPS: iters 6, chain of 8-frame windows;
 PIPS++: iters 16, 128-frame windows).

@@ -3,7 +3,7 @@
 
 For each variant: image-encoder seconds per frame, and mask-decoder milliseconds per prompt when ``N``
 prompts (3 points each, as SAM-PT sends per object) are decoded one call each (unbatched) versus in one
-batched ``decode`` call. Weights come from ``shared/reference/keyed_init.py``; speed does not depend on
+batched ``decode`` call. Weights come from ``sampt.testing.keyed_state``; speed does not depend on
 their values.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_sam.py --variants mobile_sam light_hq_sam --prompts 16
@@ -22,14 +22,15 @@ import torch
 
 def bench_variant(name: str, frames: int, prompts: int, repeats: int, device: str, precision: str) -> dict:
     from sampt.types import Prompt
-    from sampt_sam.segmenter import SEGMENTERS, build_model, pick_device
+    from sampt.devices import pick_device
+    from sampt_sam.segmenter import build_model, segmenter_class
     from sampt_sam.testing import keyed_state
 
     t0 = time.perf_counter()
     model = build_model(name)
     model.load_state_dict(keyed_state(model), strict=True)
     model.to(pick_device(device))
-    segmenter = SEGMENTERS[name].from_model(model, precision=precision)
+    segmenter = segmenter_class(name).from_model(model, name, precision=precision)
     setup_s = time.perf_counter() - t0
     params = sum(p.numel() for p in model.parameters())
 

@@ -13,18 +13,16 @@ constructor's signature).
 """
 from __future__ import annotations
 
-import collections.abc
-import inspect
 import os
 import typing
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from sampt.constraints import check_options
 from sampt.errors import ConfigError, UsageError, one_line
 from sampt.pipeline.options import SamPtOptions
+from sampt.plugins import OptionError, Registry, UnknownComponentError, type_name, type_ok
 
 COMPONENT_NODES = {"tracker": "tracker", "segmenter": "segmenter", "positive_sampler": "sampler",
                    "negative_sampler": "sampler"}
@@ -136,38 +134,13 @@ def check_pipeline(cfg: DictConfig) -> None:
     for key, value in (cfg.get("pipeline") or {}).items():
         if key not in hints:
             raise UsageError(f"config key pipeline.{key} does not exist; pipeline keys: {', '.join(hints)}")
-        if not _type_ok(value, hints[key]):
-            raise UsageError(f"config key pipeline.{key}={value!r} has the wrong type; expected {_type_name(hints[key])}")
-
-
-def _type_ok(value: Any, annotation: Any) -> bool:
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return True
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or str(origin) == "types.UnionType":
-        return any(_type_ok(value, a) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
-        if not (isinstance(value, (list, tuple)) or OmegaConf.is_list(value)):
-            return False
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(annotation):
-            return len(value) == len(args) and all(_type_ok(v, a) for v, a in zip(value, args))
-        return not args or all(_type_ok(v, args[0]) for v in value)
-    if isinstance(annotation, type):
-        return isinstance(value, annotation)
-    return True
+        if not type_ok(value, hints[key]):
+            raise UsageError(f"config key pipeline.{key}={value!r} has the wrong type; expected {type_name(hints[key])}")
 
 
 def check_components(cfg: DictConfig, registry: Any = None) -> None:
-    """Check every component node: a known name, and options its constructor accepts with the right types."""
-    from sampt.plugins import Registry, UnknownComponentError
-
+    """Check every component node: a known name, and options its constructor accepts with the right types
+    (:meth:`sampt.plugins.ComponentEntry.check_options`, the one owner of that check)."""
     registry = registry or Registry()
     for node, kind in COMPONENT_NODES.items():
         spec = cfg.get(node)
@@ -175,36 +148,14 @@ def check_components(cfg: DictConfig, registry: Any = None) -> None:
             raise UsageError(f"config node {node!r} needs a name (e.g. {node}={registry.names(kind)[0] if registry.names(kind) else 'NAME'})")
         try:
             entry = registry.entry(kind, str(spec.name))
-            params = entry.parameters()
+            entry.check_options(component_options(cfg, node), where=node)
+        except OptionError as exc:
+            raise UsageError(f"config key {exc}") from None
         except UnknownComponentError as exc:
             raise UsageError(str(exc)) from None
         except ImportError as exc:
             raise UsageError(f"{kind} {spec.name!r} cannot be loaded: {exc}. Is its plugin installed with its dependencies?") from None
-        hints = _hints(entry.resolve())
-        for key, value in spec.items():
-            if key == "name":
-                continue
-            if key not in params:
-                raise UsageError(f"config key {node}.{key} does not exist for {kind} {spec.name!r}; "
-                                 f"its options are: {', '.join(params) or '(none)'}")
-            value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-            annotation = hints.get(key, params[key].annotation)
-            if not _type_ok(value, annotation):
-                raise UsageError(f"config key {node}.{key}={value!r} has the wrong type; expected {_type_name(annotation)}")
-        check_options(entry.resolve(), {k: v for k, v in OmegaConf.to_container(spec).items() if k != "name"},
-                      f"config key {node}")
-
-
-def _hints(factory: Any) -> dict:
-    target = factory.__init__ if inspect.isclass(factory) else factory
-    try:
-        return typing.get_type_hints(target)
-    except Exception:
-        return {}
-
-
-def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        entry.check_ranges(component_options(cfg, node), f"config key {node}")
 
 
 def component_options(cfg: DictConfig, node: str) -> dict:
@@ -214,17 +165,15 @@ def component_options(cfg: DictConfig, node: str) -> dict:
 
 
 def build_component(cfg: DictConfig, node: str, registry: Any = None) -> Any:
-    """Create the component of config node ``node`` (tracker, segmenter, positive_sampler, negative_sampler)."""
-    from sampt.plugins import Registry
-
+    """Create the component of config node ``node`` (tracker, segmenter, positive_sampler, negative_sampler)
+    from a composed config (its options were checked by :func:`compose`)."""
     registry = registry or Registry()
-    return registry.create(COMPONENT_NODES[node], str(cfg[node].name), **component_options(cfg, node))
+    return registry.entry(COMPONENT_NODES[node], str(cfg[node].name)).build(component_options(cfg, node))
 
 
 def build_pipeline(cfg: DictConfig, registry: Any = None):
-    """A :class:`~sampt.pipeline.SamPt` from a composed config."""
+    """A :class:`~sampt.pipeline.SamPt` from a composed config (:func:`compose`)."""
     from sampt.pipeline import SamPt
-    from sampt.plugins import Registry
 
     registry = registry or Registry()
     try:  # the options check their values when created: the one place they are validated

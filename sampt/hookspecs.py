@@ -21,12 +21,14 @@ hookimpl = pluggy.HookimplMarker("sampt")
 
 @hookspec
 def register_trackers(register: Callable) -> None:
-    """Register trackers: ``register(name, factory, description="", aliases=())``."""
+    """Register trackers: ``register(name, factory, description="", aliases=(), defaults=None)``; ``defaults``
+    are preset options the name stands for (``sam_vit_b``: ``{"variant": "sam_vit_b"}``)."""
 
 
 @hookspec
 def register_segmenters(register: Callable) -> None:
-    """Register segmenters: ``register(name, factory, description="", aliases=())``."""
+    """Register segmenters: ``register(name, factory, description="", aliases=(), defaults=None)``; ``defaults``
+    are preset options the name stands for (``sam_vit_b``: ``{"variant": "sam_vit_b"}``)."""
 
 
 @hookspec

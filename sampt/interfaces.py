@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Optional, Sequence
 
 import numpy as np
 
-from sampt.types import Prediction, Prompt, Tracks, Video, check_queries
+from sampt.types import PointTransform, Prediction, Prompt, Tracks, Video, check_queries
 
 
 @dataclass(frozen=True)
@@ -136,10 +136,11 @@ class Segmenter(ABC):
     def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
         """Answer each prompt with a single mask (no multimask choice), batching where possible."""
 
-    def input_scale(self, size: tuple[int, int]) -> float:
-        """How much the segmenter scales an ``(H, W)`` image before its model sees it (SAM: 1024 / longest
-        side). Only used to reproduce the SAM-PT reference's unscaled refinement box on purpose."""
-        return 1.0
+    def coordinate_transform(self, size: tuple[int, int]) -> PointTransform:
+        """The exact map from an ``(H, W)`` image's point and box coordinates to the model's input
+        coordinates (SAM: its ``ResizeLongestSide`` factors, one per axis); identity by default. Only used to
+        reproduce the SAM-PT reference's refinement box, which skips this map, on purpose."""
+        return PointTransform()
 
     def predict(self, embedding: ImageEmbedding, prompt: Prompt) -> Prediction:
         """Decode one prompt."""

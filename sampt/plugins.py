@@ -6,12 +6,14 @@ fresh view of what is installed, and tests can add plugin objects directly.
 """
 from __future__ import annotations
 
+import collections.abc
 import importlib
 import importlib.metadata
-import logging
 import inspect
+import logging
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import pluggy
 
@@ -31,9 +33,15 @@ class UnknownComponentError(SamptError, KeyError):
         return str(self.args[0])
 
 
+class OptionError(UnknownComponentError):
+    """An option a component does not take, or an option value of the wrong type."""
+
+
 @dataclass
 class ComponentEntry:
-    """One registered component: ``factory`` is a callable or a lazy ``"module:attribute"`` string."""
+    """One registered component: ``factory`` is a callable or a lazy ``"module:attribute"`` string, and
+    ``defaults`` the preset options its name stands for (``sam_vit_b`` is the SAM segmenter with
+    ``variant="vit_b"``): they are passed to the factory and are not options a config can set."""
 
     kind: str
     name: str
@@ -41,6 +49,7 @@ class ComponentEntry:
     description: str = ""
     plugin: str = ""
     aliases: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self) -> Callable[..., Any]:
         """The factory itself, importing it when registered lazily."""
@@ -53,13 +62,91 @@ class ComponentEntry:
         return self.factory
 
     def parameters(self) -> dict[str, inspect.Parameter]:
-        """The factory's keyword parameters: the component's config keys."""
+        """The factory's keyword parameters less the preset ones: the component's config keys."""
         sig = inspect.signature(self.resolve())
         return {
             n: p
             for n, p in sig.parameters.items()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self"
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self" and n not in self.defaults
         }
+
+    def check_options(self, options: Mapping[str, Any], where: str = "", check_types: bool = True) -> None:
+        """Raise :class:`OptionError` for an option the component does not take or (``check_types``) a
+        value that does not match its annotation; ``where`` prefixes the key in the message (a config
+        node such as ``tracker``). The one place a component's option keys are checked."""
+        where = where or self.kind
+        factory = self.resolve()
+        params = self.parameters()
+        accepts_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
+        hints = _hints(factory) if check_types else {}
+        for key, value in options.items():
+            if key not in params:
+                if accepts_any and key not in self.defaults:
+                    continue
+                preset = f" ({key} is preset to {self.defaults[key]!r} by the name {self.name!r})" if key in self.defaults else ""
+                raise OptionError(f"{where}.{key} does not exist for {self.kind} {self.name!r}{preset}; "
+                                  f"its options are: {', '.join(params) or '(none)'}")
+            if check_types:
+                annotation = hints.get(key, params[key].annotation)
+                if not type_ok(value, annotation):
+                    raise OptionError(f"{where}.{key}={value!r} has the wrong type; expected {type_name(annotation)}")
+
+    def check_ranges(self, options: Mapping[str, Any], prefix: str) -> None:
+        """Raise :class:`~sampt.errors.ConfigError` for a value outside the range its option declares
+        (:mod:`sampt.constraints`)."""
+        from sampt.constraints import check_options
+
+        check_options(self.resolve(), options, prefix)
+
+    def build(self, options: Mapping[str, Any]) -> Any:
+        """The component, from its preset options and ``options`` (not checked here: see :meth:`check_options`)."""
+        return self.resolve()(**{**self.defaults, **options})
+
+
+def type_ok(value: Any, annotation: Any) -> bool:
+    """Whether a config value (plain or OmegaConf) fits a parameter's annotation."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        return any(type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
+        if not isinstance(value, (list, tuple)) and not _is_config_list(value):
+            return False
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(annotation):
+            return len(value) == len(args) and all(type_ok(v, a) for v, a in zip(value, args))
+        return not args or all(type_ok(v, args[0]) for v in value)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+def type_name(annotation: Any) -> str:
+    """A readable name of an annotation, for error messages."""
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _is_config_list(value: Any) -> bool:
+    try:
+        from omegaconf import OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf is a core dependency
+        return False
+    return OmegaConf.is_list(value)
+
+
+def _hints(factory: Any) -> dict:
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # annotations that cannot be evaluated: fall back to the raw ones
+        return {}
 
 
 @dataclass
@@ -129,33 +216,36 @@ class Registry:
         self._collect()
 
     def _collect(self) -> None:
+        """Call every plugin's registration hooks through pluggy, each implementation with a ``register``
+        that records which plugin provided what."""
         for plugin in self.pm.get_plugins():
             label, version = _plugin_label(self.pm, plugin)
-            info = self.plugins.setdefault(label, PluginInfo(label, version))
-            for kind in KINDS:
-                hook = getattr(plugin, f"register_{kind}s", None)
-                if hook is None:
-                    continue
-                hook(register=self._registrar(kind, label, info))
-            hook = getattr(plugin, "register_weights", None)
-            if hook is not None:
-                def register_weights(spec: Any, _info: PluginInfo = info) -> None:
-                    if spec.name in self.weights:
-                        raise ValueError(f"checkpoint {spec.name!r} registered twice")
-                    self.weights[spec.name] = spec
-                    _info.weights.append(spec.name)
+            self.plugins.setdefault(label, PluginInfo(label, version))
+        for kind in KINDS:
+            for impl in getattr(self.pm.hook, f"register_{kind}s").get_hookimpls():
+                info = self.plugins[_plugin_label(self.pm, impl.plugin)[0]]
+                impl.function(register=self._registrar(kind, info))
+        for impl in self.pm.hook.register_weights.get_hookimpls():
+            impl.function(register=self._weights_registrar(self.plugins[_plugin_label(self.pm, impl.plugin)[0]]))
 
-                hook(register=register_weights)
+    def _weights_registrar(self, info: PluginInfo) -> Callable[[Any], None]:
+        def register_weights(spec: Any) -> None:
+            if spec.name in self.weights:
+                raise ValueError(f"checkpoint {spec.name!r} registered twice")
+            self.weights[spec.name] = spec
+            info.weights.append(spec.name)
 
-    def _registrar(self, kind: str, label: str, info: PluginInfo) -> Callable[..., None]:
+        return register_weights
+
+    def _registrar(self, kind: str, info: PluginInfo) -> Callable[..., None]:
         def register(name: str, factory: Union[Callable[..., Any], str], description: str = "",
-                     aliases: Iterable[str] = ()) -> None:
+                     aliases: Iterable[str] = (), defaults: Optional[Mapping[str, Any]] = None) -> None:
             if name in self._components[kind] or name in self._aliases[kind]:
                 other = self._components[kind].get(name)
                 raise ValueError(
-                    f"{kind} {name!r} is registered by both {other.plugin if other else '?'} and {label}"
+                    f"{kind} {name!r} is registered by both {other.plugin if other else '?'} and {info.name}"
                 )
-            entry = ComponentEntry(kind, name, factory, description, label, tuple(aliases))
+            entry = ComponentEntry(kind, name, factory, description, info.name, tuple(aliases), dict(defaults or {}))
             self._components[kind][name] = entry
             for alias in entry.aliases:
                 self._aliases[kind][alias] = name
@@ -182,17 +272,9 @@ class Registry:
             ) from None
 
     def create(self, kind: str, name: str, **options: Any) -> Any:
-        """Build component ``name`` with ``options`` as its keyword arguments (checked against its signature)."""
+        """Build component ``name`` with ``options`` as its keyword arguments (an option it does not take
+        raises :class:`OptionError` listing the ones it does)."""
         entry = self.entry(kind, name)
-        params = entry.parameters()
-        accepts_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(entry.resolve()).parameters.values())
-        unknown = [k for k in options if k not in params]
-        if unknown and not accepts_any:
-            raise UnknownComponentError(
-                f"{kind}.{unknown[0]} is not an option of {kind} {entry.name!r}; "
-                f"its options are: {', '.join(params) or '(none)'}"
-            )
-        from sampt.constraints import check_options
-
-        check_options(entry.resolve(), options, f"{kind} {entry.name!r}: option")
-        return entry.resolve()(**options)
+        entry.check_options(options, check_types=False)
+        entry.check_ranges(options, f"{kind} {entry.name!r}: option")
+        return entry.build(options)

@@ -1,69 +1,238 @@
-"""Helpers for tests (sampt's and plugins'): locating ``../shared`` reference data and keyed weights."""
+"""Helpers for tests (sampt's and plugins'): the reference data the tests compare against, keyed weights and
+synthetic ``sampt run`` inputs.
+
+Reference data (state-dict manifests and golden outputs of official code) lives in the repository, beside the
+tests of the distribution that uses it: ``<distribution>/tests/reference/{manifests,golden}/``. Each plugin
+keeps its own (``plugins/sampt-pips/tests/reference/`` ...), so a plugin stays self-contained; the helpers
+below search every such folder (see :func:`reference_dirs`). Nothing here reads the team's ``../shared``
+folder except :func:`shared_dir`, which only the consistency tests use to prove the copies have not drifted.
+
+Keyed weights (:func:`keyed_state`) are implementation-independent weights for checking a model against a
+reference without a checkpoint: every tensor is drawn from NumPy's legacy ``RandomState`` seeded by the CRC-32
+of its state-dict key XOR-ed with a run seed, then shaped by a fixed rule on the key's last name part.
+Two implementations that agree on key names and shapes therefore get bit-identical weights.
+"""
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
+import math
+import operator
 import os
+import zlib
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
+from types import SimpleNamespace
 from typing import Any
 
 SHARED_ENV = "SAMPT_SHARED_DIR"
+REFERENCE_ENV = "SAMPT_REFERENCE_DIRS"
+REFERENCE_SUBDIR = ("tests", "reference")
 
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def shared_dir() -> Path:
-    """``$SAMPT_SHARED_DIR`` or the ``shared/`` folder beside the repository; fails (never skips) if absent."""
-    env = os.environ.get(SHARED_ENV)
-    path = Path(env) if env else repo_root().parent / "shared"
-    if not (path / "reference").is_dir():
-        raise FileNotFoundError(
-            f"reference data not found at {path}/reference: clone sampt with its shared/ folder beside it "
-            f"or set {SHARED_ENV}"
-        )
-    return path
+# ----------------------------------------------------------------------------------------------- reference data
+
+@functools.lru_cache(maxsize=1)
+def _plugin_reference_dirs() -> tuple[Path, ...]:
+    """``tests/reference`` beside the package of every distribution registered in the ``sampt`` entry-point
+    group (found without importing the plugins); only source checkouts (editable installs) have one."""
+    from importlib.metadata import entry_points
+
+    found: list[Path] = []
+    for ep in entry_points(group="sampt"):
+        top = ep.value.split(":", 1)[0].split(".", 1)[0]
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if spec and not locations and spec.origin:
+            locations = [str(Path(spec.origin).parent)]
+        for location in locations:
+            path = _project_root(Path(location).resolve()).joinpath(*REFERENCE_SUBDIR)
+            if path not in found:
+                found.append(path)
+    return tuple(found)
+
+
+def _project_root(package_dir: Path) -> Path:
+    """The source checkout holding ``package_dir``: the nearest of its parent and grandparent (``src`` layout)
+    with a ``pyproject.toml`` or ``setup.py``, else its parent."""
+    for parent in package_dir.parents[:2]:
+        if (parent / "pyproject.toml").is_file() or (parent / "setup.py").is_file():
+            return parent
+    return package_dir.parent
+
+
+def reference_dirs() -> list[Path]:
+    """The folders searched for reference data, each holding ``manifests/`` and/or ``golden/``, in order:
+    the folders listed in ``$SAMPT_REFERENCE_DIRS`` (``os.pathsep``-separated), the core's ``tests/reference``,
+    ``plugins/*/tests/reference`` of this checkout, and ``tests/reference`` beside the package of every
+    installed sampt plugin (so a plugin checked out on its own, flat or ``src`` layout, finds its data too).
+    Only existing folders are returned, each once."""
+    candidates: list[Path] = [Path(p) for p in os.environ.get(REFERENCE_ENV, "").split(os.pathsep) if p]
+    root = repo_root()
+    candidates.append(root.joinpath(*REFERENCE_SUBDIR))
+    candidates.extend(sorted(root.glob("plugins/*/" + "/".join(REFERENCE_SUBDIR))))
+    candidates.extend(_plugin_reference_dirs())
+    dirs: list[Path] = []
+    for path in candidates:
+        path = path.resolve()
+        if path.is_dir() and path not in dirs:
+            dirs.append(path)
+    return dirs
 
 
 def reference_file(*parts: str) -> Path:
-    """A file under ``shared/reference``; a missing file is an error naming it."""
-    path = shared_dir().joinpath("reference", *parts)
-    if not path.exists():
-        raise FileNotFoundError(f"reference file missing: {path}")
-    return path
+    """The reference file ``parts`` (e.g. ``"golden", "pips.npz"``) from :func:`reference_dirs`. A missing
+    file, or one found in two folders, is an error naming the folders searched."""
+    dirs = reference_dirs()
+    hits = [d.joinpath(*parts) for d in dirs if d.joinpath(*parts).is_file()]
+    rel = "/".join(parts)
+    if not hits:
+        searched = "\n  ".join(str(d) for d in dirs) or "(none exist)"
+        raise FileNotFoundError(
+            f"reference file {rel!r} not found in any reference folder:\n  {searched}\n"
+            f"it belongs in <distribution>/tests/reference/{rel} of the plugin whose tests use it "
+            f"(or list its folder in ${REFERENCE_ENV})"
+        )
+    if len(hits) > 1:
+        raise FileExistsError(f"reference file {rel!r} is ambiguous, found in: " + ", ".join(map(str, hits)))
+    return hits[0]
 
 
-def keyed_init() -> ModuleType:
-    """The ``shared/reference/keyed_init.py`` module."""
-    path = reference_file("keyed_init.py")
-    spec = importlib.util.spec_from_file_location("sampt_shared_keyed_init", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+def reference_files(kind: str, suffix: str) -> dict[str, Path]:
+    """Every reference file ``<dir>/<kind>/*<suffix>`` of every reference folder, by name without suffix."""
+    files: dict[str, Path] = {}
+    for d in reference_dirs():
+        for path in sorted(d.joinpath(kind).glob(f"*{suffix}")):
+            name = path.name[: -len(suffix)]
+            if name in files:
+                raise FileExistsError(f"reference {kind} {name!r} is ambiguous: {files[name]} and {path}")
+            files[name] = path
+    return files
 
 
 def manifest(name: str) -> dict[str, Any]:
-    """The manifest ``shared/reference/manifests/<name>.json``."""
+    """The manifest ``manifests/<name>.json``: ``{key: {"shape": [...], "dtype": ...}}`` in state-dict order."""
     return json.loads(reference_file("manifests", f"{name}.json").read_text())
 
 
 def golden(name: str) -> Any:
-    """The golden arrays ``shared/reference/golden/<name>.npz`` (a NumPy ``NpzFile``)."""
+    """The golden arrays ``golden/<name>.npz`` (a NumPy ``NpzFile``); ``golden/README-<name>.md`` beside it
+    says what produced them and the tolerances."""
     import numpy as np
 
     return np.load(reference_file("golden", f"{name}.npz"), allow_pickle=False)
 
 
-def keyed_state_dict(name: str, seed: int = 0) -> dict:
-    """Keyed weights for manifest ``name`` as a torch state dict, each tensor in its manifest shape
-    (``keyed_init`` turns 0-d tensors such as ``num_batches_tracked`` into shape ``(1,)``)."""
-    spec = manifest(name)
-    state = keyed_init().keyed_state(spec, seed=seed)
-    return {k: v.reshape(spec[k]["shape"]) for k, v in state.items()}
+def shared_dir() -> Path:
+    """``$SAMPT_SHARED_DIR`` or the team's ``shared/`` folder beside the repository. Only the consistency
+    tests use it (repository copies vs. the originals); it is an error if absent."""
+    env = os.environ.get(SHARED_ENV)
+    path = Path(env) if env else repo_root().parent / "shared"
+    if not (path / "reference").is_dir():
+        raise FileNotFoundError(f"no reference folder at {path}/reference (set {SHARED_ENV} to where it is)")
+    return path
 
+
+# ------------------------------------------------------------------------------------------------ keyed weights
+
+_INTEGER_DTYPES = frozenset({"bool", "uint8", "int8", "int16", "int32", "int64"})
+_FLOAT_DTYPES = frozenset({"float16", "float32", "float64"})
+_UNIT_NAMES = frozenset({"weight", "gamma", "scale"})
+
+
+def keyed_array(key: str, shape: Any, dtype: str = "float32", seed: int = 0) -> Any:
+    """The keyed value of one tensor as a NumPy array of exactly ``shape`` (0-d stays 0-d) and ``dtype``.
+
+    Integer and boolean tensors (``num_batches_tracked``...) are zero. Otherwise ``z`` is ``shape`` standard
+    normals from ``RandomState((crc32(key) ^ seed) mod 2**32)``, computed in float64 and then cast, by the
+    key's last dotted part: ``running_var`` 1 + 0.1|z|; ``running_mean`` 0.1z; a 1-D ``weight``/``gamma``/
+    ``scale`` 1 + 0.1z; ``bias`` or any other tensor of at most one dimension 0.02z; anything else
+    z / sqrt(fan_in) with fan_in = max(1, numel // shape[0]).
+    """
+    import numpy as np
+
+    dims = _check_shape(key, shape)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"keyed weights need an integer seed, got {seed!r}")
+    if dtype in _INTEGER_DTYPES:
+        return np.zeros(dims, dtype=dtype)
+    if dtype not in _FLOAT_DTYPES:
+        raise ValueError(f"keyed weights for {key!r}: dtype {dtype!r} is not supported; "
+                         f"use one of {sorted(_FLOAT_DTYPES | _INTEGER_DTYPES)}")
+    stream = np.random.RandomState((zlib.crc32(key.encode("utf-8")) ^ seed) & 0xFFFFFFFF)
+    z = np.asarray(stream.standard_normal(size=dims), dtype=np.float64)
+    name = key.rpartition(".")[2]
+    if name == "running_var":
+        values = 1.0 + 0.1 * np.abs(z)
+    elif name == "running_mean":
+        values = 0.1 * z
+    elif name in _UNIT_NAMES and len(dims) == 1:
+        values = 1.0 + 0.1 * z
+    elif name == "bias" or len(dims) <= 1:
+        values = 0.02 * z
+    else:
+        numel = math.prod(dims)
+        fan_in = max(1, numel // dims[0]) if dims[0] else 1
+        values = z / math.sqrt(fan_in)
+    return np.asarray(values, dtype=dtype).reshape(dims)
+
+
+def keyed_state(manifest: Mapping[str, Any], seed: int = 0) -> dict:
+    """Keyed weights for ``manifest`` (``{key: {"shape": [...], "dtype": "float32"}}``, dtype optional,
+    float32 by default) as a torch state dict in the manifest's order, every tensor in its manifest shape,
+    ready for ``model.load_state_dict(..., strict=True)``. Needs torch."""
+    import torch
+
+    if not isinstance(manifest, Mapping):
+        raise TypeError(f"a manifest is a mapping of state-dict keys to {{'shape': ..., 'dtype': ...}}, "
+                        f"not {type(manifest).__name__}")
+    state = {}
+    for key, entry in manifest.items():
+        if not isinstance(entry, Mapping) or "shape" not in entry:
+            raise ValueError(f"manifest entry {key!r} must be a mapping with a 'shape' (and optional 'dtype'), "
+                             f"got {entry!r}")
+        state[key] = torch.from_numpy(keyed_array(key, entry["shape"], entry.get("dtype", "float32"), seed))
+    return state
+
+
+def manifest_of(model: Any) -> dict[str, dict[str, Any]]:
+    """The manifest of a torch module: its state-dict keys in order, with shapes and dtype names."""
+    return {k: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}
+            for k, t in model.state_dict().items()}
+
+
+def keyed_state_dict(name: str, seed: int = 0) -> dict:
+    """Keyed weights for the reference manifest ``name`` as a torch state dict."""
+    return keyed_state(manifest(name), seed=seed)
+
+
+def keyed_init() -> SimpleNamespace:
+    """The keyed-weight functions (``keyed_array``, ``keyed_state``, ``manifest_of``) under the names of the
+    reference ``keyed_init.py`` module, for tests written against that interface."""
+    return SimpleNamespace(keyed_array=keyed_array, keyed_state=keyed_state, manifest_of=manifest_of)
+
+
+def _check_shape(key: str, shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise ValueError(f"shape of {key!r} must be a list of non-negative integers, got {shape!r}")
+    try:
+        dims = tuple(operator.index(d) for d in shape if not isinstance(d, bool))
+    except TypeError:
+        dims = ()
+    if len(dims) != len(tuple(shape)) or any(d < 0 for d in dims):
+        raise ValueError(f"shape of {key!r} must be a list of non-negative integers, got {list(shape)!r}")
+    return dims
+
+
+# ------------------------------------------------------------------------------------------------ clip inputs
 
 def write_clip_inputs(folder: Path, seed: int = 0, num_frames: int = 6, height: int = 48, width: int = 64,
                       **options: Any) -> tuple[Path, Path, Any]:

@@ -121,6 +121,31 @@ def check_points_inside(points: np.ndarray, height: int, width: int, what: str =
         )
 
 
+@dataclass(frozen=True)
+class PointTransform:
+    """How a component maps points of an original frame to its model's input: ``x' = x * scale_x`` and
+    ``y' = y * scale_y`` (SAM: ``1024 / W`` and ``round(H * 1024 / W) / H`` for a landscape frame: the two
+    factors differ slightly because the resized height is rounded). Applies to ``(..., 2)`` points and
+    ``(..., 4)`` boxes alike, in float64."""
+
+    scale_x: float = 1.0
+    scale_y: float = 1.0
+
+    def to_model(self, coords: np.ndarray) -> np.ndarray:
+        """Original-frame coordinates -> the model's input coordinates."""
+        pairs = np.array(coords, dtype=np.float64).reshape(-1, 2)
+        pairs[:, 0] *= self.scale_x
+        pairs[:, 1] *= self.scale_y
+        return pairs.reshape(np.shape(coords))
+
+    def from_model(self, coords: np.ndarray) -> np.ndarray:
+        """The model's input coordinates -> original-frame coordinates (the inverse of :meth:`to_model`)."""
+        pairs = np.array(coords, dtype=np.float64).reshape(-1, 2)
+        pairs[:, 0] /= self.scale_x
+        pairs[:, 1] /= self.scale_y
+        return pairs.reshape(np.shape(coords))
+
+
 @dataclass
 class Tracks:
     """Point tracks: ``points`` ``(T, N, 2)`` float32 ``(x, y)``, ``visibility`` ``(T, N)`` bool,
@@ -188,8 +213,8 @@ class Prompt:
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
         if len(self.points) != len(self.labels):
             raise ValueError(f"prompt has {len(self.points)} points but {len(self.labels)} labels")
-        if self.box is not None:
-            self.box = np.asarray(self.box, dtype=np.float32).reshape(4)
+        if self.box is not None:  # float64: a box computed to land exactly on model pixels stays exact
+            self.box = np.asarray(self.box, dtype=np.float64).reshape(4)
         if len(self.points) == 0 and self.box is None and self.mask_logits is None:
             raise ValueError("a prompt needs at least one point, a box or a mask")
 

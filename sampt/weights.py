@@ -335,3 +335,58 @@ def load_into(model: Any, path: Path, what: str = "model", nested_keys: Iterable
         log.info("%s: %d unused keys (%s...) are not in %s; they are never used", what,
                  len(absent) - len(missing), ", ".join(optional), path)
     model.load_state_dict(state, strict=not absent)
+
+
+def unpack_archive(path: Path) -> Path:
+    """The torch file for ``path``: the file itself, or for a tar archive (PIPS++ ships
+    ``reference_model.tar.gz``) its largest ``.pth`` / ``.pt`` member, extracted once next to the archive
+    (atomically: a ``.part`` file renamed into place)."""
+    import tarfile
+
+    path = Path(path)
+    if not tarfile.is_tarfile(path):
+        return path
+    with tarfile.open(path) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith((".pth", ".pt"))]
+        if not members:
+            raise WeightsError(f"archive {path} holds no .pth checkpoint")
+        member = max(members, key=lambda m: m.size)
+        target = path.with_name(path.name + "." + Path(member.name).name)
+        if not target.is_file() or target.stat().st_size != member.size:
+            log.info("extracting %s from %s", member.name, path)
+            src = tar.extractfile(member)
+            if src is None:
+                raise WeightsError(f"archive {path}: member {member.name} cannot be read")
+            tmp = target.with_name(target.name + ".part")
+            with open(tmp, "wb") as f:
+                while block := src.read(_BLOCK):
+                    f.write(block)
+            os.replace(tmp, target)
+    return target
+
+
+def load_checkpoint(model: Any, checkpoint: Optional[str], default: Optional[str], known: Mapping[str, WeightsSpec],
+                    what: str = "model", family: Optional[str] = None,
+                    nested_keys: Iterable[str] = NESTED_STATE_KEYS, optional_prefixes: Iterable[str] = (),
+                    progress: bool = True) -> Path:
+    """Find ``checkpoint`` and load it into torch ``model`` strictly: the one checkpoint loader of every plugin.
+
+    ``checkpoint`` is a file path or a name in ``known`` (the plugin's :class:`WeightsSpec` s; None means
+    ``default``), resolved by :func:`resolve` (cache, download, verification). A tar archive is unpacked
+    (:func:`unpack_archive`). With ``family``, a file known to belong to another family (by name, or by
+    its official file name) is rejected before loading: variants that share parameter names and shapes
+    would otherwise load each other's weights silently. ``nested_keys`` / ``optional_prefixes`` as
+    :func:`load_into`. Returns the file loaded.
+    """
+    path, spec = resolve(checkpoint, default, known, progress=progress)
+    if family is not None:
+        if spec is None:
+            spec = next((s for s in known.values() if s.filename == Path(path).name), None)
+        if spec is not None and spec.family and spec.family != family:
+            raise WeightsError(
+                f"checkpoint {path} is {spec.name} ({spec.family}), not a {family} checkpoint; "
+                f"use the component for {spec.family}, or pass a {family} checkpoint")
+    path = unpack_archive(path)
+    load_into(model, path, what=what, nested_keys=nested_keys, optional_prefixes=optional_prefixes)
+    log.info("%s: loaded %s", what, path)
+    return path

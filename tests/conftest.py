@@ -5,16 +5,17 @@ import numpy as np
 import pytest
 
 from sampt.interfaces import ImageEmbedding, Segmenter, Tracker, TrackerCapabilities
-from sampt.types import Prediction, Tracks
+from sampt.types import PointTransform, Prediction, Tracks
 
 
 class RecordingSegmenter(Segmenter):
     """Answers every prompt with a disc around the mean of its positive points and records each call.
 
-    ``iou`` is the predicted IoU it reports; ``radius`` the disc radius (0: a single-pixel mask).
+    ``iou`` is the predicted IoU it reports; ``radius`` the disc radius (0: a single-pixel mask); ``scale``
+    the ``(x, y)`` factors of the coordinate map it reports (as SAM's resize would, e.g. 1024/96, 683/64).
     """
 
-    def __init__(self, iou: float = 0.9, radius: int = 4, scale: float = 1.0):
+    def __init__(self, iou: float = 0.9, radius: int = 4, scale: tuple[float, float] = (1.0, 1.0)):
         super().__init__()
         self.iou, self.radius, self.scale = iou, radius, scale
         self.calls: list[list] = []  # one entry per decode call: the list of prompts
@@ -24,8 +25,8 @@ class RecordingSegmenter(Segmenter):
         self.encoded.append(int(image.sum()))
         return ImageEmbedding(None, image.shape[:2])
 
-    def input_scale(self, size):
-        return self.scale
+    def coordinate_transform(self, size):
+        return PointTransform(*self.scale)
 
     def decode(self, embedding, prompts):
         self.calls.append(list(prompts))

@@ -62,7 +62,7 @@ def test_registry_lists_builtins_and_rejects_unknown_names():
     assert registry.entry("tracker", "lucas_kanade").name == "lk"  # alias
     with pytest.raises(UnknownComponentError, match="known segmenters: .*grabcut"):
         registry.create("segmenter", "sam_vit_x")
-    with pytest.raises(UnknownComponentError, match="is not an option"):
+    with pytest.raises(UnknownComponentError, match="tracker.window does not exist for tracker 'lk'; its options are: window_size"):
         registry.create("tracker", "lk", window=3)
     assert all(info.version for label, info in registry.plugins.items() if label.startswith("sampt:"))
 
@@ -143,8 +143,34 @@ def test_broken_plugin_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
 def test_sequence_options_are_type_checked():
     from typing import Optional, Sequence
 
-    from sampt.config import _type_ok
+    from sampt.plugins import type_ok as _type_ok
 
     assert _type_ok([384, 512], Sequence[int]) and _type_ok((1, 2), tuple[int, int])
     assert not _type_ok(384, Sequence[int]) and not _type_ok(["a", 2], Sequence[int])
     assert not _type_ok([1, 2, 3], tuple[int, int]) and _type_ok(None, Optional[Sequence[int]])
+
+
+def test_registered_names_can_preset_options_and_hooks_go_through_pluggy():
+    import sampt
+    from sampt.builtin.trackers import DenseFlowTracker
+    from sampt.plugins import plugin_manager
+
+    class Presets:
+        @sampt.hookimpl
+        def register_trackers(self, register):
+            register("flow_fast", DenseFlowTracker, description="DIS flow, fast preset", defaults={"preset": "fast"})
+
+        def register_segmenters(self, register):  # not marked as a hook implementation: never called
+            raise AssertionError("called without @sampt.hookimpl")
+
+    registry = Registry(plugin_manager([Presets()]))
+    entry = registry.entry("tracker", "flow_fast")
+    assert "preset" not in entry.parameters() and "fb_threshold" in entry.parameters()
+    tracker = registry.create("tracker", "flow_fast", fb_threshold=2.0)
+    assert tracker.preset == "fast" and tracker.fb_threshold == 2.0
+    with pytest.raises(UnknownComponentError, match="preset is preset to 'fast' by the name 'flow_fast'"):
+        registry.create("tracker", "flow_fast", preset="medium")
+    cfg = compose(["tracker=flow_fast", "tracker.fb_threshold=3.0"], registry=registry)
+    assert build_pipeline(cfg, registry).tracker.preset == "fast"
+    with pytest.raises(UsageError, match="config key tracker.preset does not exist for tracker 'flow_fast'"):
+        compose(["tracker=flow_fast", "tracker.preset=medium"], registry=registry)

@@ -128,7 +128,23 @@ def test_other_object_negatives_are_capped_with_the_seed(recording_segmenter):
 
 @pytest.mark.parametrize("reference_box, expected", [(False, [49, 48, 55, 55]), (True, [24.5, 24, 27.5, 27.5])])
 def test_reference_box_reproduces_the_unscaled_box_on_request(recording_segmenter, reference_box, expected):
-    seg = recording_segmenter(scale=2.0)
+    seg = recording_segmenter(scale=(2.0, 2.0))
     obj = _obj([[50, 50], [54, 50], [52, 54], [150, 20]], [1, 1, 1, 0])
     segment_frame(seg, _embedding(), [obj], SamPtOptions(refinement_iterations=1, reference_box=reference_box), _rng())
     np.testing.assert_allclose(seg.calls[2][0].box, expected)
+
+
+def test_reference_box_lands_exactly_on_the_pixel_values_with_per_axis_factors(recording_segmenter):
+    """SAM maps a 64x96 frame's x by 1024/96 and y by 683/64: the reference's box reaches SAM's model as
+    the mask's pixel box itself, so sampt hands the segmenter the box its map sends exactly there."""
+    from sampt.types import PointTransform
+
+    scale = (1024 / 96, 683 / 64)
+    seg = recording_segmenter(scale=scale)
+    obj = _obj([[50, 50], [54, 50], [52, 54], [150, 20]], [1, 1, 1, 0])
+    segment_frame(seg, _embedding(), [obj], SamPtOptions(refinement_iterations=2, reference_box=True), _rng())
+    for call in seg.calls[2:]:
+        box = call[0].box
+        assert box.dtype == np.float64
+        np.testing.assert_array_equal(PointTransform(*scale).to_model(box), [49, 48, 55, 55])
+        assert box[1] != 48 / (1024 / 96)  # not one isotropic factor

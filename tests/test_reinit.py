@@ -101,3 +101,74 @@ def test_object_without_usable_mask_is_absent_for_the_rest(recording_segmenter, 
     has_mask = result.masks[:, 0].any(axis=(1, 2))
     assert has_mask[:4].all() and not has_mask[4:].any()
     assert seg.encoder_calls == 4
+
+
+class _StillTracker:
+    """Points stay at their query positions; visible on the query frame, then (``visible_after``) or not."""
+
+    def __init__(self, visible_after: bool):
+        from sampt.interfaces import TrackerCapabilities
+
+        self.capabilities = TrackerCapabilities()
+        self.visible_after, self.calls = visible_after, []
+
+    def track(self, video, queries):
+        from sampt.types import Tracks
+
+        self.calls.append((len(video), np.asarray(queries).copy()))
+        T, N = len(video), len(queries)
+        visible = np.ones((T, N), bool) if self.visible_after else np.arange(T)[:, None] == queries[None, :, 0]
+        return Tracks(np.broadcast_to(queries[:, 1:], (T, N, 2)).copy(), visible)
+
+
+def _reinit_run(recording_segmenter, small_clip, variant, radius, visible_after, reference):
+    from sampt.builtin.samplers import KMedoidsSampler, MixedSampler
+    from sampt.pipeline import SamPt
+
+    seg, tracker = recording_segmenter(radius=radius), _StillTracker(visible_after)
+    mask = np.zeros(small_clip.video.size, bool)
+    mask[30:40, 40:50] = True
+    options = SamPtOptions(reinit_variant=variant, reinit_horizon=4, reinit_tracker_horizon=4, refinement_iterations=0,
+                           negative_points=0, reference_reinit=reference)
+    result = SamPt(tracker, seg, KMedoidsSampler(), MixedSampler(), options).run(
+        small_clip.video, [ObjectPrompt(1, 0, mask=mask)])
+    decoded = [int(np.round(c[0].points[:, 1].mean())) for c in seg.calls]  # one call per segmented frame
+    return result, tracker.calls, seg, decoded
+
+
+def test_reference_reinit_resamples_from_an_empty_mask(recording_segmenter, small_clip):
+    """Hand-made call log of the reference (horizon 4, variant A, points lost after their query frame):
+    masks on frames 1-3 are empty; the reference still re-initialises on the horizon's frame 3, where its
+    samplers answer the empty mask with 16 points at (0, 0), tracks them from frame 3 and again from 6."""
+    result, calls, seg, _ = _reinit_run(recording_segmenter, small_clip, "A", 4, False, reference=True)
+    assert [length for length, _ in calls] == [4, 4, 4]
+    first = calls[0][1]
+    assert len(first) == 16 and np.all(first[:, 0] == 0) and np.all(first[:, 1] >= 40)
+    for _, queries in calls[1:]:  # re-sampled from empty masks: every point at (0, 0), on the horizon's start
+        np.testing.assert_array_equal(queries, np.zeros((16, 3), np.float32))
+    assert len(seg.calls) == 1  # (0, 0) lies on the border: never a usable prompt, so no further decode
+    assert result.masks[0, 0].any() and not result.masks[1:, 0].any()
+    np.testing.assert_array_equal(np.isnan(result.iou[:, 0]), [False] + [True] * 9)
+
+    # sampt's default: the object is absent after the horizon, nothing else is tracked
+    result, calls, seg, _ = _reinit_run(recording_segmenter, small_clip, "A", 4, False, reference=False)
+    assert [length for length, _ in calls] == [4] and len(seg.calls) == 1
+    assert result.masks[0, 0].any() and not result.masks[1:, 0].any()
+
+
+def test_reference_reinit_resamples_from_a_tiny_mask(recording_segmenter, small_clip):
+    """Variant C with 13-pixel masks (never usable, <= 25 px): the reference takes the horizon's first
+    frame after the query frame and re-samples there, so horizons start on frames 0, 1, 2, ..., 6."""
+    result, calls, seg, decoded = _reinit_run(recording_segmenter, small_clip, "C", 2, True, reference=True)
+    assert [length for length, _ in calls] == [4] * 7
+    assert all(13 <= len(q) <= 14 for _, q in calls[1:])  # a 13-14 pixel disc gives one point per pixel
+    assert len(seg.calls) == 7 * 4  # each horizon segments its 4 frames
+    assert result.masks[:, 0].any(axis=(1, 2)).all()
+    result, calls, seg, _ = _reinit_run(recording_segmenter, small_clip, "C", 2, True, reference=False)
+    assert len(calls) == 1 and len(seg.calls) == 4 and not result.masks[4:, 0].any()
+
+
+def test_reference_preset_turns_both_reference_behaviours_on():
+    cfg = compose(["pipeline=reference"])
+    assert cfg.pipeline.reference_box is True and cfg.pipeline.reference_reinit is True
+    assert compose([]).pipeline.reference_reinit is False

@@ -321,7 +321,7 @@ class _ThirdPartyTracker(sampt.Tracker):
                  mode: Annotated[str, Choices("fast", "exact")] = "fast", alpha: float = 0.5):
         self.stride, self.mode = stride, mode
 
-    def track(self, video, queries):  # pragma: no cover - never run here
+    def _track(self, video, queries):  # pragma: no cover - never run here
         raise NotImplementedError
 
 

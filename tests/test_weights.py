@@ -274,3 +274,33 @@ def test_optional_prefixes_may_be_absent(tmp_path):
     before = model[1].weight.detach().clone()
     weights.load_into(model, tmp_path / "partial.pth", optional_prefixes=("1.",))
     assert torch.all(model[0].weight == 0.5) and torch.equal(model[1].weight, before)
+
+
+def test_load_checkpoint_resolves_unpacks_checks_family_and_loads(tmp_path, cache):
+    """The one loader every plugin uses: a known name or a path, tar archives, the family check."""
+    import tarfile
+
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(3, 2)
+    weights_file = tmp_path / "fam_a.pth"
+    torch.save({"model_state_dict": model.state_dict()}, weights_file)
+    known = {"a": WeightsSpec("a", "http://127.0.0.1:9/fam_a.pth", "fam_a.pth", family="fam_a"),
+             "b": WeightsSpec("b", "http://127.0.0.1:9/fam_b.pth", "fam_b.pth", family="fam_b")}
+    fresh = torch.nn.Linear(3, 2)
+    assert weights.load_checkpoint(fresh, str(weights_file), "a", known, family="fam_a") == weights_file
+    assert torch.equal(fresh.weight, model.weight)
+
+    # a file carrying another family's official name is refused before loading, naming both
+    other = tmp_path / "fam_b.pth"
+    other.write_bytes(weights_file.read_bytes())
+    with pytest.raises(WeightsError, match="is b \\(fam_b\\), not a fam_a checkpoint"):
+        weights.load_checkpoint(torch.nn.Linear(3, 2), str(other), "a", known, family="fam_a")
+
+    archive = tmp_path / "release.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(weights_file, arcname="release/model-000100.pth")
+    fresh = torch.nn.Linear(3, 2)
+    loaded = weights.load_checkpoint(fresh, str(archive), None, known)
+    assert loaded.name == "release.tar.gz.model-000100.pth" and torch.equal(fresh.bias, model.bias)
+    with pytest.raises(WeightsError, match="does not match"):
+        weights.load_checkpoint(torch.nn.Linear(4, 2), str(archive), None, known)

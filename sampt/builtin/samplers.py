@@ -120,6 +120,7 @@ class MixedSampler(MaskPixelSampler):
 
     def choose(self, mask, pixels, n, seed, image):
         n_kmedoids, n_corners = n // 4, n // 3
+        # each part draws with its own seed (seed, seed + 1, seed + 2) so the parts are independent
         shares = [(self.kmedoids, n_kmedoids, seed), (self.corners, n_corners, seed + 1),
                   (self.random, n - n_kmedoids - n_corners, seed + 2)]
         parts = [sampler.choose(mask, pixels, k, s, image) for sampler, k, s in shares if k > 0]

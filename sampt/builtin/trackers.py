@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Annotated, Optional
+from typing import Annotated
 
 import cv2
 import numpy as np
@@ -21,7 +21,6 @@ from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
 
 log = logging.getLogger(__name__)
-
 
 class SweepTracker(Tracker):
     """Base of frame-to-frame trackers: subclasses say how points move from one frame to the next."""
@@ -81,7 +80,6 @@ class SweepTracker(Tracker):
             points[missing] = np.broadcast_to(queries[:, 1:], (T, N, 2))[missing]
         return Tracks(points, visible)
 
-
 class LucasKanadeTracker(SweepTracker):
     """Pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``) with a forward-backward check."""
 
@@ -101,7 +99,6 @@ class LucasKanadeTracker(SweepTracker):
         fb_error = np.linalg.norm(p0_back.reshape(-1, 2) - points, axis=1)
         ok = (st1.reshape(-1) == 1) & (st2.reshape(-1) == 1) & (fb_error <= self.fb_threshold)
         return p1.reshape(-1, 2), ok
-
 
 def _sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Bilinearly sample an ``(H, W, 2)`` flow field at ``(N, 2)`` points."""
@@ -148,7 +145,6 @@ class DenseFlowTracker(SweepTracker):
         returned = moved + _sample_flow(backward, moved)
         ok = np.linalg.norm(returned - points, axis=1) <= self.fb_threshold
         return moved.astype(np.float32), ok
-
 
 @sampt.hookimpl
 def register_trackers(register):

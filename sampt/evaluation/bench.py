@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sampt.errors import UsageError
+from sampt.evaluation.executors import ExecutorSpec, Job, SequenceInput, make_executor, split_executor_overrides
 from sampt.evaluation.measure import STAGES, PeakMemory, Stopwatch
 from sampt.evaluation.provenance import provenance
 
@@ -127,6 +128,7 @@ class BenchPlan:
     seed: Optional[int]
     sequences: list[str] = field(default_factory=list)
     pipeline_config: Optional[str] = None
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)
 
     @property
     def config_file(self) -> str:
@@ -161,7 +163,7 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
     if repeats < 1 or warmup < 0:
         raise UsageError(f"--repeats must be >= 1 and --warmup >= 0 (got {repeats}, {warmup})")
     seed = cfg.get("seed")
-    common = [str(o) for o in as_list(cfg.get("overrides") or [])] + list(overrides)
+    executor, common = split_executor_overrides([str(o) for o in as_list(cfg.get("overrides") or [])] + list(overrides))
     if seed is not None and not any(o.startswith("seed=") for o in common):
         common.append(f"seed={int(seed)}")
     pipeline_config = pipeline_config or cfg.get("config")
@@ -173,7 +175,8 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
     names = [s for s in (sequences or "").split(",") if s] or [str(s) for s in as_list(cfg.get("sequences") or [])]
     return BenchPlan(config=cfg, dataset=dataset_spec, grid=axes, common=common, combos=combos, repeats=repeats,
                      warmup=warmup, interleave=bool(interleave if interleave is not None else cfg.get("interleave", False)),
-                     seed=None if seed is None else int(seed), sequences=names, pipeline_config=pipeline_config)
+                     seed=None if seed is None else int(seed), sequences=names, pipeline_config=pipeline_config,
+                     executor=executor)
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -235,7 +238,8 @@ class CombinationBench:
         self.peak_rss = 0
         self.peak_rss_increase = 0
         self.peak_gpu: Optional[int] = None
-        self.progress = False  # per-frame progress bars during passes
+        self.nodes: set[str] = set()
+        self.measured: set[str] = set()  # sequences added by add_result (empty: run_pass measured them all)
 
     def setup(self) -> None:
         from sampt.config import build_pipeline
@@ -250,38 +254,70 @@ class CombinationBench:
             self.pipeline.run(video, prompts)
 
     def run_pass(self) -> None:
-        """One timed pass over every sequence; the first pass is also scored."""
-        from sampt.evaluation.metrics import global_scores
+        """One timed pass over every sequence (in this process); the first pass is also scored."""
         from sampt.evaluation.run import predict_sequence
-        from sampt.evaluation.scoring import score_label_maps
 
         first = not self.totals
         elapsed = cpu = 0.0
         stages = dict.fromkeys(STAGES, 0.0)
         with PeakMemory() as mem:
             for seq, video, prompts in self.sequences:
-                pred = predict_sequence(self.pipeline, seq, video=video, prompts=prompts, progress=self.progress)
+                pred = predict_sequence(self.pipeline, seq, video=video, prompts=prompts)
                 elapsed += pred.seconds
                 cpu += pred.cpu_seconds
                 for s in STAGES:
                     stages[s] += float(pred.result.timings.get(s, 0.0))
-                if first and seq.has_ground_truth:
-                    index = {t: k for k, t in enumerate(seq.eval_frames)}
-                    scores = score_label_maps(seq, lambda t: pred.labels[index[t]], self.exclude_first_last)
-                    self.object_scores.extend(scores)
-                    g = global_scores(scores)
-                    self.per_sequence.append({"name": self.name, "sequence": seq.name, "frames": len(video),
-                                              "objects": len(prompts), "J&F": g["J&F-Mean"], "J": g["J-Mean"],
-                                              "F": g["F-Mean"], "seconds": pred.seconds})
+                if first:
+                    self._score(seq, len(video), len(prompts), pred.labels, pred.seconds)
                 del pred
         self.totals.append(elapsed)
         self.cpu_totals.append(cpu)
         for s in STAGES:
             self.stage_totals[s].append(stages[s])
-        self.peak_rss = max(self.peak_rss, mem.peak)
-        self.peak_rss_increase = max(self.peak_rss_increase, mem.peak - mem.start)
-        if mem.gpu_peak is not None:
-            self.peak_gpu = max(self.peak_gpu or 0, mem.gpu_peak)
+        self._memory(mem.peak, mem.peak - mem.start, mem.gpu_peak)
+
+    def add_result(self, seq: Any, result: Any) -> None:
+        """Add a sequence measured elsewhere (a :class:`~sampt.evaluation.executors.JobResult` of
+        ``repeats`` runs): run ``r`` counts towards pass ``r``; its first run is scored."""
+        video, prompts = next((v, p) for q, v, p in self.sequences if q.name == seq.name)
+        self.measured.add(seq.name)
+        for r, run in enumerate(result.runs):
+            if r == len(self.totals):
+                self.totals.append(0.0)
+                self.cpu_totals.append(0.0)
+                for s in STAGES:
+                    self.stage_totals[s].append(0.0)
+            self.totals[r] += run.seconds
+            self.cpu_totals[r] += run.cpu_seconds
+            for s in STAGES:
+                self.stage_totals[s][r] += run.stages.get(s, 0.0)
+        self._score(seq, len(video), len(prompts), result.labels, result.runs[0].seconds, node=result.node)
+        self._memory(result.peak_rss, result.rss_increase, result.gpu_peak)
+        self.setup_seconds = max(self.setup_seconds, result.setup_seconds)
+        if result.node:
+            self.nodes.add(result.node)
+
+    def _score(self, seq: Any, frames: int, objects: int, labels: Any, seconds: float, node: str = "") -> None:
+        from sampt.evaluation.metrics import global_scores
+        from sampt.evaluation.scoring import score_label_maps
+
+        if not seq.has_ground_truth:
+            return
+        index = {t: k for k, t in enumerate(seq.eval_frames)}
+        scores = score_label_maps(seq, lambda t: labels[index[t]], self.exclude_first_last)
+        self.object_scores.extend(scores)
+        g = global_scores(scores)
+        row = {"name": self.name, "sequence": seq.name, "frames": frames, "objects": objects, "J&F": g["J&F-Mean"],
+               "J": g["J-Mean"], "F": g["F-Mean"], "seconds": seconds}
+        if node:
+            row["node"] = node
+        self.per_sequence.append(row)
+
+    def _memory(self, peak: int, increase: int, gpu_peak: Optional[int]) -> None:
+        self.peak_rss = max(self.peak_rss, peak)
+        self.peak_rss_increase = max(self.peak_rss_increase, increase)
+        if gpu_peak is not None:
+            self.peak_gpu = max(self.peak_gpu or 0, gpu_peak)
 
     def release(self) -> None:
         self.pipeline = None
@@ -293,7 +329,12 @@ class CombinationBench:
         from sampt.evaluation.metrics import global_scores
 
         name, tracker, segmenter, options = combination_name(self.combo)
-        frames = sum(len(v) for _, v, _ in self.sequences)
+        measured = [(q, v, p) for q, v, p in self.sequences if not self.measured or q.name in self.measured]
+        frames = sum(len(v) for _, v, _ in measured)
+        # in dataset order whatever order the sequences finished in, so every executor sums alike
+        order = {q.name: k for k, (q, _, _) in enumerate(self.sequences)}
+        self.object_scores.sort(key=lambda s: (order[s.sequence], s.object_id))
+        self.per_sequence.sort(key=lambda r: order[r["sequence"]])
         g = global_scores(self.object_scores)
         totals = self.totals
         spf = [t / frames for t in totals]
@@ -307,10 +348,12 @@ class CombinationBench:
             **{f"spf_{s}": statistics.median(self.stage_totals[s]) / frames for s in STAGES},
             "peak_rss_mib": self.peak_rss / 2**20, "rss_increase_mib": self.peak_rss_increase / 2**20,
             "peak_gpu_mib": (self.peak_gpu / 2**20) if self.peak_gpu is not None else None,
-            "frames": frames, "sequences": len(self.sequences),
-            "objects": sum(len(p) for _, _, p in self.sequences), "repeats": len(totals),
+            "frames": frames, "sequences": len(measured),
+            "objects": sum(len(p) for _, _, p in measured), "repeats": len(totals),
             "setup_s": self.setup_seconds, "seconds_per_pass": totals, "overrides": list(self.combo),
         }
+        if self.nodes:
+            row["nodes"] = sorted(self.nodes)
         return row, self.per_sequence, OmegaConf.to_container(self.cfg, resolve=True)
 
 
@@ -347,12 +390,14 @@ def run_grid(benches: list[CombinationBench], repeats: int, warmup: int, interle
 
 @dataclass
 class BenchResult:
-    """What :func:`run_bench` measured: one row per combination, per-sequence rows, and the metadata
-    (machine, versions, git revision, configs, protocol) that goes with them."""
+    """What :func:`run_bench` measured: one row per combination, per-sequence rows, the metadata (machine,
+    versions, git revision, configs, protocol, executor, failures) that goes with them, and the executor's
+    summary (None for the local grid)."""
 
     rows: list[dict]
     per_sequence: list[dict]
     meta: dict
+    summary: Any = None
 
 
 def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: bool = True) -> BenchResult:
@@ -368,20 +413,27 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         sequences = [(seq, seq.video(), object_prompts(seq)) for seq in dataset]
         if not sequences:
             raise UsageError("the benchmark dataset has no sequences")
-        from sampt.progress import progress_bar, stderr_is_terminal
-
-        bar = progress_bar(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass", enabled=progress,
-                           leave=True)
         benches = [CombinationBench(plan.common, combo, sequences, plan.pipeline_config, dataset.exclude_first_last)
                    for combo in plan.combos]
-        for b in benches:  # per-frame bars inside each pass
-            b.progress = progress and stderr_is_terminal()
-        try:
-            run_grid(benches, plan.repeats, plan.warmup, plan.interleave, bar)
-        finally:
-            bar.close()
+        if plan.executor.name == "local":
+            summary = None
+            from sampt.progress import progress_bar
+
+            bar = progress_bar(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass", enabled=progress,
+                               leave=True)
+            try:
+                run_grid(benches, plan.repeats, plan.warmup, plan.interleave, bar)
+            finally:
+                bar.close()
+        else:
+            if plan.interleave:
+                log.warning("interleave has no effect with executor=%s: each (combination, sequence) runs its "
+                            "repeats on one worker", plan.executor.name)
+            summary = run_jobs(plan, benches, sequences, progress)
         rows, per_sequence, configs = [], [], {}
         for b in benches:
+            if not b.totals:  # every sequence of it failed (listed in the summary and meta["failures"])
+                continue
             row, seq_rows, resolved = b.results()
             rows.append(row)
             per_sequence.extend(seq_rows)
@@ -397,12 +449,62 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         "interleave": plan.interleave,
         "seed": plan.seed if plan.seed is not None else next((int(c["seed"]) for c in configs.values()), None),
         "dataset": dataset_desc, "frames": frames, "sequences": len(sequences), "configs": configs,
-        "executor": {"name": "local", "workers": 1},
+        "executor": {"name": plan.executor.name, "workers": summary.workers if summary else 1,
+                     "spec": asdict(plan.executor)},
+        "failures": [asdict(f) for f in summary.failures] if summary else [],
     }
-    return BenchResult(rows, per_sequence, meta)
+    return BenchResult(rows, per_sequence, meta, summary)
+
+
+def run_jobs(plan: BenchPlan, benches: list[CombinationBench], sequences: list[tuple[Any, Any, list]],
+             progress: bool = True) -> Any:
+    """Run the grid as (combination, sequence) jobs on the plan's executor (``executor=ray``): each job
+    makes ``repeats`` timed runs of its sequence (after ``warmup`` runs on each worker's first sequence);
+    run ``r`` of every sequence adds up to pass ``r``. Returns the executor's summary."""
+    by_combo = {b.name: b for b in benches}
+    by_name = {seq.name: seq for seq, _, _ in sequences}
+
+    def job(b: CombinationBench, seq: Any, video: Any, prompts: list) -> Job:
+        return Job(b.name, b.cfg, seq.name, lambda: SequenceInput(seq.name, video, prompts, list(seq.eval_frames)),
+                   repeats=plan.repeats, warmup=plan.warmup)
+
+    jobs = [job(b, *item) for b in benches for item in sequences]
+    executor = make_executor(plan.executor)
+    try:
+        return executor.run(jobs, lambda r: by_combo[r.combo].add_result(by_name[r.sequence], r), progress=progress)
+    finally:
+        executor.close()
 
 
 def default_output(plan: BenchPlan) -> Path:
     """``sampt-output/bench/<config>-<UTC time>``."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     return Path(f"sampt-output/bench/{Path(plan.config_file).stem}-{stamp}")
+
+
+def predict_bench(plan: BenchPlan, dataset_root: Optional[str] = None, timings_path: Optional[Path] = None) -> tuple[list[dict], Any]:
+    """``sampt bench --predict``: each combination's FPS on the plan's dataset estimated from its components'
+    timings (:mod:`sampt.evaluation.predict`; read from ``timings_path`` where measured before, the rest
+    measured now on the first sequence). Returns the rows and the timings."""
+    from sampt.config import compose
+    from sampt.evaluation.predict import ensure_timings, predict_rows
+
+    cfgs = {combination_name(c)[0]: compose(plan.common + c, config_file=plan.pipeline_config) for c in plan.combos}
+    with tempfile.TemporaryDirectory(prefix="sampt-bench-") as work:
+        dataset = prepare_dataset(plan.dataset, dataset_root, Path(work))
+        dataset.select(plan.sequences)
+        if not dataset.sequences:
+            raise UsageError("the benchmark dataset has no sequences")
+        videos = [(len(seq), len(seq.object_ids)) for seq in dataset]
+        timings = ensure_timings(timings_path, list(cfgs.values()), dataset.sequence(dataset.sequences[0]).video())
+    return predict_rows(cfgs, videos, timings), timings
+
+
+def add_predictions(rows: list[dict], predicted: Sequence[dict]) -> None:
+    """Put each combination's predicted FPS beside the measured one, with the error in percent."""
+    by_name = {p["name"]: p for p in predicted}
+    for row in rows:
+        p = by_name.get(row["name"])
+        if p is not None:
+            row["fps_predicted"] = p["fps_predicted"]
+            row["prediction_error_pct"] = 100.0 * (p["fps_predicted"] - row["fps_median"]) / row["fps_median"]

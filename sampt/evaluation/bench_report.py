@@ -14,13 +14,20 @@ from sampt.outputs import atomic_file
 
 RUN_COLUMNS = ("name", "tracker", "segmenter", "options", "J&F", "J", "F", "fps_median", "fps_best",
                "spf_min", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding", "spf_decoding", "spf_other",
-               "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib", "frames", "sequences", "objects", "repeats", "setup_s")
+               "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib", "frames", "sequences", "objects", "repeats", "setup_s",
+               "fps_predicted", "prediction_error_pct")
 """Columns of ``runs.csv`` (``runs.json`` holds every key of a row)."""
 TABLE_COLUMNS = ("name", "J&F", "J", "F", "fps_median", "fps_best", "spf_median", "cpu_spf_median", "spf_tracking",
                  "spf_encoding", "spf_decoding", "spf_other", "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib")
 """Columns of the printed and Markdown tables."""
+PREDICTION_COLUMNS = ("fps_predicted", "prediction_error_pct")
+"""Added to the table when the run compares its FPS with ``--predict``'s estimate."""
+PREDICTED_COLUMNS = ("name", "fps_predicted", "spf_tracking_predicted", "spf_encoding_predicted",
+                     "spf_decoding_predicted")
+"""Columns of ``sampt bench --predict``'s table (``predicted.csv``)."""
 DIGITS = {"J&F": 3, "J": 3, "F": 3, "fps_median": 1, "fps_best": 1, "peak_rss_mib": 0, "rss_increase_mib": 1,
-          "peak_gpu_mib": 0,
+          "peak_gpu_mib": 0, "fps_predicted": 1, "prediction_error_pct": 0,
+          **{c: 4 for c in PREDICTED_COLUMNS if "spf_" in c},
           **{c: 4 for c in RUN_COLUMNS if "spf_" in c}}
 PLOT_NAME = "speed_accuracy.png"
 
@@ -89,13 +96,32 @@ def markdown_report(rows: Sequence[dict], meta: dict) -> str:
              "Memory: peak resident host memory of the process (MiB) during the timed passes, and its largest rise "
              "within a pass; GPU: peak CUDA memory allocated.",
              "",
-             markdown_table(rows, TABLE_COLUMNS, digits=DIGITS)]
+             markdown_table(rows, table_columns(rows), digits=DIGITS)]
+    if any("fps_predicted" in r for r in rows):
+        lines.insert(3, "fps_predicted: estimated from per-component timings measured once (sampt bench --predict); "
+                        "prediction_error_pct: (predicted - measured) / measured FPS.")
     return "\n".join(lines) + "\n"
+
+
+def table_columns(rows: Sequence[dict]) -> tuple[str, ...]:
+    """:data:`TABLE_COLUMNS`, and the prediction's columns when the rows have them."""
+    return TABLE_COLUMNS + tuple(c for c in PREDICTION_COLUMNS if any(c in r for r in rows))
 
 
 def terminal_table(rows: Sequence[dict]) -> str:
     """The table printed at the end of ``sampt bench``."""
-    return text_table(rows, TABLE_COLUMNS, digits=DIGITS)
+    return text_table(rows, table_columns(rows), digits=DIGITS)
+
+
+def write_predicted(out_dir: Path, rows: Sequence[dict], timings: Any, meta: dict) -> list[str]:
+    """``sampt bench --predict``'s files: ``predicted.csv`` and ``predicted.json`` (rows, the component
+    timings they come from, and the machine)."""
+    from dataclasses import asdict
+
+    write_csv(Path(out_dir) / "predicted.csv", rows, PREDICTED_COLUMNS)
+    write_json(Path(out_dir) / "predicted.json", {"meta": meta, "component_timings": asdict(timings),
+                                                   "predicted": list(rows)})
+    return ["predicted.csv", "predicted.json"]
 
 
 def write_bench_report(out_dir: Path, rows: Sequence[dict], per_sequence: Sequence[dict], meta: dict,

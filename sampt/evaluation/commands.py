@@ -11,6 +11,11 @@ import sampt
 log = logging.getLogger(__name__)
 
 
+EXECUTOR_HELP = ("executor=local (default) runs here; executor=ray spreads sequences over a Ray cluster "
+                 "(pip install 'sampt[ray]'): executor.address=auto|ray://HEAD:10001 (default: start Ray here), "
+                 "executor.workers=N, executor.cpus_per_task=1, executor.gpus_per_task=0, executor.max_retries=2.")
+
+
 # -- sampt score ------------------------------------------------------------------------------------
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,19 +69,23 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--zip", action="store_true", help="YouTube-VOS/MOSE: also zip the submission")
     p.add_argument("--no-score", action="store_true", help="write the results only")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.epilog = EXECUTOR_HELP
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from sampt.evaluation.report import text_table
-    from sampt.evaluation.run import SEQUENCE_COLUMNS, run_eval
+    from sampt.evaluation.run import run_eval, sequence_columns
     from sampt.evaluation.writers import SERVER_NOTE, zip_submission
 
     outcome = run_eval(args.dataset_root, args.overrides, output=args.output, sequences=args.sequences,
                        config_file=args.config, overwrite=args.overwrite, score=not args.no_score,
                        progress=not args.no_progress)
-    dataset, out_dir = outcome.dataset, outcome.out_dir
+    dataset, out_dir, summary = outcome.dataset, outcome.out_dir, outcome.summary
+    columns = sequence_columns(outcome.rows)
+    if summary.failures:
+        _print_failures(summary)
     if outcome.report is None:
-        print(text_table(outcome.rows, ["Sequence", "Frames", "Objects", "Seconds", "FPS"]))
+        print(text_table(outcome.rows, [c for c in columns if "-Mean" not in c]))
         if dataset.kind == "youtubevos":
             if args.zip:
                 print(f"submission: {zip_submission(out_dir)}")
@@ -85,12 +94,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"{dataset.name} {dataset.split} is scored by the DAVIS challenge server: upload a zip of the "
                   "sequence folders (https://davischallenge.org).")
         print(f"results written to {out_dir}")
-        return 0
-    print(text_table(outcome.rows, SEQUENCE_COLUMNS))
+        print(summary.describe())
+        return 1 if summary.failures else 0
+    print(text_table(outcome.rows, columns))
     print()
-    print(outcome.report.format(f"{dataset.name} {dataset.split}"))
+    title = f"{dataset.name} {dataset.split}"
+    if summary.failures:
+        title += f" (complete sequences only: {len(summary.failures)} failed)"
+    print(outcome.report.format(title))
     print(f"\nresults written to {out_dir}; scores in {', '.join(p.name for p in outcome.score_files)}")
-    return 0
+    print(summary.describe())
+    return 1 if summary.failures else 0
+
+
+def _print_failures(summary) -> None:
+    from sampt.evaluation.report import text_table
+
+    print(f"{len(summary.failures)} sequence run(s) FAILED after retries (rerun the command to try them again):")
+    print(text_table([vars(f) for f in summary.failures], ["combo", "sequence", "attempts", "error"]))
+    print()
 
 
 # -- sampt bench ------------------------------------------------------------------------------------
@@ -118,32 +140,75 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-config", default=None, help="base pipeline config file (default: configs/config.yaml)")
     p.add_argument("--output", "-o", default=None, help="output folder (default: sampt-output/bench/<config>-<time>)")
     p.add_argument("--no-plot", action="store_true", help="skip the speed/accuracy plot (no matplotlib needed)")
+    p.add_argument("--predict", action="store_true",
+                   help="estimate each combination's FPS from per-component timings (measured once, kept in "
+                        "--timings) without running the grid")
+    p.add_argument("--check-prediction", action="store_true",
+                   help="run the grid and put the --predict estimate beside each measured FPS")
+    p.add_argument("--timings", default=None,
+                   help="component timings file for --predict (default: OUTPUT/component_timings.json); "
+                        "components already in it are not measured again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.epilog = EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor."
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sampt.evaluation.bench import default_output, plan_bench, run_bench
-    from sampt.evaluation.bench_report import require_matplotlib, terminal_table, write_bench_report
+    from sampt.errors import UsageError
+    from sampt.evaluation.bench import add_predictions, default_output, plan_bench, predict_bench, run_bench
+    from sampt.evaluation.bench_report import (DIGITS, PREDICTED_COLUMNS, require_matplotlib, terminal_table,
+                                               write_bench_report, write_predicted)
+    from sampt.evaluation.predict import TIMINGS_NAME
+    from sampt.evaluation.provenance import provenance
+    from sampt.evaluation.report import text_table
     from sampt.outputs import OutputDir
 
     plan = plan_bench(args.config, args.overrides, dataset=args.dataset, split=args.split, sequences=args.sequences,
                       trackers=args.trackers, segmenters=args.segmenters, grid=args.grid, repeats=args.repeats,
                       warmup=args.warmup, interleave=args.interleave, pipeline_config=args.pipeline_config)
-    if not args.no_plot:  # fail now rather than after the whole grid
+    if args.predict and args.check_prediction:
+        raise UsageError("--predict estimates without running; --check-prediction runs and compares: give one")
+    if not args.no_plot and not args.predict:  # fail now rather than after the whole grid
         require_matplotlib(pyplot=False)
     out_dir = Path(args.output) if args.output else default_output(plan)
-    # the whole benchmark output is one unit: checked now, written complete at the end or not at all
-    output = OutputDir(out_dir, "output folder", owned=("runs.csv", "runs.json", "results.md"))
-    result = run_bench(plan, dataset_root=args.dataset_root, progress=not args.no_progress)
+    # the whole output is one unit: checked now, written complete at the end or not at all
+    output = OutputDir(out_dir, "output folder", owned=("runs.csv", "runs.json", "results.md", "predicted.csv",
+                                                         TIMINGS_NAME))
+    predicted = timings = None
+    if args.predict or args.check_prediction:
+        # timings measured before are reused: from --timings, else from this folder's previous result
+        source = Path(args.timings) if args.timings else out_dir / TIMINGS_NAME
+        predicted, timings = predict_bench(plan, args.dataset_root, source)
+        if args.timings:
+            timings.save(Path(args.timings))
+    result = None
     try:
-        written = write_bench_report(output.path, result.rows, result.per_sequence, result.meta, plot=not args.no_plot)
+        if args.predict:
+            written = write_predicted(output.path, predicted, timings, {"combinations": plan.combos, **provenance()})
+        else:
+            result = run_bench(plan, dataset_root=args.dataset_root, progress=not args.no_progress)
+            if predicted is not None:
+                add_predictions(result.rows, predicted)
+            written = write_bench_report(output.path, result.rows, result.per_sequence, result.meta,
+                                         plot=not args.no_plot)
+        if timings is not None:
+            timings.save(output.path / TIMINGS_NAME)
+            written.append(TIMINGS_NAME)
         output.commit()
     finally:
         output.discard()
+    if result is None:
+        print(text_table(predicted, PREDICTED_COLUMNS, digits=DIGITS))
+        print(f"\nestimate written to {out_dir} ({', '.join(written)})")
+        return 0
+    if result.summary is not None and result.summary.failures:
+        _print_failures(result.summary)
     print(terminal_table(result.rows))
     print(f"\nbenchmark written to {out_dir} ({', '.join(written)})")
+    if result.summary is not None:
+        print(result.summary.describe())
+        return 1 if result.summary.failures else 0
     return 0
 
 

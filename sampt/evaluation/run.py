@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -89,28 +90,50 @@ def predict_sequence(pipeline: Any, seq: VOSSequence, video: Any = None, prompts
     return SequencePrediction(out, result, sw.seconds, sw.cpu_seconds)
 
 
+def sequence_columns(rows: Sequence[dict]) -> list[str]:
+    """:data:`SEQUENCE_COLUMNS`, and ``Node`` when the rows were measured by a distributed executor."""
+    return list(SEQUENCE_COLUMNS) + (["Node"] if any("Node" in r for r in rows) else [])
+
+
+def sequence_input(seq: VOSSequence) -> Any:
+    """What a worker needs to run ``seq`` (decoded video, prompts, scored frames), read from disk."""
+    from sampt.evaluation.executors import SequenceInput
+
+    return SequenceInput(seq.name, seq.video(), object_prompts(seq), list(seq.eval_frames))
+
+
 @dataclass
 class EvalOutcome:
     """What :func:`run_eval` did: the dataset, the results folder, one row per sequence (``Seconds`` is
-    ``"skipped"`` for a sequence already complete), the score report and the CSVs it was written to (None
-    and none when not scored)."""
+    ``"skipped"`` for a sequence already complete, ``"failed"`` for one given up), the score report of the
+    complete sequences and the CSVs it was written to (None and none when not scored), and the executor's
+    summary (workers, retries, failures)."""
 
     dataset: VOSDataset
     out_dir: Path
     rows: list[dict]
     report: Any = None
     score_files: list[Path] = field(default_factory=list)
+    summary: Any = None
 
 
 def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[str] = None,
              sequences: Optional[str] = None, config_file: Optional[str] = None, overwrite: bool = False,
-             score: bool = True, progress: bool = True) -> EvalOutcome:
-    """Run the pipeline over a dataset, write each sequence's result PNGs atomically (skipping complete ones
-    unless ``overwrite``) and score them where the dataset can be scored locally."""
+             score: bool = True, progress: bool = True, executor: Any = None,
+             on_sequence: Optional[Callable[[Any], None]] = None) -> EvalOutcome:
+    """Run the pipeline over a dataset, write each sequence's result PNGs atomically as it finishes
+    (skipping complete ones unless ``overwrite``) and score them where the dataset can be scored locally.
+
+    ``overrides`` may hold ``dataset=``/``split=``/``year=`` and ``executor=local|ray`` with
+    ``executor.<option>=`` (:class:`~sampt.evaluation.executors.ExecutorSpec`); ``executor`` may instead be
+    an executor object (then it is not closed here). ``on_sequence`` is called with each
+    :class:`~sampt.evaluation.executors.JobResult` after its sequence is written."""
     from omegaconf import OmegaConf
 
-    from sampt.config import build_pipeline, compose
+    from sampt.config import compose
+    from sampt.evaluation.executors import Job, LocalExecutor, Worker, make_executor, split_executor_overrides
 
+    spec, overrides = split_executor_overrides(overrides)
     picked, overrides = split_dataset_overrides(overrides)
     dataset = open_dataset(picked.get("dataset", "davis2017"), dataset_root, split=picked.get("split"),
                            year=picked.get("year"))
@@ -123,33 +146,57 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     if cfg_path.is_file() and cfg_path.read_text() != cfg_text and not overwrite:
         raise UsageError(f"{out_dir} holds results of a different configuration ({cfg_path}); "
                          "give another --output, or --overwrite to replace them")
-    pipeline = build_pipeline(cfg)  # every check before the first output
+    combo = f"{cfg.tracker.name}+{cfg.segmenter.name}"
+    runner = executor
+    if runner is None:  # locally the pipeline is built now: every check before the first output
+        runner = LocalExecutor(spec, {combo: Worker(cfg)}) if spec.name == "local" else make_executor(spec)
     with atomic_file(cfg_path) as tmp:
         tmp.write_text(cfg_text)
-    rows = []
-    from sampt.progress import progress_bar
 
-    it: Any = progress_bar(dataset.sequences, desc="sequences", unit="seq", enabled=progress, leave=True)
-    for name in it:
+    rows: dict[str, dict] = {}
+    frames: dict[str, list[str]] = {}
+    jobs = []
+    for name in dataset.sequences:
         seq = dataset.sequence(name)
-        frame_names = [seq.frame_names[t] for t in seq.eval_frames]
-        if not overwrite and sequence_complete(out_dir, dataset.kind, name, frame_names):
+        frames[name] = [seq.frame_names[t] for t in seq.eval_frames]
+        if not overwrite and sequence_complete(out_dir, dataset.kind, name, frames[name]):
             log.info("%s: complete, skipped", name)
-            rows.append({"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids), "Seconds": "skipped",
-                         "FPS": ""})
+            rows[name] = {"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids), "Seconds": "skipped",
+                          "FPS": ""}
             continue
-        pred = predict_sequence(pipeline, seq, progress=progress)
-        write_sequence(out_dir, dataset.kind, name, frame_names, pred.labels)
-        rows.append({"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids),
-                     "Seconds": round(pred.seconds, 2), "FPS": round(len(seq) / max(pred.seconds, 1e-9), 2)})
+        rows[name] = {"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids), "Seconds": "failed",
+                      "FPS": ""}
+        jobs.append(Job(combo, cfg, name, partial(sequence_input, seq)))
+
+    def write(result: Any) -> None:
+        write_sequence(out_dir, dataset.kind, result.sequence, frames[result.sequence], result.labels)
+        seconds = result.runs[0].seconds
+        row = rows[result.sequence]
+        row.update({"Seconds": round(seconds, 2), "FPS": round(row["Frames"] / max(seconds, 1e-9), 2)})
+        if runner.name != "local":  # timings are labelled with the host that measured them
+            row["Node"] = result.node
+        if on_sequence is not None:
+            on_sequence(result)
+
+    try:
+        summary = runner.run(jobs, write, progress=progress)
+    finally:
+        if executor is None:
+            runner.close()
+    failed = {f.sequence for f in summary.failures}
+    table = [rows[n] for n in dataset.sequences]
     if not dataset.scored_locally or not score:
-        return EvalOutcome(dataset, out_dir, rows)
+        return EvalOutcome(dataset, out_dir, table, summary=summary)
     from sampt.evaluation.scoring import score_results
 
+    if failed:  # score what is complete; the failures are in the summary
+        dataset.select([n for n in dataset.sequences if n not in failed])
+    if not dataset.sequences:
+        return EvalOutcome(dataset, out_dir, table, summary=summary)
     report = score_results(out_dir, dataset, progress=False)
     per_seq = {r["Sequence"]: r for r in report.sequence_rows()}
-    for r in rows:
-        r.update({k: v for k, v in per_seq[r["Sequence"]].items() if k != "Objects"})
-    write_csv(out_dir / f"sequences-{dataset.split}.csv", rows, SEQUENCE_COLUMNS)
+    for r in table:
+        r.update({k: v for k, v in per_seq.get(r["Sequence"], {}).items() if k != "Objects"})
+    write_csv(out_dir / f"sequences-{dataset.split}.csv", table, sequence_columns(table))
     files = report.write_csvs(out_dir, dataset.split)
-    return EvalOutcome(dataset, out_dir, rows, report, list(files))
+    return EvalOutcome(dataset, out_dir, table, report, list(files), summary)

@@ -40,6 +40,10 @@ class SamPtOptions:
     reference_box: bool = False
     """Reproduce the SAM-PT reference's refinement box exactly: it skips the resize applied to points, so
     SAM sees the box shrunk toward the origin by the segmenter's input scale. Off: the box is right."""
+    reference_reinit: bool = False
+    """Reproduce the SAM-PT reference's re-initialisation when the chosen frame's mask is unusable (empty or
+    at most ``min_reinit_area`` pixels): it re-samples the points from that mask anyway (from an empty mask
+    every positive point lands at (0, 0), as its samplers return). Off: the object is marked absent."""
     reinit_variant: Optional[str] = None
     """Point re-initialisation: None (off), or one of horizon_sync (A), median_area_diff (B), similar_area (C),
     similar_area_sync (D)."""

@@ -87,9 +87,16 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
 def segment_frame(ctx: RunContext, embedding: ImageEmbedding, objects: Sequence[ObjectFramePoints],
                   rng: np.random.Generator) -> list[ObjectFrameResult]:
     """Masks of ``objects`` on one frame, following the protocol in this module's docstring."""
+    return segment_prompts(ctx, embedding, build_prompt_points(objects, embedding.size, ctx.options, rng))
+
+
+def segment_prompts(ctx: RunContext, embedding: ImageEmbedding,
+                    prompt_points: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[ObjectFrameResult]:
+    """Masks for prompts already built by :func:`build_prompt_points` (two passes, refinement, IoU
+    threshold). Each object's answer depends on its own prompt only, so a caller that knows which objects'
+    prompts changed (an interactive session) can pass just those and get the same masks."""
     options = ctx.options
     size = embedding.size
-    prompt_points = build_prompt_points(objects, size, options, rng)
     results = [ObjectFrameResult(None, None, p, lab) for p, lab in prompt_points]
     # only the object's own points can be positive: others' points were added as negatives
     active = [i for i, (_, labels) in enumerate(prompt_points) if np.any(labels == POSITIVE)]
@@ -108,7 +115,9 @@ def segment_frame(ctx: RunContext, embedding: ImageEmbedding, objects: Sequence[
         current = decode([Prompt(prompt_points[i][0], prompt_points[i][1]) for i in active])
     predictions = dict(zip(active, current))
 
-    box_scale = ctx.segmenter.input_scale(size) if options.reference_box else 1.0
+    # the reference passes the box to SAM's model without SAM's coordinate map: give the segmenter the box
+    # that its map sends exactly onto the original pixel values
+    to_box = ctx.segmenter.coordinate_transform(size).from_model if options.reference_box else None
     refining = list(active)
     for _ in range(options.refinement_iterations):
         refining = [i for i in refining if np.count_nonzero(predictions[i].logits > 0) >= 2]
@@ -116,7 +125,8 @@ def segment_frame(ctx: RunContext, embedding: ImageEmbedding, objects: Sequence[
             break
         prompts = []
         for i in refining:
-            box = mask_box(predictions[i].logits > 0) / box_scale
+            box = mask_box(predictions[i].logits > 0)
+            box = to_box(box) if to_box is not None else box
             prompts.append(Prompt(prompt_points[i][0], prompt_points[i][1], box=box,
                                   mask_logits=predictions[i].low_res_logits))
         for i, p in zip(refining, decode(prompts)):

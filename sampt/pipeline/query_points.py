@@ -120,10 +120,14 @@ def query_points(ctx: RunContext, objects: Sequence[ObjectPrompt]) -> list[Objec
 
 def sample_query_points(ctx: RunContext, mask: np.ndarray, frame: int, object_id: int, seed: int) -> ObjectQueries:
     """Sample an object's query points from its mask on ``frame`` with the context's samplers: positive
-    points inside (``seed``), negative points on the complement (``seed + 1``)."""
+    points inside (``seed``), negative points on the complement (``seed + 1``). An empty mask (reachable
+    only through ``reference_reinit``) gives every positive point at (0, 0), as the reference does."""
     mask = np.asarray(mask, bool)
     image = ctx.video[frame]
-    positives = ctx.positive_sampler.sample(mask, ctx.options.positive_points, seed=seed, image=image)
+    if mask.any():
+        positives = ctx.positive_sampler.sample(mask, ctx.options.positive_points, seed=seed, image=image)
+    else:  # only in reference re-initialisation: the reference's samplers answer an empty mask with (0, 0)s
+        positives = np.zeros((ctx.options.positive_points, 2), np.float32)
     parts, labels = [positives], [np.full(len(positives), POSITIVE, np.int64)]
     if ctx.options.negative_points > 0 and (~mask).any():
         negatives = ctx.negative_sampler.sample(~mask, ctx.options.negative_points, seed=seed + 1, image=image)

@@ -14,7 +14,8 @@ restarts from the chosen frame. The variants choose that frame as the reference 
   with a bonus for the next frame where another object starts.
 
 Masks of at most ``min_reinit_area`` pixels, and the first ``horizon // 4`` frames, are never chosen. An
-object with no usable mask in its horizon is marked absent for the rest of the video in that direction.
+object with no usable mask in its horizon is marked absent for the rest of the video in that direction
+(``reference_reinit``: re-sampled from the reference's choice of frame anyway, as the reference does).
 With queries after frame 0 the video is run in both directions from each object's query frame and the
 halves are joined there. Frames are segmented again when horizons overlap (the method needs it) but are
 encoded only once, through the shared :class:`~sampt.pipeline.embeddings.EmbeddingCache`.
@@ -36,12 +37,15 @@ from sampt.types import Tracks, Video
 log = logging.getLogger(__name__)
 
 def choose_reinit_offsets(variant: str, areas: np.ndarray, first_areas: np.ndarray, horizon: int,
-                          sync_offset: Optional[int], min_area: int) -> np.ndarray:
+                          sync_offset: Optional[int], min_area: int, reference: bool = False) -> np.ndarray:
     """Pick each object's re-initialisation frame within a horizon.
 
     ``areas`` ``(O, L)``: mask areas on the horizon's frames 1..L (frame 0 is its query frame);
     ``first_areas`` ``(O,)``: areas on frame 0; ``sync_offset``: index into ``areas`` of the frame before
-    the next start of another object, if any. Returns indices into ``areas``, ``-1`` where no frame is usable.
+    the next start of another object, if any. Returns indices into ``areas``, ``-1`` where no frame is
+    usable; with ``reference``, the frame the reference picks even then (never ``-1``): the variant's
+    frame for A and D, the first frame for C, the middle frame for B (the reference takes whatever index
+    torch's ``nanmedian`` gives for an all-NaN row).
     """
     areas = areas.astype(np.float64).copy()
     areas[areas <= min_area] = np.nan
@@ -75,6 +79,9 @@ def choose_reinit_offsets(variant: str, areas: np.ndarray, first_areas: np.ndarr
         chosen = np.full(O, int(total.argmin()))
     else:
         raise ValueError(f"unknown re-initialisation variant {variant!r}")
+    if reference:
+        fallback = (L - 1) // 2 if variant == "median_area_diff" else 0
+        return np.where(chosen >= 0, chosen, fallback)
     usable = np.array([c >= 0 and not np.isnan(areas[o, c]) for o, c in enumerate(chosen)])
     return np.where(usable, chosen, -1)
 
@@ -125,7 +132,8 @@ def run_direction(ctx: RunContext, order: Sequence[int], objects: Sequence[Objec
             sync = (min(later) - s - 1) if later else None
             areas = horizon_masks[:, 1:].sum(axis=(2, 3))
             first = horizon_masks[:, 0].sum(axis=(1, 2)).astype(np.float64)
-            chosen = choose_reinit_offsets(options.reinit_variant, areas, first, h, sync, options.min_reinit_area)
+            chosen = choose_reinit_offsets(options.reinit_variant, areas, first, h, sync, options.min_reinit_area,
+                                           reference=options.reference_reinit)
             for g, i in enumerate(group):
                 if chosen[g] < 0:
                     log.info("object %s: no usable mask to re-initialise from after frame %d; absent from then on",

@@ -32,6 +32,18 @@ class MaskStore:
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         self._crops[(t, o)] = (int(y0), int(x0), logits[y0:y1, x0:x1].astype(np.float16))
 
+    def entry(self, t: int, o: int) -> Optional[tuple[int, int, np.ndarray]]:
+        """Object ``o``'s stored crop on frame ``t`` as ``(y0, x0, float16 logits)``, None when empty
+        (with :meth:`put_entry`, lets a caller keep and restore results without re-cropping them)."""
+        return self._crops.get((t, o))
+
+    def put_entry(self, t: int, o: int, entry: Optional[tuple[int, int, np.ndarray]]) -> None:
+        """Store a crop returned by :meth:`entry` (None: empty mask)."""
+        if entry is None:
+            self._crops.pop((t, o), None)
+        else:
+            self._crops[(t, o)] = entry
+
     def release(self, t: int) -> None:
         """Forget frame ``t`` (its results were streamed elsewhere): its masks read as empty afterwards."""
         for o in range(self.num_objects):

@@ -90,3 +90,31 @@ def track_objects(ctx: RunContext, objects: Sequence[ObjectQueries], video: Opti
             if progress is not None:
                 progress.update(len(batch))
     return results
+
+
+def track_queries(ctx: RunContext, queries: np.ndarray, backward: bool = True, stop: Optional[int] = None) -> Tracks:
+    """Tracks of a set of points alone, ``(N, 3)`` ``(t, x, y)`` queries, through the context's video,
+    timed as ``tracking``: what an interactive edit needs (a new point is tracked without the others).
+
+    With ``backward`` the points are tracked both ways from their frames (as :func:`track_objects`);
+    without, only forward from each query frame up to ``stop`` (exclusive, default the video's end): the
+    tracker sees just those frames, and elsewhere a point is at its query position and invisible.
+    """
+    queries = np.asarray(queries, np.float32).reshape(-1, 3)
+    with ctx.timings.measure("tracking"):
+        if backward:
+            return track_points(ctx.tracker, ctx.video, queries)
+        T, N = len(ctx.video), len(queries)
+        stop = T if stop is None else min(stop, T)
+        points = np.broadcast_to(queries[:, None, 1:], (N, T, 2)).transpose(1, 0, 2).astype(np.float32).copy()
+        visible = np.zeros((T, N), bool)
+        starts = queries[:, 0].astype(int)
+        for start in np.unique(starts):
+            if start >= stop:
+                continue
+            idx = np.flatnonzero(starts == start)
+            local = queries[idx].copy()
+            local[:, 0] = 0
+            part = track_points(ctx.tracker, Video(ctx.video.frames[start:stop], ctx.video.fps), local)
+            points[start:stop, idx], visible[start:stop, idx] = part.points, part.visibility
+        return Tracks(points, visible)

@@ -16,6 +16,7 @@ given explicitly overrides the preset.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Optional
 
@@ -75,11 +76,10 @@ class CoTracker1Tracker(Tracker):
                  support_grid_every: Optional[int] = None, backward_tracking: bool = True,
                  visibility_threshold: Optional[float] = None, write_query_points: Optional[bool] = None,
                  interp_height: int = 384, interp_width: int = 512):
-        import torch  # noqa: F401
-
+        from sampt.devices import pick_device
+        from sampt.weights import load_checkpoint
+        from sampt_cotracker.plugin import CHECKPOINTS
         from sampt_cotracker.v1_model import VARIANTS, CoTracker1
-        from sampt_cotracker.v2 import load_checkpoint
-        from sampt_cotracker.v2_predictor import pick_device
 
         if variant not in VARIANTS:
             raise ValueError(f"unknown CoTracker 1 variant {variant!r}; choose one of {', '.join(VARIANTS)}")
@@ -99,16 +99,16 @@ class CoTracker1Tracker(Tracker):
         self.backward_tracking = bool(backward_tracking)
         self.model_size = (int(interp_height), int(interp_width))
         self.device = pick_device(device)
-        if not self.backward_tracking:
-            self.capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=False,
-                                                    has_visibility=True, has_confidence=False)
+        if not self.backward_tracking:  # the pipeline then tracks backward itself
+            self.capabilities = dataclasses.replace(self.capabilities, bidirectional=False)
         self.model = CoTracker1(window_len=self.window_len, stride=self.stride)
-        load_checkpoint(self.model, checkpoint, VARIANT_CHECKPOINTS[variant], f"CoTracker 1 ({variant})")
+        load_checkpoint(self.model, checkpoint, VARIANT_CHECKPOINTS[variant], CHECKPOINTS,
+                        what=f"CoTracker 1 ({variant})")
         self.model.to(self.device).eval()
 
     def settings(self, num_frames: int):
-        """The :class:`~sampt_cotracker.v2_predictor.PredictorSettings` for a ``num_frames`` clip."""
-        from sampt_cotracker.v2_predictor import PredictorSettings
+        """The :class:`~sampt_cotracker.windowed.PredictorSettings` for a ``num_frames`` clip."""
+        from sampt_cotracker.windowed import PredictorSettings
 
         grids = []
         if self.support_grid_size > 0:
@@ -121,6 +121,6 @@ class CoTracker1Tracker(Tracker):
                                  min_frames=self.window_len)
 
     def _track(self, video: Video, queries: np.ndarray) -> Tracks:
-        from sampt_cotracker.v2_predictor import run_predictor
+        from sampt_cotracker.windowed import run_predictor
 
         return run_predictor(self.model, video, queries, self.settings(len(video)), self.device)

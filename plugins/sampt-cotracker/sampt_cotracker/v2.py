@@ -8,6 +8,7 @@ frame (the official model returns nothing for clips of at most half a window) an
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Optional
 
@@ -20,16 +21,6 @@ log = logging.getLogger(__name__)
 
 VARIANTS: dict[str, int] = {"cotracker2": 8, "cotracker2v1": 16}
 """CoTracker 2 variants: name (also the default checkpoint's name) -> window length."""
-
-
-def load_checkpoint(model, checkpoint: Optional[str], default: str, what: str) -> None:
-    """Resolve ``checkpoint`` (a path or a known name; None: ``default``) and load it strictly."""
-    from sampt.plugins import Registry
-    from sampt.weights import load_into, resolve
-
-    path, spec = resolve(checkpoint, default, Registry().weights)
-    log.info("loading %s from %s", what, path)
-    load_into(model, path, what=what)
 
 
 class CoTracker2Tracker(Tracker):
@@ -49,10 +40,10 @@ class CoTracker2Tracker(Tracker):
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", variant: str = "cotracker2",
                  iters: int = 6, support_grid_size: int = 6, backward_tracking: bool = True,
                  visibility_threshold: float = 0.9, interp_height: int = 384, interp_width: int = 512):
-        import torch  # noqa: F401  (heavy imports stay out of plugin registration)
-
+        from sampt.devices import pick_device
+        from sampt.weights import load_checkpoint
+        from sampt_cotracker.plugin import CHECKPOINTS
         from sampt_cotracker.v2_model import CoTracker2
-        from sampt_cotracker.v2_predictor import pick_device
 
         if variant not in VARIANTS:
             raise ValueError(f"unknown CoTracker 2 variant {variant!r}; choose one of {', '.join(VARIANTS)}")
@@ -66,17 +57,16 @@ class CoTracker2Tracker(Tracker):
         self.visibility_threshold = float(visibility_threshold)
         self.model_size = (int(interp_height), int(interp_width))
         self.device = pick_device(device)
-        if not self.backward_tracking:
-            self.capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=False,
-                                                    has_visibility=True, has_confidence=False)
+        if not self.backward_tracking:  # the pipeline then tracks backward itself
+            self.capabilities = dataclasses.replace(self.capabilities, bidirectional=False)
         self.model = CoTracker2(window_len=self.window_len)  # buffers sized for the trained 384x512
-        load_checkpoint(self.model, checkpoint, variant, f"CoTracker 2 ({variant})")
+        load_checkpoint(self.model, checkpoint, variant, CHECKPOINTS, what=f"CoTracker 2 ({variant})")
         self.model.to(self.device).eval()
 
     def settings(self):
-        """The :class:`~sampt_cotracker.v2_predictor.PredictorSettings` these options stand for."""
+        """The :class:`~sampt_cotracker.windowed.PredictorSettings` these options stand for."""
         from sampt_cotracker.predictor_utils import grid_points
-        from sampt_cotracker.v2_predictor import PredictorSettings
+        from sampt_cotracker.windowed import PredictorSettings
 
         grids = [(0, grid_points(self.support_grid_size, self.model_size))] if self.support_grid_size > 0 else []
         return PredictorSettings(model_size=self.model_size, iters=self.iters, align_corners=True, grids=grids,
@@ -85,6 +75,6 @@ class CoTracker2Tracker(Tracker):
                                  min_frames=self.window_len)
 
     def _track(self, video: Video, queries: np.ndarray) -> Tracks:
-        from sampt_cotracker.v2_predictor import run_predictor
+        from sampt_cotracker.windowed import run_predictor
 
         return run_predictor(self.model, video, queries, self.settings(), self.device)

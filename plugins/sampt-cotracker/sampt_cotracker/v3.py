@@ -15,7 +15,7 @@ import torch
 
 from sampt.interfaces import Tracker, TrackerCapabilities, TrackStream
 from sampt.types import Tracks, Video
-from sampt.weights import load_into, resolve
+from sampt.weights import load_checkpoint
 from sampt_cotracker.grids import grid_queries
 from sampt_cotracker.predictor_utils import (
     add_support_grid,
@@ -40,10 +40,8 @@ def build_model(checkpoint: Optional[str], default: str, window_len: int, model_
     """A :class:`CoTracker3` with ``checkpoint`` (path or known name; None: ``default``) loaded strictly."""
     from sampt_cotracker.plugin import CHECKPOINTS
 
-    path, spec = resolve(checkpoint, default, CHECKPOINTS)
     model = CoTracker3(window_len=window_len, model_resolution=tuple(model_resolution))
-    load_into(model, path, what=f"CoTracker 3 ({default})")
-    log.info("loaded %s from %s", spec.name if spec else "CoTracker 3 weights", path)
+    load_checkpoint(model, checkpoint, default, CHECKPOINTS, what=f"CoTracker 3 ({default})")
     return model.to(device).eval()
 
 

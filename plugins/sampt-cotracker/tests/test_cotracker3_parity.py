@@ -1,7 +1,7 @@
 """Golden parity of CoTracker 3 (offline and online) with the official code under keyed weights.
 
 Every output of ``cotracker3_offline.npz`` and ``cotracker3_online.npz`` is reproduced, at the model level
-and at the predictor level, within the tolerances of ``golden/README-cotracker.md``: tracks 1e-2 px,
+and at the predictor level, within the tolerances of ``golden/README-cotracker3_*.md``: tracks 1e-2 px,
 visibility / confidence compared as logits (float64) 1e-2, boolean visibility exactly.
 
 To keep the suite fast the CNN encoder's output is memoised per input tensor (its computation is per frame

@@ -1,5 +1,5 @@
 """CoTracker 1 (v1.0, the SAM-PT paper's) against the official code's and SAM-PT's wrapper's golden outputs
-under keyed weights (README-cotracker.md)."""
+under keyed weights (golden/README-cotracker1.md)."""
 import numpy as np
 import pytest
 import torch

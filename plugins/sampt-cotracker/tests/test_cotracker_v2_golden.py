@@ -1,4 +1,4 @@
-"""CoTracker 2 against the official code's golden outputs under keyed weights (README-cotracker.md)."""
+"""CoTracker 2 against the official code's golden outputs under keyed weights (golden/README-cotracker2.md)."""
 import numpy as np
 import pytest
 import torch
@@ -9,9 +9,9 @@ from sampt.types import Video
 
 from sampt_cotracker.v2 import CoTracker2Tracker
 from sampt_cotracker.v2_model import CoTracker2
-from sampt_cotracker.v2_predictor import run_predictor
+from sampt_cotracker.windowed import run_predictor
 
-# README-cotracker.md tolerances (never loosen: a mismatch is a difference in the computation)
+# golden/README-cotracker2.md tolerances (never loosen: a mismatch is a difference in the computation)
 MODEL_TOL = {"w1_it1": (1e-2, 1e-2), "w1_it2": (0.5, 2e-2), "w2_it1": (0.5, 2e-2)}  # (tracks px, vis logits)
 PRED_TOL = 0.1
 

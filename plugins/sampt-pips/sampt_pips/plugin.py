@@ -30,10 +30,10 @@ CHECKPOINTS: dict[str, WeightsSpec] = {
 
 @sampt.hookimpl
 def register_trackers(register: Callable) -> None:
-    register("pips", "sampt_pips.trackers:PipsTracker",
+    register("pips", "sampt_pips.tracker:PipsTracker",
              description="PIPS (8-frame windows chained by the official visibility re-anchoring; "
                          "bidirectional; visibility head)")
-    register("pips2", "sampt_pips.trackers:Pips2Tracker",
+    register("pips2", "sampt_pips.tracker:Pips2Tracker",
              description="PIPS++ (long windows, bidirectional). No visibility head: every point is "
                          "reported visible", aliases=("pips++", "pipsplusplus"))
 

@@ -12,7 +12,7 @@ from sampt.weights import WeightsError
 
 from sampt_pips.pips import Pips
 from sampt_pips.pips2 import Pips2
-from sampt_pips.trackers import Pips2Tracker, PipsTracker
+from sampt_pips.tracker import Pips2Tracker, PipsTracker
 
 
 @pytest.mark.parametrize("name, make", [("pips", lambda: Pips(S=8, stride=4)), ("pips2", lambda: Pips2(stride=8))])

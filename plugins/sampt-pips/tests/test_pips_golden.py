@@ -12,7 +12,7 @@ from sampt.testing import golden, keyed_state_dict
 
 from sampt_pips.pips import Pips
 from sampt_pips.pips2 import Pips2
-from sampt_pips.tracking import FrameFeatures, pips2_windows, pips_chain
+from sampt_pips.inference import FrameFeatures, pips2_windows, pips_chain
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_pips2_window_loop_matches_official(pips2_case):
 def test_trackers_reproduce_official_chains_at_native_size(tmp_path):
     """The Tracker interface end to end (native resolution, queries on frame 0) equals the official loops."""
     from sampt.types import Video
-    from sampt_pips.trackers import Pips2Tracker, PipsTracker
+    from sampt_pips.tracker import Pips2Tracker, PipsTracker
 
     torch.save({"model_state_dict": keyed_state_dict("pips")}, tmp_path / "pips.pth")
     torch.save({"model_state_dict": keyed_state_dict("pips2")}, tmp_path / "pips2.pth")

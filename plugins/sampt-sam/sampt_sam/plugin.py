@@ -36,8 +36,6 @@ class Variant:
     description: str
     unused_prefixes: tuple[str, ...] = ()
     """State-dict prefixes the forward pass never uses (a file may omit them)."""
-    cls: str = ""
-    """The segmenter class in :mod:`sampt_sam.segmenter`."""
 
 
 _TINYVIT_HEAD = ("image_encoder.head.", "image_encoder.norm_head.")
@@ -46,22 +44,21 @@ VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
         Variant("sam_vit_b", "segment_anything", "vit_b", "sam_vit_b", False, 768,
-                "SAM ViT-B (Kirillov et al. 2023), 91M-parameter image encoder", cls="SamVitB"),
+                "SAM ViT-B (Kirillov et al. 2023), 91M-parameter image encoder"),
         Variant("sam_vit_l", "segment_anything", "vit_l", "sam_vit_l", False, 1024,
-                "SAM ViT-L, 308M-parameter image encoder", cls="SamVitL"),
+                "SAM ViT-L, 308M-parameter image encoder"),
         Variant("sam_vit_h", "segment_anything", "vit_h", "sam_vit_h", False, 1280,
-                "SAM ViT-H, 636M-parameter image encoder (the SAM-PT default)", cls="SamVitH"),
+                "SAM ViT-H, 636M-parameter image encoder (the SAM-PT default)"),
         Variant("hq_sam_vit_b", "segment_anything_hq", "vit_b", "hq_sam_vit_b", True, 768,
-                "HQ-SAM ViT-B (Ke et al. 2023): SAM with a high-quality output token", cls="HqSamVitB"),
+                "HQ-SAM ViT-B (Ke et al. 2023): SAM with a high-quality output token"),
         Variant("hq_sam_vit_l", "segment_anything_hq", "vit_l", "hq_sam_vit_l", True, 1024,
-                "HQ-SAM ViT-L", cls="HqSamVitL"),
+                "HQ-SAM ViT-L"),
         Variant("hq_sam_vit_h", "segment_anything_hq", "vit_h", "hq_sam_vit_h", True, 1280,
-                "HQ-SAM ViT-H", cls="HqSamVitH"),
+                "HQ-SAM ViT-H"),
         Variant("light_hq_sam", "segment_anything_hq", "vit_tiny", "light_hq_sam", True, 160,
-                "Light HQ-SAM: HQ-SAM decoder on MobileSAM's TinyViT encoder", _TINYVIT_HEAD, cls="LightHqSam"),
+                "Light HQ-SAM: HQ-SAM decoder on MobileSAM's TinyViT encoder", _TINYVIT_HEAD),
         Variant("mobile_sam", "mobile_sam", "vit_t", "mobile_sam", False, 320,
-                "MobileSAM (Zhang et al. 2023): SAM's decoder on a distilled TinyViT encoder", _TINYVIT_HEAD,
-                cls="MobileSam"),
+                "MobileSAM (Zhang et al. 2023): SAM's decoder on a distilled TinyViT encoder", _TINYVIT_HEAD),
     )
 }
 """Every segmenter this plugin provides, by name."""
@@ -107,7 +104,8 @@ CHECKPOINTS: dict[str, WeightsSpec] = {
 def register_segmenters(register: Callable) -> None:
     for v in VARIANTS.values():
         aliases = ("sam",) if v.name == "sam_vit_h" else ()
-        register(v.name, f"sampt_sam.segmenter:{v.cls}", description=v.description, aliases=aliases)
+        factory = "sampt_sam.segmenter:HqSamSegmenter" if v.hq else "sampt_sam.segmenter:SamSegmenter"
+        register(v.name, factory, description=v.description, aliases=aliases, defaults={"variant": v.name})
 
 
 @sampt.hookimpl

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from sampt.interfaces import ImageEmbedding, Segmenter
-from sampt.types import Prediction, Prompt
-from sampt.weights import load_into, resolve
+from sampt.types import PointTransform, Prediction, Prompt
+from sampt.weights import load_checkpoint
 
 from sampt_sam.plugin import CHECKPOINTS, VARIANTS, Variant
 from sampt.devices import pick_device
@@ -75,8 +75,21 @@ class SamEmbedding:
     original_size: tuple[int, int]
 
 
+def variant_named(name: str, hq: bool) -> Variant:
+    """The :class:`Variant` called ``name``; an unknown name, or one of the other decoder family, is an
+    error listing the names that fit."""
+    fitting = [n for n, v in VARIANTS.items() if v.hq == hq]
+    if name not in VARIANTS or VARIANTS[name].hq != hq:
+        family = "HQ-SAM" if hq else "SAM / MobileSAM"
+        raise ValueError(f"unknown {family} variant {name!r}; known: {', '.join(fitting)}"
+                         + (" (HQ-SAM variants are built by HqSamSegmenter)" if not hq and name in VARIANTS else "")
+                         + (" (SAM variants are built by SamSegmenter)" if hq and name in VARIANTS else ""))
+    return VARIANTS[name]
+
+
 class SamSegmenter(Segmenter):
-    """A SAM-family model as a sampt segmenter (subclasses fix the variant).
+    """A SAM-family model as a sampt segmenter. The plugin registers one name per variant
+    (``sam_vit_b`` is this class with ``variant="sam_vit_b"``).
 
     Options: ``checkpoint`` a file path or a registered checkpoint name (default: the variant's official
     checkpoint, fetched into the cache if needed); ``device`` ``"auto"`` (CUDA when available) or a torch
@@ -85,32 +98,33 @@ class SamSegmenter(Segmenter):
     ``max_batch`` the most prompts decoded in one call.
     """
 
-    variant_name: str = ""
+    hq = False
+    """Whether this class drives HQ-SAM's decoder (:class:`HqSamSegmenter`)."""
+    hq_token_only = False
     low_res_size = (256, 256)
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "float32",
-                 max_batch: int = 64):
+    def __init__(self, variant: str = "sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
+                 precision: str = "float32", max_batch: int = 64):
         super().__init__()
-        variant = VARIANTS[self.variant_name]
+        v = variant_named(variant, self.hq)
         dev = pick_device(device)
         half = use_half(precision, dev)
-        model = build_model(variant)
-        path, _ = resolve(checkpoint, variant.checkpoint, CHECKPOINTS)
-        load_into(model, path, what=f"{variant.name} ({variant.package} {variant.arch})",
-                  optional_prefixes=variant.unused_prefixes)
-        log.info("%s: loaded %s on %s (%s encoder)", variant.name, path, dev, "float16" if half else "float32")
-        self._setup(variant, model.to(dev), half, max_batch)
+        model = build_model(v)
+        load_checkpoint(model, checkpoint, v.checkpoint, CHECKPOINTS, what=f"{v.name} ({v.package} {v.arch})",
+                        optional_prefixes=v.unused_prefixes)
+        log.info("%s on %s (%s encoder)", v.name, dev, "float16" if half else "float32")
+        self._setup(v, model.to(dev), half, max_batch)
 
     @classmethod
-    def from_model(cls, model: torch.nn.Module, precision: str = "float32", max_batch: int = 64,
+    def from_model(cls, model: torch.nn.Module, variant: str, precision: str = "float32", max_batch: int = 64,
                    **options: Any) -> "SamSegmenter":
-        """Wrap an already built and loaded package model (on its current device) without a checkpoint."""
+        """Wrap an already built and loaded package model of ``variant`` (on its current device) without a
+        checkpoint; for HQ variants use :class:`HqSamSegmenter` (``hq_token_only=...`` among ``options``)."""
         self = cls.__new__(cls)
         Segmenter.__init__(self)
         for key, value in options.items():
             setattr(self, key, value)
-        variant = VARIANTS[cls.variant_name]
-        self._setup(variant, model, use_half(precision, model.pixel_mean.device), max_batch)
+        self._setup(variant_named(variant, cls.hq), model, use_half(precision, model.pixel_mean.device), max_batch)
         return self
 
     def _setup(self, variant: Variant, model: torch.nn.Module, half: bool, max_batch: int) -> None:
@@ -145,8 +159,12 @@ class SamSegmenter(Segmenter):
             features = out
         return ImageEmbedding(SamEmbedding(features.float(), interm, input_size, original_size), original_size)
 
-    def input_scale(self, size: tuple[int, int]) -> float:
-        return float(self.transform.target_length) / float(max(size))
+    def coordinate_transform(self, size: tuple[int, int]) -> PointTransform:
+        """SamPredictor's point/box map for an ``(H, W)`` image: ``ResizeLongestSide`` scales x by
+        ``W' / W`` and y by ``H' / H``, with ``(H', W')`` its rounded preprocess shape."""
+        H, W = int(size[0]), int(size[1])
+        new_h, new_w = self.transform.get_preprocess_shape(H, W, self.transform.target_length)
+        return PointTransform(new_w / W, new_h / H)
 
     # --- decoding ---------------------------------------------------------------------------------
     def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
@@ -206,70 +224,17 @@ class SamSegmenter(Segmenter):
 
 
 class HqSamSegmenter(SamSegmenter):
-    """An HQ-SAM model. ``hq_token_only`` (HQ-SAM's own predictor default: False) returns the HQ token's
-    mask alone instead of the sum of SAM's and the HQ token's masks."""
+    """An HQ-SAM model (``variant`` one of the HQ-SAM names). ``hq_token_only`` (HQ-SAM's own predictor
+    default: False) returns the HQ token's mask alone instead of the sum of SAM's and the HQ token's masks."""
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "float32",
-                 max_batch: int = 64, hq_token_only: bool = False):
+    hq = True
+
+    def __init__(self, variant: str = "hq_sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
+                 precision: str = "float32", max_batch: int = 64, hq_token_only: bool = False):
         self.hq_token_only = bool(hq_token_only)
-        super().__init__(checkpoint=checkpoint, device=device, precision=precision, max_batch=max_batch)
-
-    @classmethod
-    def from_model(cls, model: torch.nn.Module, precision: str = "float32", max_batch: int = 64,
-                   hq_token_only: bool = False, **options: Any) -> "SamSegmenter":
-        return super().from_model(model, precision, max_batch, hq_token_only=bool(hq_token_only), **options)
+        super().__init__(variant, checkpoint=checkpoint, device=device, precision=precision, max_batch=max_batch)
 
 
-class SamVitB(SamSegmenter):
-    """SAM ViT-B."""
-
-    variant_name = "sam_vit_b"
-
-
-class SamVitL(SamSegmenter):
-    """SAM ViT-L."""
-
-    variant_name = "sam_vit_l"
-
-
-class SamVitH(SamSegmenter):
-    """SAM ViT-H."""
-
-    variant_name = "sam_vit_h"
-
-
-class MobileSam(SamSegmenter):
-    """MobileSAM (TinyViT encoder, SAM decoder)."""
-
-    variant_name = "mobile_sam"
-
-
-class HqSamVitB(HqSamSegmenter):
-    """HQ-SAM ViT-B."""
-
-    variant_name = "hq_sam_vit_b"
-
-
-class HqSamVitL(HqSamSegmenter):
-    """HQ-SAM ViT-L."""
-
-    variant_name = "hq_sam_vit_l"
-
-
-class HqSamVitH(HqSamSegmenter):
-    """HQ-SAM ViT-H."""
-
-    variant_name = "hq_sam_vit_h"
-
-
-class LightHqSam(HqSamSegmenter):
-    """Light HQ-SAM (TinyViT encoder, HQ-SAM decoder)."""
-
-    variant_name = "light_hq_sam"
-
-
-SEGMENTERS: dict[str, type[SamSegmenter]] = {
-    cls.variant_name: cls
-    for cls in (SamVitB, SamVitL, SamVitH, HqSamVitB, HqSamVitL, HqSamVitH, LightHqSam, MobileSam)
-}
-"""The segmenter class of every variant, by name."""
+def segmenter_class(variant: str) -> type[SamSegmenter]:
+    """The class that builds ``variant``: :class:`HqSamSegmenter` for HQ-SAM, else :class:`SamSegmenter`."""
+    return HqSamSegmenter if VARIANTS[variant].hq else SamSegmenter

@@ -1,8 +1,8 @@
 """Helpers for this plugin's tests and benchmark: keyed (checkpoint-free) weights and reference predictors.
 
-Keyed weights come from ``shared/reference/keyed_init.py`` (through :func:`sampt.testing.keyed_init`):
-every tensor is drawn from a generator seeded by its state-dict key, so the package's reference model and
-the plugin's model get identical weights without a real checkpoint.
+Keyed weights come from :func:`sampt.testing.keyed_state`: every tensor is drawn from a generator seeded by
+its state-dict key, so the package's reference model and the plugin's model get identical weights without a
+real checkpoint.
 """
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ from typing import Any
 
 import torch
 
-from sampt.testing import keyed_init
+from sampt.testing import keyed_state as keyed_state_of_manifest, manifest_of
 from sampt_sam.plugin import VARIANTS
 from sampt_sam.segmenter import build_model, package
 
 
 def keyed_state(model: torch.nn.Module, seed: int = 0) -> dict[str, torch.Tensor]:
     """Keyed weights for ``model``'s state dict (scalars keep their 0-d shape)."""
-    ki = keyed_init()
-    manifest = ki.manifest_of(model)
-    return {k: v.reshape(manifest[k]["shape"]) for k, v in ki.keyed_state(manifest, seed=seed).items()}
+    return keyed_state_of_manifest(manifest_of(model), seed=seed)
 
 
 def keyed_checkpoint(variant: str, path: Path, seed: int = 0) -> tuple[Path, dict[str, torch.Tensor]]:

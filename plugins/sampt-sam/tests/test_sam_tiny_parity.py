@@ -99,7 +99,11 @@ def test_encode_matches_predictor(setup):
     if setup.hq:
         assert len(data.interm) == 1  # HQ-SAM's decoder reads interm_embeddings[0] only
         assert torch.equal(data.interm[0], setup.predictor.interm_features[0])
-    assert setup.segmenter.input_scale((H, W)) == pytest.approx(1024 / W)
+    # the segmenter's coordinate map is exactly SamPredictor's, per axis (40x56 -> 731x1024)
+    transform = setup.segmenter.coordinate_transform((H, W))
+    box = np.array([[3.0, 5.0, 41.0, 37.0]])
+    np.testing.assert_array_equal(transform.to_model(box), setup.predictor.transform.apply_boxes(box, (H, W)))
+    assert transform.scale_x == 1024 / W and transform.scale_y == 731 / H != transform.scale_x
 
 
 @pytest.mark.parametrize("kind", sorted(PROMPTS))

@@ -31,7 +31,7 @@ from sampt.testing import keyed_init
 from sampt.types import Prompt
 from sampt.weights import WeightsError, load_into
 from sampt_sam.plugin import VARIANTS
-from sampt_sam.segmenter import SEGMENTERS, SamEmbedding, package
+from sampt_sam.segmenter import SamEmbedding, package, segmenter_class
 from sampt_sam.testing import keyed_checkpoint, reference_predictor
 
 TOL = 1e-5
@@ -192,7 +192,7 @@ def test_large_variants_wiring_and_decoding(name, vit_b):
     result = model.load_state_dict(state, strict=False)
     assert not result.unexpected_keys and all(k.startswith("image_encoder.") for k in result.missing_keys)
 
-    seg = SEGMENTERS[name].from_model(model)
+    seg = segmenter_class(name).from_model(model, name)
     predictor = package(variant).SamPredictor(model)
     g = torch.Generator().manual_seed(1)
     features = torch.randn(1, 256, 64, 64, generator=g)

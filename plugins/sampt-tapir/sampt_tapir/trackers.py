@@ -11,7 +11,6 @@ Coordinates: sampt puts pixel centres on integers, TAPIR on ``+0.5`` (raster). A
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import ClassVar, Optional, Sequence
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 
 from sampt.interfaces import Tracker, TrackerCapabilities, TrackStream
 from sampt.types import Tracks, Video
-from sampt.weights import WeightsError, load_into, resolve
+from sampt.weights import load_checkpoint
 
 from sampt_tapir.model import TAPIR, QueryFeatures
 from sampt_tapir.plugin import CHECKPOINTS
@@ -40,22 +39,6 @@ def build_model(variant: str, **options) -> TAPIR:
     if variant not in VARIANTS:
         raise ValueError(f"unknown TAPIR variant {variant!r}; known: {', '.join(VARIANTS)}")
     return TAPIR(**VARIANTS[variant], **options)
-
-
-def load_checkpoint(model: TAPIR, variant: str, checkpoint: Optional[str], default: str) -> None:
-    """Resolve ``checkpoint`` (a path or a registered name; None: ``default``) and load it strictly.
-
-    BootsTAPIR and its causal version have identical parameter names and shapes, so a registered
-    checkpoint of the other variant (by name, or a file carrying its official file name) is rejected here.
-    """
-    path, spec = resolve(checkpoint, default, CHECKPOINTS)
-    if spec is None:
-        spec = next((s for s in CHECKPOINTS.values() if s.filename == Path(path).name), None)
-    if spec is not None and spec.family != variant:
-        raise WeightsError(
-            f"checkpoint {path} is {spec.name} ({spec.family}), not a {variant} checkpoint; "
-            f"use tracker={spec.family} or pass the {variant} checkpoint")
-    load_into(model, Path(path), what=f"{variant} (sampt_tapir.model.TAPIR{VARIANTS[variant]})")
 
 
 def resize_frames(frames: np.ndarray, size: Sequence[int]) -> np.ndarray:
@@ -133,7 +116,8 @@ class _TapirTracker(Tracker):
             raise ValueError(f"resolution must be multiples of 8 of at least 64 px, got {resolution}")
         self.visibility_threshold = float(visibility_threshold)
         self.model = build_model(self.variant, feature_chunk=int(feature_chunk))
-        load_checkpoint(self.model, self.variant, checkpoint, self.default_checkpoint)
+        load_checkpoint(self.model, checkpoint, self.default_checkpoint, CHECKPOINTS,
+                        what=f"{self.variant} (sampt_tapir.model.TAPIR{VARIANTS[self.variant]})", family=self.variant)
         self.model = self.model.to(self.device).eval()
 
     def _finish(self, tracks_xy: np.ndarray, score: np.ndarray, queries: np.ndarray, size: tuple[int, int],

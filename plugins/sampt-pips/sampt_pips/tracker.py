@@ -11,8 +11,6 @@ not frame 0, backward through the reversed video from the same frame.
 from __future__ import annotations
 
 import logging
-import tarfile
-from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -20,47 +18,17 @@ import torch
 
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
-from sampt.weights import WeightsError, load_into, resolve
+from sampt.weights import load_checkpoint
 
 from sampt_pips.common import as_size, check_input_size
 from sampt_pips.plugin import CHECKPOINTS
-from sampt_pips.tracking import FrameFeatures, pips2_windows, pips_chain
+from sampt_pips.inference import FrameFeatures, pips2_windows, pips_chain
 from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
 
 NESTED_KEYS = ("model_state_dict", "model", "state_dict")
 """The official training code saves {'model_state_dict': ..., 'optimizer_state_dict': ...}."""
-
-
-def checkpoint_file(path: Path) -> Path:
-    """The torch file for ``path``: the file itself, or for an official ``reference_model.tar.gz`` the
-    ``.pth`` member inside it (extracted once next to the archive)."""
-    if not tarfile.is_tarfile(path):
-        return path
-    with tarfile.open(path) as tar:
-        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith((".pth", ".pt"))]
-        if not members:
-            raise WeightsError(f"archive {path} holds no .pth checkpoint")
-        member = max(members, key=lambda m: m.size)
-        target = path.with_name(path.name + "." + Path(member.name).name)
-        if not target.is_file() or target.stat().st_size != member.size:
-            log.info("extracting %s from %s", member.name, path)
-            src = tar.extractfile(member)
-            assert src is not None
-            tmp = target.with_name(target.name + ".part")
-            with open(tmp, "wb") as f:
-                while block := src.read(1 << 20):
-                    f.write(block)
-            tmp.replace(target)
-    return target
-
-
-def load_model(model: torch.nn.Module, checkpoint: Optional[str], default: str, what: str) -> torch.nn.Module:
-    """Resolve ``checkpoint`` (a path or a registered name; None: ``default``) and load it strictly."""
-    path, _ = resolve(checkpoint, default, CHECKPOINTS)
-    load_into(model, checkpoint_file(Path(path)), what=what, nested_keys=NESTED_KEYS)
-    return model.eval()
 
 
 def to_model_xy(xy: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> np.ndarray:
@@ -94,7 +62,8 @@ class _PipsFamilyTracker(Tracker):
         if self.resolution is not None:
             check_input_size(*self.resolution, self.stride, self.name)
         self.max_points = max(1, int(max_points))
-        self.model = load_model(model, checkpoint, default, self.name).to(self.device)
+        load_checkpoint(model, checkpoint, default, CHECKPOINTS, what=self.name, nested_keys=NESTED_KEYS)
+        self.model = model.eval().to(self.device)
         # frames per encoder call: on CPU larger batches only cost memory (~140 MB per 512x896 frame)
         self._encode_batch = 8 if self.device.type == "cuda" else 2
         log.info("%s on %s, model input %s", self.name, self.device,

@@ -1,0 +1,237 @@
+"""Image embeddings of an interactive session: each frame encoded at most once, under a memory budget.
+
+A session revisits frames in any order for as long as it lives, so unlike a run it cannot release an
+embedding once a frame is done. :class:`SpillingEmbeddingCache` keeps the most recently used embeddings
+in memory up to ``budget_bytes`` and spills the others to its folder as float16 (SAM's 4 MB per frame
+becomes 2 MB on disk), reading them back when a frame is needed again: a 1,000-frame video then costs a
+few GB of disk, and the segmenter's encoder runs once per frame.
+
+The embedding's ``data`` is the segmenter's own object (an array, a tensor, a dataclass of tensors, a
+tuple ...): spilling walks it and stores every floating array or tensor as float16, everything else as
+is, then rebuilds the same structure (same dtypes and devices) when it is read back. The folder holds a
+``cache.json`` naming the video and segmenter it belongs to; a folder of another video is cleared.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import numpy as np
+
+from sampt.interfaces import ImageEmbedding, Segmenter
+from sampt.outputs import atomic_file
+from sampt.pipeline.embeddings import EmbeddingCache
+from sampt.types import Video
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+
+
+def video_fingerprint(video: Video) -> str:
+    """A short digest of the frames (shape and pixels): a cache folder or a saved session names the video
+    it belongs to by this."""
+    digest = hashlib.sha1(str(video.frames.shape).encode())
+    step = max(1, len(video) // 64)  # a sample of frames keeps this fast for long videos, all pixels of each
+    for t in range(0, len(video), step):
+        digest.update(np.ascontiguousarray(video.frames[t]).tobytes())
+    digest.update(np.ascontiguousarray(video.frames[-1]).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def embedding_bytes(data: Any) -> int:
+    """Memory held by an embedding's arrays and tensors (what the budget counts)."""
+    total = 0
+    for leaf in _leaves(data):
+        if isinstance(leaf, np.ndarray):
+            total += leaf.nbytes
+        elif _is_tensor(leaf):
+            total += leaf.element_size() * leaf.nelement()
+    return total
+
+
+class SpillingEmbeddingCache(EmbeddingCache):
+    """An :class:`EmbeddingCache` for a whole session: frames are never forgotten, only moved to disk.
+
+    ``budget_bytes`` bounds the embeddings kept in memory (at least the one in use is kept); the rest are
+    written to ``folder`` as float16. ``encoder_calls`` counts encodings, ``disk_reads`` / ``disk_writes``
+    the spills. :meth:`flush` writes every in-memory embedding too (before a session is saved), so a
+    session loaded later over the same folder encodes nothing again.
+    """
+
+    def __init__(self, segmenter: Segmenter, video: Video, folder: str | os.PathLike, budget_bytes: int):
+        super().__init__(segmenter, video, capacity=1)
+        if budget_bytes < 0:
+            raise ValueError(f"embedding memory budget must be >= 0 bytes, got {budget_bytes}")
+        self.folder = Path(folder)
+        self.budget_bytes = int(budget_bytes)
+        self.disk_reads = self.disk_writes = 0
+        self._bytes: dict[int, int] = {}
+        self._on_disk: set[int] = set()
+        self._open_folder()
+
+    # -- the folder ---------------------------------------------------------------------------------
+    def _identity(self) -> dict:
+        return {"format": CACHE_FORMAT, "video": video_fingerprint(self.video),
+                "segmenter": f"{type(self.segmenter).__module__}.{type(self.segmenter).__qualname__}"}
+
+    def _open_folder(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        manifest = self.folder / "cache.json"
+        identity = self._identity()
+        if manifest.is_file():
+            try:
+                found = json.loads(manifest.read_text())
+            except ValueError:
+                found = None
+            if found == identity:
+                self._on_disk = {int(p.stem.split("-")[1]) for p in self.folder.glob("frame-*.pkl")}
+                return
+            log.warning("embedding cache %s belongs to another video or segmenter; clearing it", self.folder)
+        for old in self.folder.glob("frame-*.pkl"):
+            old.unlink()
+        with atomic_file(manifest) as tmp:
+            tmp.write_text(json.dumps(identity))
+
+    def _path(self, t: int) -> Path:
+        return self.folder / f"frame-{t:06d}.pkl"
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of the embeddings held in memory now."""
+        return sum(self._bytes.values())
+
+    @property
+    def cached_frames(self) -> set[int]:
+        """Frames whose embedding exists, in memory or on disk (never to be encoded again)."""
+        return set(self._cache) | self._on_disk
+
+    # -- the cache ----------------------------------------------------------------------------------
+    def get(self, t: int) -> ImageEmbedding:
+        if not 0 <= t < len(self.video):
+            raise IndexError(f"frame {t} is outside the video (0..{len(self.video) - 1})")
+        embedding = self._cache.pop(t, None)
+        if embedding is None and t in self._on_disk:
+            embedding = self._read(t)
+        if embedding is None:
+            start = time.perf_counter()
+            embedding = self.segmenter.encode(self.video[t])
+            self.encode_seconds += time.perf_counter() - start
+            self.encoder_calls += 1
+        self._cache[t] = embedding  # most recently used last
+        self._bytes[t] = embedding_bytes(embedding.data)
+        self._evict()
+        return embedding
+
+    def release(self, frames: Iterable[int]) -> None:
+        """A session may come back to any frame: nothing is dropped (the budget moves frames to disk)."""
+
+    def _evict(self) -> None:
+        while len(self._cache) > 1 and self.memory_bytes > self.budget_bytes:
+            t = next(iter(self._cache))
+            embedding = self._cache.pop(t)
+            self._bytes.pop(t, None)
+            if t not in self._on_disk:
+                self._write(t, embedding)
+
+    def flush(self) -> None:
+        """Write every in-memory embedding not yet on disk (they stay in memory too)."""
+        for t, embedding in self._cache.items():
+            if t not in self._on_disk:
+                self._write(t, embedding)
+
+    def _write(self, t: int, embedding: ImageEmbedding) -> None:
+        with atomic_file(self._path(t)) as tmp:
+            with open(tmp, "wb") as f:
+                pickle.dump((tuple(embedding.size), _to_storage(embedding.data)), f, protocol=pickle.HIGHEST_PROTOCOL)
+        self._on_disk.add(t)
+        self.disk_writes += 1
+
+    def _read(self, t: int) -> Optional[ImageEmbedding]:
+        try:
+            with open(self._path(t), "rb") as f:
+                size, stored = pickle.load(f)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
+            log.warning("embedding of frame %d in %s is unreadable (%s); encoding it again", t, self.folder, exc)
+            self._on_disk.discard(t)
+            return None
+        self.disk_reads += 1
+        return ImageEmbedding(_from_storage(stored), tuple(size))
+
+
+# -- float16 storage of an arbitrary embedding structure ------------------------------------------------
+
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach") and hasattr(value, "dtype")
+
+
+def _leaves(data: Any):
+    if isinstance(data, np.ndarray) or _is_tensor(data):
+        yield data
+    elif isinstance(data, dict):
+        for v in data.values():
+            yield from _leaves(v)
+    elif isinstance(data, (list, tuple)):
+        for v in data:
+            yield from _leaves(v)
+    elif dataclasses.is_dataclass(data) and not isinstance(data, type):
+        for f in dataclasses.fields(data):
+            yield from _leaves(getattr(data, f.name))
+
+
+class _Array:
+    """A stored array: float16 when it was floating point, with the dtype (and torch device) to restore."""
+
+    def __init__(self, value: np.ndarray, dtype: str, torch_device: Optional[str] = None):
+        self.value, self.dtype, self.torch_device = value, dtype, torch_device
+
+
+def _to_storage(data: Any) -> Any:
+    if isinstance(data, np.ndarray):
+        stored = data.astype(np.float16) if np.issubdtype(data.dtype, np.floating) else data
+        return _Array(stored, data.dtype.str)
+    if _is_tensor(data):
+        cpu = data.detach().cpu()
+        array = (cpu.half() if cpu.is_floating_point() else cpu).numpy()
+        return _Array(array, str(data.dtype).replace("torch.", ""), str(data.device))
+    if isinstance(data, dict):
+        return {k: _to_storage(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_to_storage(v) for v in data]
+    if isinstance(data, tuple):
+        return tuple(_to_storage(v) for v in data)
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        clone = copy.copy(data)
+        for f in dataclasses.fields(data):
+            object.__setattr__(clone, f.name, _to_storage(getattr(data, f.name)))
+        return clone
+    return data
+
+
+def _from_storage(stored: Any) -> Any:
+    if isinstance(stored, _Array):
+        if stored.torch_device is None:
+            return stored.value.astype(np.dtype(stored.dtype), copy=False)
+        torch = sys.modules.get("torch") or __import__("torch")
+        return torch.from_numpy(np.ascontiguousarray(stored.value)).to(
+            dtype=getattr(torch, stored.dtype), device=stored.torch_device)
+    if isinstance(stored, dict):
+        return {k: _from_storage(v) for k, v in stored.items()}
+    if isinstance(stored, list):
+        return [_from_storage(v) for v in stored]
+    if isinstance(stored, tuple):
+        return tuple(_from_storage(v) for v in stored)
+    if dataclasses.is_dataclass(stored) and not isinstance(stored, type):
+        for f in dataclasses.fields(stored):
+            object.__setattr__(stored, f.name, _from_storage(getattr(stored, f.name)))
+        return stored
+    return stored
