@@ -16,6 +16,14 @@ EXECUTOR_HELP = ("executor=local (default) runs here; executor=ray spreads seque
                  "executor.workers=N, executor.cpus_per_task=1, executor.gpus_per_task=0, executor.max_retries=2.")
 
 
+def _add_epilog(p: argparse.ArgumentParser, text: str) -> None:
+    """Put ``text`` (wrapped) before the examples a command's parser already has."""
+    import textwrap
+
+    text = textwrap.fill(text, 100)
+    p.epilog = f"{text}\n\n{p.epilog}" if p.epilog else text
+
+
 # -- sampt score ------------------------------------------------------------------------------------
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,7 +77,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--zip", action="store_true", help="YouTube-VOS/MOSE: also zip the submission")
     p.add_argument("--no-score", action="store_true", help="write the results only")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.epilog = EXECUTOR_HELP
+    _add_epilog(p, EXECUTOR_HELP)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -149,7 +157,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="component timings file for --predict (default: OUTPUT/component_timings.json); "
                         "components already in it are not measured again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.epilog = EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor."
+    _add_epilog(p, EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor.")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
