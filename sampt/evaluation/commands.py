@@ -27,12 +27,14 @@ def _add_epilog(p: argparse.ArgumentParser, text: str) -> None:
 # -- sampt score ------------------------------------------------------------------------------------
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence, or "
-                   "the output folder of `sampt run` (its masks/<sequence>/ are scored)")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence, "
+                   "or the output folder of `sampt run` (its masks/<sequence>/ are scored) (uvo: a YouTube-VIS "
+                   "results JSON, or the folder holding results.json)")
     p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root (DAVIS: holds JPEGImages/, "
                    "Annotations/, ImageSets/)")
     p.add_argument("--dataset", default="davis", help="davis (with --year), davis2016, davis2017, youtubevos2019 "
-                   "(train split only; val/test are scored by the server), mose (default: davis)")
+                   "(train split, or valid with a local copy of its annotations: G over seen/unseen), mose, bdd100k (J&F per "
+                   "visibility bucket), uvo (class-agnostic AP/AR) (default: davis)")
     p.add_argument("--year", default="2017", choices=["2016", "2017"], help="DAVIS year (default 2017)")
     p.add_argument("--split", default=None, help="split (default: val for DAVIS)")
     p.add_argument("--sequences", default=None, help="comma-separated sequences to score (default: all)")
@@ -42,7 +44,8 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
-    from sampt.evaluation.scoring import run_folder_sequences, score_results
+    from sampt.evaluation.scorers import score_dataset
+    from sampt.evaluation.scoring import run_folder_sequences
     from sampt.outputs import check_output_path
 
     check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
@@ -54,7 +57,16 @@ def cmd_score(args: argparse.Namespace) -> int:
         results_dir, found = run
         names = names or found
     dataset.select(names)
-    report = score_results(results_dir, dataset, progress=not args.no_progress)
+    if getattr(dataset, "kind", "") == "vis":  # UVO: a YouTube-VIS results JSON
+        from sampt.evaluation.report import text_table
+        from sampt.evaluation.vis_run import SCORE_COLUMNS, score_vis_file
+
+        scores, g = score_vis_file(args.results_dir, dataset, args.csv_dir, progress=not args.no_progress)
+        print(f"class-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
+        print(text_table([scores], SCORE_COLUMNS))
+        print(f"\nGlobal results saved in {g}")
+        return 0
+    report = score_dataset(results_dir, dataset, progress=not args.no_progress)
     print(report.format(f"{dataset.name} {dataset.split}"))
     g, s = report.write_csvs(args.csv_dir or args.results_dir, dataset.split)
     print(f"\nGlobal results saved in {g}\nPer-sequence results saved in {s}")
@@ -66,8 +78,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root folder")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose, split=val, and config "
-                        "overrides (tracker=lk segmenter=grabcut pipeline.positive_points=8 ...)")
+                   help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose|bdd100k|uvo, split=val, "
+                        "task=vos|vis (uvo: vis; vis.points_per_side=16 vis.track_nms_thresh=0.7 ..., "
+                        "proposals=FILE), and config overrides (tracker=lk segmenter=grabcut "
+                        "pipeline.positive_points=8 ...)")
     p.add_argument("--output", "-o", default=None,
                    help="results folder (default: sampt-output/eval/<dataset>-<split>-<tracker>-<segmenter>)")
     p.add_argument("--sequences", default=None, help="comma-separated sequences to run (default: all)")
@@ -88,7 +102,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     outcome = run_eval(args.dataset_root, args.overrides, output=args.output, sequences=args.sequences,
                        config_file=args.config, overwrite=args.overwrite, score=not args.no_score,
                        progress=not args.no_progress)
-    dataset, out_dir, summary = outcome.dataset, outcome.out_dir, outcome.summary
+    dataset, out_dir = outcome.dataset, outcome.out_dir
+    if getattr(dataset, "kind", "") == "vis":  # video instance segmentation
+        from sampt.evaluation.vis_run import ROW_COLUMNS, SCORE_COLUMNS
+
+        print(text_table(outcome.rows, ROW_COLUMNS))
+        if outcome.scores is not None:
+            print(f"\nclass-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
+            print(text_table([outcome.scores], SCORE_COLUMNS))
+        print(f"\nresults written to {outcome.results_path}"
+              + (f"; scores in {', '.join(p.name for p in outcome.score_files)}" if outcome.score_files else ""))
+        return 0
+    summary = outcome.summary
     columns = sequence_columns(outcome.rows)
     if summary.failures:
         _print_failures(summary)
@@ -133,7 +158,8 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", default=None,
                    help=f"bench config: a YAML file or a name in configs/bench/ (default: {DEFAULT_CONFIG})")
     p.add_argument("--dataset-root", default=None, help="dataset root (default: the config's; synthetic needs none)")
-    p.add_argument("--dataset", default=None, help="dataset name (synthetic, davis2017, davis2016, ...)")
+    p.add_argument("--dataset", default=None, help="dataset name (synthetic, davis2017, davis2016, mose, bdd100k, "
+                   "uvo: video instance segmentation with vis.KEY=VALUE / proposals=FILE overrides, ...)")
     p.add_argument("--split", default=None, help="dataset split")
     p.add_argument("--sequences", default=None, help="comma-separated sequences (default: all)")
     p.add_argument("--trackers", default=None, help="comma-separated trackers (replaces the config's grid axis)")
