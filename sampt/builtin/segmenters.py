@@ -65,6 +65,8 @@ class GrabCutSegmenter(Segmenter):
             x0, y0, x1, y1 = prompt.box
             outside = np.ones((H, W), bool)
             outside[max(0, int(np.floor(y0))): int(np.ceil(y1)) + 1, max(0, int(np.floor(x0))): int(np.ceil(x1)) + 1] = False
+            if not (seeds == cv2.GC_PR_FGD).any() and not len(positives):  # a box alone: GrabCut's rectangle
+                seeds[~outside] = cv2.GC_PR_FGD
             seeds[outside] = cv2.GC_BGD
         for x, y in positives:
             cv2.circle(seeds, (int(round(x)), int(round(y))), radius, cv2.GC_FGD, -1)

@@ -440,16 +440,14 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         sequences = benches[0].sequences
         if plan.executor.name == "local":
             summary = None
-            bar = None
-            if progress:
-                from tqdm import tqdm
+            from sampt.progress import progress_bar
 
-                bar = tqdm(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass")
+            bar = progress_bar(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass", enabled=progress,
+                               leave=True)
             try:
                 run_grid(benches, plan.repeats, plan.warmup, plan.interleave, bar)
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
         else:
             if plan.interleave:
                 log.warning("interleave has no effect with executor=%s: each (combination, sequence) runs its "
