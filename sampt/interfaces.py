@@ -136,6 +136,12 @@ class Segmenter(ABC):
     def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
         """Answer each prompt with a single mask (no multimask choice), batching where possible."""
 
+    def decode_candidates(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[list[Prediction]]:
+        """Several candidate masks per prompt where the model has them (SAM's three outputs for an ambiguous
+        click, which automatic mask generation keeps or drops one by one); by default :meth:`decode`'s one
+        answer per prompt."""
+        return [[p] for p in self.decode(embedding, prompts)]
+
     def coordinate_transform(self, size: tuple[int, int]) -> PointTransform:
         """The exact map from an ``(H, W)`` image's point and box coordinates to the model's input
         coordinates (SAM: its ``ResizeLongestSide`` factors, one per axis); identity by default. Only used to

@@ -201,7 +201,7 @@ def test_bench_interleaved_passes(tmp_path):
 def test_predict_sequence_is_reproducible_whatever_ran_before(davis):
     """GrabCut draws from OpenCV's global RNG; a sequence's result must not depend on earlier runs."""
     from sampt.config import build_pipeline, compose
-    from sampt.evaluation.run import object_prompts, predict_sequence
+    from sampt.evaluation.inference import object_prompts, predict_sequence
 
     ds = open_dataset("davis2017", davis)
     seqs = [(s, s.video(), object_prompts(s)) for s in ds]

@@ -21,6 +21,8 @@ FAST = ["tracker=lk", "segmenter=grabcut", "pipeline=fast", "pipeline.refinement
 
 @pytest.fixture(scope="module")
 def cluster():
+    """A local Ray instance with 2 CPUs for the module (starting Ray takes seconds: the tests using it are
+    marked slow)."""
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     yield
@@ -54,6 +56,7 @@ def _assert_same(local, outcome):
     assert {r["Sequence"]: r["J&F-Mean"] for r in outcome.rows} == jf
 
 
+@pytest.mark.slow
 def test_ray_eval_equals_local(cluster, davis, local, tmp_path):
     outcome = run_eval(str(davis), FAST + ["executor=ray", "executor.workers=2"], output=str(tmp_path / "r"),
                        progress=False)
@@ -64,6 +67,7 @@ def test_ray_eval_equals_local(cluster, davis, local, tmp_path):
     assert "Node" in (tmp_path / "r" / "sequences-val.csv").read_text().splitlines()[0]
 
 
+@pytest.mark.slow
 def test_killed_workers_are_replaced_and_the_run_completes(cluster, davis, local, tmp_path):
     from sampt.evaluation.ray_executor import RayExecutor
 
@@ -83,6 +87,7 @@ def test_killed_workers_are_replaced_and_the_run_completes(cluster, davis, local
     _assert_same(local, outcome)
 
 
+@pytest.mark.slow
 def test_failures_are_reported_then_resumed(cluster, davis, local, tmp_path, capsys):
     from sampt.evaluation.ray_executor import RayExecutor
 
@@ -112,6 +117,7 @@ def test_failures_are_reported_then_resumed(cluster, davis, local, tmp_path, cap
     _assert_same(local, run_eval(str(davis), FAST, output=str(out), progress=False))
 
 
+@pytest.mark.slow
 def test_ray_bench_scores_like_local(cluster, tmp_path, capsys):
     args = ["bench", "--config", "ci", "--repeats", "2", "--warmup", "0", "--no-plot", "--no-progress"]
     assert main([*args, "-o", str(tmp_path / "l")]) == 0

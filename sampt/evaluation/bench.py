@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sampt.errors import UsageError
-from sampt.evaluation.executors import ExecutorSpec, Job, SequenceInput, make_executor, split_executor_overrides
+from sampt.evaluation.executors import ExecutorSpec, Job, make_executor, split_executor_overrides
+from sampt.evaluation.inference import SequenceInput, object_prompts, predict_sequence
 from sampt.evaluation.measure import STAGES, PeakMemory, Stopwatch
 from sampt.evaluation.provenance import provenance
 
@@ -188,6 +189,8 @@ class BenchPlan:
     sequences: list[str] = field(default_factory=list)
     pipeline_config: Optional[str] = None
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
+    vis: dict[str, str] = field(default_factory=dict)  #: ``vis.KEY=VALUE`` options (dataset uvo)
+    proposals: Optional[str] = None  #: a first-frame proposals file (dataset uvo)
 
     @property
     def config_file(self) -> str:
@@ -225,6 +228,18 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
     executor, common = split_executor_overrides([str(o) for o in as_list(cfg.get("overrides") or [])] + list(overrides))
     if seed is not None and not any(o.startswith("seed=") for o in common):
         common.append(f"seed={int(seed)}")
+    vis_items: dict[str, str] = {}
+    proposals = None
+    tasks = [o.partition("=")[2].strip().lower() for o in common if o.partition("=")[0].strip() == "task"]
+    common = [o for o in common if o.partition("=")[0].strip() != "task"]
+    is_vis = str(dataset_spec.get("name", "")).lower() == "uvo"
+    if tasks and tasks[-1] != ("vis" if is_vis else "vos"):
+        raise UsageError(f"task={tasks[-1]} does not fit dataset {dataset_spec.get('name')!r}: task=vis is video "
+                         "instance segmentation on --dataset uvo; every other dataset is task=vos")
+    if is_vis:  # vis.* / proposals= set the VIS mode
+        from sampt.evaluation.vis_run import split_vis_overrides
+
+        vis_items, proposals, common = split_vis_overrides(common)
     pipeline_config = pipeline_config or cfg.get("config")
     combos = method_combos(expand_grid(axes), common)
     from sampt.config import compose
@@ -238,7 +253,7 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
     return BenchPlan(config=cfg, dataset=dataset_spec, grid=axes, common=common, combos=combos, repeats=repeats,
                      warmup=warmup, interleave=bool(interleave if interleave is not None else cfg.get("interleave", False)),
                      seed=None if seed is None else int(seed), sequences=names, pipeline_config=pipeline_config,
-                     executor=executor)
+                     executor=executor, vis=vis_items, proposals=proposals)
 
 
 def check_method(name: str, options: dict[str, Any], registry: Any = None) -> None:
@@ -299,6 +314,8 @@ class CombinationBench:
     ``sequences`` holds ``(VOSSequence, Video, prompts)``; ``common`` overrides apply to every combination,
     ``combo`` are this combination's own (they name it)."""
 
+    accuracy_columns: tuple[str, ...] = ("J&F", "J", "F")  #: the accuracy its result rows report
+
     def __init__(self, common: list[str], combo: list[str], sequences: list[tuple[Any, Any, list]],
                  config_file: Optional[str] = None, exclude_first_last: bool = True):
         from omegaconf import OmegaConf
@@ -341,8 +358,6 @@ class CombinationBench:
 
     def run_pass(self) -> None:
         """One timed pass over every sequence (in this process); the first pass is also scored."""
-        from sampt.evaluation.run import predict_sequence
-
         first = not self.totals
         elapsed = cpu = 0.0
         stages = dict.fromkeys(STAGES, 0.0)
@@ -385,12 +400,12 @@ class CombinationBench:
 
     def _score(self, seq: Any, frames: int, objects: int, labels: Any, seconds: float, node: str = "") -> None:
         from sampt.evaluation.metrics import global_scores
-        from sampt.evaluation.scoring import score_label_maps
+        from sampt.evaluation.scorers import score_prediction
 
         if not seq.has_ground_truth:
             return
         index = {t: k for k, t in enumerate(seq.eval_frames)}
-        scores = score_label_maps(seq, lambda t: labels[index[t]], self.exclude_first_last)
+        scores = score_prediction(seq, lambda t: labels[index[t]], self.exclude_first_last)
         self.object_scores.extend(scores)
         g = global_scores(scores)
         row = {"name": self.name, "sequence": seq.name, "frames": frames, "objects": objects, "J&F": g["J&F-Mean"],
@@ -504,28 +519,34 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
     with tempfile.TemporaryDirectory(prefix="sampt-bench-") as work:
         dataset = prepare_dataset(plan.dataset, dataset_root, Path(work))
         dataset.select(plan.sequences)
-        if not dataset.scored_locally:
-            raise UsageError(f"{dataset.name} {dataset.split} has no public annotations; benchmark on a split "
-                             "that can be scored locally (DAVIS val, synthetic)")
-        from sampt.evaluation.run import object_prompts
+        if getattr(dataset, "kind", "") == "vis":  # UVO: video instance segmentation
+            from sampt.evaluation.vis_bench import prepare_vis_benches
 
-        sequences = [(seq, seq.video(), object_prompts(seq)) for seq in dataset]
-        if not sequences:
-            raise UsageError("the benchmark dataset has no sequences")
-        benches = [CombinationBench(plan.common, combo, sequences, plan.pipeline_config, dataset.exclude_first_last)
-                   for combo in plan.combos]
+            if plan.executor.name != "local":
+                raise UsageError(f"executor={plan.executor.name} does not run video instance segmentation yet; "
+                                 "benchmark uvo with the local executor")
+            benches: list[CombinationBench] = prepare_vis_benches(dataset, plan.common, plan.combos, plan.pipeline_config,
+                                                                   plan.vis, plan.proposals)
+        else:
+            if not dataset.scored_locally:
+                raise UsageError(f"{dataset.name} {dataset.split} has no public annotations; benchmark on a split "
+                                 "that can be scored locally (DAVIS val, synthetic)")
+            sequences = [(seq, seq.video(), object_prompts(seq)) for seq in dataset]
+            if not sequences:
+                raise UsageError("the benchmark dataset has no sequences")
+            benches = [CombinationBench(plan.common, combo, sequences, plan.pipeline_config, dataset.exclude_first_last)
+                       for combo in plan.combos]
+        sequences = benches[0].sequences
         if plan.executor.name == "local":
             summary = None
-            bar = None
-            if progress:
-                from tqdm import tqdm
+            from sampt.progress import progress_bar
 
-                bar = tqdm(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass")
+            bar = progress_bar(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass", enabled=progress,
+                               leave=True)
             try:
                 run_grid(benches, plan.repeats, plan.warmup, plan.interleave, bar)
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
         else:
             if plan.interleave:
                 log.warning("interleave has no effect with executor=%s: each (combination, sequence) runs its "

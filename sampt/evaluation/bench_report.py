@@ -29,7 +29,26 @@ DIGITS = {"J&F": 3, "J": 3, "F": 3, "fps_median": 1, "fps_best": 1, "peak_rss_mi
           "peak_gpu_mib": 0, "fps_predicted": 1, "prediction_error_pct": 0,
           **{c: 4 for c in PREDICTED_COLUMNS if "spf_" in c},
           **{c: 4 for c in RUN_COLUMNS if "spf_" in c}}
+DIGITS.update({"AP": 3, "AP50": 3, "AR10": 3})
 PLOT_NAME = "speed_accuracy.png"
+VOS_ACCURACY = ("J&F", "J", "F")
+VIS_ACCURACY = ("AP", "AP50", "AR10")  #: video instance segmentation rows (``sampt bench --dataset uvo``)
+
+
+def accuracy_of(rows: Sequence[dict]) -> tuple[str, ...]:
+    """The accuracy columns the rows carry: J&F, J, F (VOS) or AP, AP50, AR10 (VIS)."""
+    return VIS_ACCURACY if rows and "AP" in rows[0] and "J&F" not in rows[0] else VOS_ACCURACY
+
+
+def with_accuracy(columns: Sequence[str], rows: Sequence[dict]) -> tuple[str, ...]:
+    """``columns`` with the VOS accuracy columns replaced by those the rows carry."""
+    out: list[str] = []
+    for c in columns:
+        if c == "J&F":
+            out.extend(accuracy_of(rows))
+        elif c not in ("J", "F"):
+            out.append(c)
+    return tuple(out)
 
 
 def require_matplotlib(pyplot: bool = True) -> Any:
@@ -49,12 +68,13 @@ def require_matplotlib(pyplot: bool = True) -> Any:
 
 
 def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
-    """Scatter of J&F against FPS (log scale when the FPS span an order of magnitude), one labelled point
-    per combination or whole method."""
+    """Scatter of J&F (AP for VIS) against FPS (log scale when the FPS span an order of magnitude), one
+    labelled point per combination or whole method."""
     plt = require_matplotlib()
+    metric = accuracy_of(rows)[0]
     fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
     for r in rows:
-        x, y = r["fps_median"], r["J&F"]
+        x, y = r["fps_median"], r.get(metric)
         if y is None or not np.isfinite(y):
             continue
         ax.scatter([x], [100 * y], s=40)
@@ -65,7 +85,7 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
         ax.set_xscale("log")
     ax.margins(x=0.25, y=0.15)
     ax.set_xlabel(f"frames per second (whole pipeline, median of passes{'; log scale' if log_scale else ''})")
-    ax.set_ylabel("J&F (%)")
+    ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -89,7 +109,10 @@ def markdown_report(rows: Sequence[dict], meta: dict) -> str:
              f"{meta['repeats']} timed passes{' (interleaved across combinations)' if meta.get('interleave') else ''}; "
              f"seed {meta['seed']}.{ran_on}",
              "",
-             "J&F, J, F: DAVIS protocol (first and last frames excluded). FPS: frames per wall-clock second of the "
+             ("AP, AP50, AR10: class-agnostic video instance segmentation (YouTube-VIS evaluation, video mask IoU; "
+              "proposal generation is timed in spf_other). " if accuracy_of(rows) == VIS_ACCURACY else
+              "J&F, J, F: DAVIS protocol (first and last frames excluded). ") +
+             "FPS: frames per wall-clock second of the "
              "whole pipeline (median and best pass). spf_*: wall-clock seconds per frame (median pass) in total and by "
              "stage; cpu_spf_median: process CPU seconds per frame (all threads; less sensitive to other load on the "
              "machine). "
@@ -104,8 +127,9 @@ def markdown_report(rows: Sequence[dict], meta: dict) -> str:
 
 
 def table_columns(rows: Sequence[dict]) -> tuple[str, ...]:
-    """:data:`TABLE_COLUMNS`, and the prediction's columns when the rows have them."""
-    return TABLE_COLUMNS + tuple(c for c in PREDICTION_COLUMNS if any(c in r for r in rows))
+    """:data:`TABLE_COLUMNS` with the rows' accuracy columns, and the prediction's columns when the rows
+    have them."""
+    return with_accuracy(TABLE_COLUMNS, rows) + tuple(c for c in PREDICTION_COLUMNS if any(c in r for r in rows))
 
 
 def terminal_table(rows: Sequence[dict]) -> str:
@@ -129,7 +153,7 @@ def write_bench_report(out_dir: Path, rows: Sequence[dict], per_sequence: Sequen
     """Write ``runs.csv``, ``runs.json``, ``results.md`` and (``plot``) the speed/accuracy plot, each
     atomically; returns the names written."""
     out_dir = Path(out_dir)
-    write_csv(out_dir / "runs.csv", rows, RUN_COLUMNS)
+    write_csv(out_dir / "runs.csv", rows, with_accuracy(RUN_COLUMNS, rows))
     write_json(out_dir / "runs.json", {"meta": meta, "runs": list(rows), "per_sequence": list(per_sequence)})
     with atomic_file(out_dir / "results.md") as tmp:
         tmp.write_text(markdown_report(rows, meta))

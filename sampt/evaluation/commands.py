@@ -16,14 +16,25 @@ EXECUTOR_HELP = ("executor=local (default) runs here; executor=ray spreads seque
                  "executor.workers=N, executor.cpus_per_task=1, executor.gpus_per_task=0, executor.max_retries=2.")
 
 
+def _add_epilog(p: argparse.ArgumentParser, text: str) -> None:
+    """Put ``text`` (wrapped) before the examples a command's parser already has."""
+    import textwrap
+
+    text = textwrap.fill(text, 100)
+    p.epilog = f"{text}\n\n{p.epilog}" if p.epilog else text
+
+
 # -- sampt score ------------------------------------------------------------------------------------
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence, "
+                   "or the output folder of `sampt run` (its masks/<sequence>/ are scored) (uvo: a YouTube-VIS "
+                   "results JSON, or the folder holding results.json)")
     p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root (DAVIS: holds JPEGImages/, "
                    "Annotations/, ImageSets/)")
     p.add_argument("--dataset", default="davis", help="davis (with --year), davis2016, davis2017, youtubevos2019 "
-                   "(train split only; val/test are scored by the server), mose (default: davis)")
+                   "(train split, or valid with a local copy of its annotations: G over seen/unseen), mose, bdd100k (J&F per "
+                   "visibility bucket), uvo (class-agnostic AP/AR) (default: davis)")
     p.add_argument("--year", default="2017", choices=["2016", "2017"], help="DAVIS year (default 2017)")
     p.add_argument("--split", default=None, help="split (default: val for DAVIS)")
     p.add_argument("--sequences", default=None, help="comma-separated sequences to score (default: all)")
@@ -33,13 +44,29 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
-    from sampt.evaluation.scoring import score_results
+    from sampt.evaluation.scorers import score_dataset
+    from sampt.evaluation.scoring import run_folder_sequences
     from sampt.outputs import check_output_path
 
     check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
-    dataset.select([s for s in (args.sequences or "").split(",") if s])
-    report = score_results(args.results_dir, dataset, progress=not args.no_progress)
+    names = [s for s in (args.sequences or "").split(",") if s]
+    results_dir = args.results_dir
+    run = run_folder_sequences(results_dir)
+    if run is not None:  # the folder of a `sampt run`: score the sequence(s) it holds
+        results_dir, found = run
+        names = names or found
+    dataset.select(names)
+    if getattr(dataset, "kind", "") == "vis":  # UVO: a YouTube-VIS results JSON
+        from sampt.evaluation.report import text_table
+        from sampt.evaluation.vis_run import SCORE_COLUMNS, score_vis_file
+
+        scores, g = score_vis_file(args.results_dir, dataset, args.csv_dir, progress=not args.no_progress)
+        print(f"class-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
+        print(text_table([scores], SCORE_COLUMNS))
+        print(f"\nGlobal results saved in {g}")
+        return 0
+    report = score_dataset(results_dir, dataset, progress=not args.no_progress)
     print(report.format(f"{dataset.name} {dataset.split}"))
     g, s = report.write_csvs(args.csv_dir or args.results_dir, dataset.split)
     print(f"\nGlobal results saved in {g}\nPer-sequence results saved in {s}")
@@ -51,8 +78,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root folder")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose, split=val, and config "
-                        "overrides (tracker=lk segmenter=grabcut pipeline.positive_points=8 ...)")
+                   help="dataset=davis2017|davis2016|youtubevos2018|youtubevos2019|mose|bdd100k|uvo, split=val, "
+                        "task=vos|vis (uvo: vis; vis.points_per_side=16 vis.track_nms_thresh=0.7 ..., "
+                        "proposals=FILE), and config overrides (tracker=lk segmenter=grabcut "
+                        "pipeline.positive_points=8 ...)")
     p.add_argument("--output", "-o", default=None,
                    help="results folder (default: sampt-output/eval/<dataset>-<split>-<tracker>-<segmenter>)")
     p.add_argument("--sequences", default=None, help="comma-separated sequences to run (default: all)")
@@ -62,7 +91,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--zip", action="store_true", help="YouTube-VOS/MOSE: also zip the submission")
     p.add_argument("--no-score", action="store_true", help="write the results only")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.epilog = EXECUTOR_HELP
+    _add_epilog(p, EXECUTOR_HELP)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -73,7 +102,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     outcome = run_eval(args.dataset_root, args.overrides, output=args.output, sequences=args.sequences,
                        config_file=args.config, overwrite=args.overwrite, score=not args.no_score,
                        progress=not args.no_progress)
-    dataset, out_dir, summary = outcome.dataset, outcome.out_dir, outcome.summary
+    dataset, out_dir = outcome.dataset, outcome.out_dir
+    if getattr(dataset, "kind", "") == "vis":  # video instance segmentation
+        from sampt.evaluation.vis_run import ROW_COLUMNS, SCORE_COLUMNS
+
+        print(text_table(outcome.rows, ROW_COLUMNS))
+        if outcome.scores is not None:
+            print(f"\nclass-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
+            print(text_table([outcome.scores], SCORE_COLUMNS))
+        print(f"\nresults written to {outcome.results_path}"
+              + (f"; scores in {', '.join(p.name for p in outcome.score_files)}" if outcome.score_files else ""))
+        return 0
+    summary = outcome.summary
     columns = sequence_columns(outcome.rows)
     if summary.failures:
         _print_failures(summary)
@@ -118,7 +158,8 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", default=None,
                    help=f"bench config: a YAML file or a name in configs/bench/ (default: {DEFAULT_CONFIG})")
     p.add_argument("--dataset-root", default=None, help="dataset root (default: the config's; synthetic needs none)")
-    p.add_argument("--dataset", default=None, help="dataset name (synthetic, davis2017, davis2016, ...)")
+    p.add_argument("--dataset", default=None, help="dataset name (synthetic, davis2017, davis2016, mose, bdd100k, "
+                   "uvo: video instance segmentation with vis.KEY=VALUE / proposals=FILE overrides, ...)")
     p.add_argument("--split", default=None, help="dataset split")
     p.add_argument("--sequences", default=None, help="comma-separated sequences (default: all)")
     p.add_argument("--trackers", default=None, help="comma-separated trackers (replaces the config's grid axis)")
@@ -142,7 +183,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="component timings file for --predict (default: OUTPUT/component_timings.json); "
                         "components already in it are not measured again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.epilog = EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor."
+    _add_epilog(p, EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor.")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -213,7 +254,12 @@ def register_commands(cli) -> None:
         description="Score RESULTS_DIR/<sequence>/<frame>.png label maps against a dataset's annotations, as the "
                     "official DAVIS evaluation does (semi-supervised: first and last frames excluded). Prints "
                     "per-object and global J, F (mean, recall, decay) and J&F, and writes "
-                    "global_results-<split>.csv and per-sequence_results-<split>.csv beside the results.")
+                    "global_results-<split>.csv and per-sequence_results-<split>.csv beside the results.",
+        epilog="""examples:
+  sampt score results/ DAVIS_ROOT                       # results/<sequence>/<frame>.png, DAVIS 2017 val
+  sampt run DAVIS_ROOT/JPEGImages/480p/bear --mask DAVIS_ROOT/Annotations/480p/bear/00000.png -o out/
+  sampt score out/ DAVIS_ROOT                           # scores the sequence(s) in out/masks/
+  sampt score results/ DAVIS_ROOT --year 2016 --sequences bear,camel""")
     add_score_arguments(p)
     p.set_defaults(func=cmd_score)
 
@@ -222,7 +268,10 @@ def register_commands(cli) -> None:
         description="Run SAM-PT over every sequence of a dataset (each object prompted with its mask on the frame "
                     "where it first appears), write DAVIS result PNGs (or the YouTube-VOS submission layout) and "
                     "print per-sequence and overall scores. Resumable: sequences whose outputs are complete are "
-                    "skipped; each sequence is written atomically.")
+                    "skipped; each sequence is written atomically.",
+        epilog="""examples:
+  sampt eval DAVIS_ROOT dataset=davis2017 split=val tracker=lk segmenter=grabcut
+  sampt eval YTVOS_ROOT dataset=youtubevos2019 split=valid --zip tracker=cotracker3_offline segmenter=sam_vit_h""")
     add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
 
@@ -230,6 +279,9 @@ def register_commands(cli) -> None:
         "bench", help="speed/accuracy grid over trackers x segmenters x pipeline options",
         description="Benchmark a grid of configurations on a dataset (a synthetic DAVIS-layout set by default): "
                     "J&F, J, F, FPS, seconds per frame by stage, peak memory, with warm-up and repeats. Writes "
-                    "CSV, JSON, a Markdown table and a speed-vs-accuracy plot.")
+                    "CSV, JSON, a Markdown table and a speed-vs-accuracy plot.",
+        epilog="""examples:
+  sampt bench                                   # the weightless grid on synthetic clips
+  sampt bench --config davis2017 --dataset-root DAVIS_ROOT""")
     add_bench_arguments(p)
     p.set_defaults(func=cmd_bench)

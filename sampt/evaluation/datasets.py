@@ -10,7 +10,12 @@ Layouts::
                ROOT/ImageSets/<year>/<split>.txt      (2016: every non-zero label is object 1)
     YouTube-VOS ROOT/<split>/JPEGImages/<seq>/<frame>.jpg  ROOT/<split>/Annotations/<seq>/<frame>.png
                ROOT/<split>/meta.json  {"videos": {seq: {"objects": {"1": {"frames": [...]}}}}}
-    MOSE       as YouTube-VOS; without meta.json the objects are found by scanning the annotations.
+    MOSE       as YouTube-VOS, with the split files ROOT/meta_<split>.json (or <split>/meta.json); without
+               one the objects are found by scanning the annotations.
+    BDD100K    ROOT[/<split>]/JPEGImages/<seq>/<frame>.jpg  ROOT[/<split>]/Annotations/<seq>/<frame>.png, every
+               frame annotated (the VOS set SAM-PT builds from the seg_track_20 bitmasks); objects enter at
+               any frame and are prompted on the first frame they appear.
+    UVO        video instance segmentation, see :mod:`sampt.evaluation.uvo`.
 """
 from __future__ import annotations
 
@@ -24,13 +29,13 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.io import IMAGE_SUFFIXES, read_video
+from sampt.io import IMAGE_SUFFIXES, natural_key, read_video
 from sampt.types import Video
 
 log = logging.getLogger(__name__)
 
 VOID_LABEL = 255
-DATASETS = ("davis2016", "davis2017", "youtubevos2018", "youtubevos2019", "mose")
+DATASETS = ("davis2016", "davis2017", "youtubevos2018", "youtubevos2019", "mose", "bdd100k", "uvo")
 
 
 @dataclass
@@ -68,7 +73,10 @@ def read_annotation(path: str | os.PathLike) -> np.ndarray:
 class VOSSequence:
     """One sequence of a dataset. Frame ``names`` are file stems (``00000``); ``eval_frames`` are the
     indices of the frames predictions are written for (every frame for DAVIS, the frames listed in
-    ``meta.json`` for YouTube-VOS)."""
+    ``meta.json`` for YouTube-VOS); ``protocol`` names how it is scored (``davis``: the objects' frames after
+    their prompt, DAVIS statistics; ``bdd100k``: every frame, with visibility-duration buckets)."""
+
+    protocol = "davis"
 
     def __init__(self, name: str, frame_files: Sequence[Path], annotation_dir: Path, object_ids: Sequence[int],
                  first_frames: dict[int, int], eval_frames: Optional[Sequence[int]] = None,
@@ -96,7 +104,8 @@ class VOSSequence:
         video = read_video(folder, max_frames=max_frames)
         if max_frames is None and len(video) != len(self.frame_files):
             raise UsageError(f"sequence {self.name}: decoded {len(video)} frames, expected {len(self.frame_files)}")
-        return Video(video.frames, fps=video.fps, name=self.name)
+        video.name = self.name  # (a long sequence stays in its on-disk cache: no copy)
+        return video
 
     def annotation(self, index: int) -> np.ndarray:
         """The annotation label map of frame ``index`` (void 255 set to 0; merged to 0/1 for DAVIS 2016)."""
@@ -176,7 +185,8 @@ class VOSDataset:
 def _frames_in(folder: Path, what: str) -> list[Path]:
     if not folder.is_dir():
         raise UsageError(f"{what}: frame folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+                   key=lambda p: natural_key(p.name))  # the order sampt.io reads frame folders in
     if not files:
         raise UsageError(f"{what}: frame folder {folder} holds no images")
     return files
@@ -261,9 +271,29 @@ class YouTubeVOSDataset(VOSDataset):
         else:
             names = sorted(p.name for p in self.image_dir.iterdir() if p.is_dir())
         super().__init__(name, root, split, names)
-        # the server scores valid/test; a split with full annotations (train) can be scored here
-        self.scored_locally = split == "train"
+        # the server scores valid/test; a split with full annotations (train, or a user's local copy of the
+        # valid annotations) can be scored here
+        self.scored_locally = split == "train" or self._has_full_annotations()
         self.exclude_first_last = False
+
+    def _has_full_annotations(self) -> bool:
+        """Whether the first sequence has annotation PNGs beyond its objects' first frames (the public
+        valid/test splits annotate only those)."""
+        if not self.meta or not self.sequences:
+            return False
+        name = self.sequences[0]
+        firsts = {min(o["frames"]) for o in self.meta[name].get("objects", {}).values() if o.get("frames")}
+        folder = self.annotation_root / name
+        return folder.is_dir() and len(list(folder.glob("*.png"))) > len(firsts)
+
+    def categories(self) -> dict[tuple[str, int], str]:
+        """``(sequence, object id) -> category`` from ``meta.json`` (empty without one)."""
+        out = {}
+        for seq, v in (self.meta or {}).items():
+            for key, obj in v.get("objects", {}).items():
+                if "category" in obj:
+                    out[(seq, int(key))] = str(obj["category"])
+        return out
 
     def sequence(self, name: str) -> VOSSequence:
         if name not in self.sequences:
@@ -301,6 +331,54 @@ class YouTubeVOSDataset(VOSDataset):
         return VOSSequence(name, frames, ann_dir, ids, first, eval_frames=eval_frames, annotated_frames=annotated)
 
 
+class BDD100KDataset(VOSDataset):
+    """BDD100K VOS as SAM-PT's evaluation builds it from the seg_track_20 bitmasks: every frame annotated,
+    objects entering at any frame (each prompted on its first frame), scored on every later frame with
+    J&F split by how long the object is visible (:mod:`sampt.evaluation.metrics_bdd100k`)."""
+
+    exclude_first_last = False
+
+    def __init__(self, root: str | os.PathLike, split: str = "val"):
+        root = Path(root)
+        if not root.is_dir():
+            raise UsageError(f"BDD100K root {root} does not exist (expected [<split>/]JPEGImages/<seq>/ and "
+                             "[<split>/]Annotations/<seq>/ inside, as SAM-PT's "
+                             "bdd100k_from_instance_seg_to_vos_annotations script writes them)")
+        base = root / split if (root / split / "Annotations").is_dir() else root
+        self.image_dir, self.annotation_root = base / "JPEGImages", base / "Annotations"
+        for d in (self.image_dir, self.annotation_root):
+            if not d.is_dir():
+                have = sorted(p.name for p in root.iterdir() if (p / "Annotations").is_dir())
+                raise UsageError(f"BDD100K {split}: folder {d} is missing (expected {root}/{split}/JPEGImages and "
+                                 f"{root}/{split}/Annotations, or JPEGImages/ and Annotations/ directly in {root})"
+                                 + (f"; splits found: {', '.join(have)}" if have else ""))
+        names = sorted(p.name for p in self.annotation_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not names:
+            raise UsageError(f"BDD100K {split}: {self.annotation_root} holds no sequence folders")
+        super().__init__("bdd100k", root, split, names)
+
+    def sequence(self, name: str) -> VOSSequence:
+        if name not in self.sequences:
+            raise UsageError(f"sequence {name!r} is not in BDD100K {self.split}")
+        frames = _frames_in(self.image_dir / name, f"BDD100K sequence {name}")
+        ann_dir = self.annotation_root / name
+        missing = [p.stem for p in frames if not (ann_dir / f"{p.stem}.png").is_file()]
+        if missing:
+            raise UsageError(f"BDD100K sequence {name}: annotation {ann_dir / missing[0]}.png is missing (every "
+                             f"frame must be annotated; {len(missing)} of {len(frames)} are missing)")
+        first: dict[int, int] = {}
+        for t, p in enumerate(frames):
+            for i in np.unique(read_annotation(ann_dir / f"{p.stem}.png")):
+                if i not in (0, VOID_LABEL) and int(i) not in first:
+                    first[int(i)] = t
+        if not first:
+            raise UsageError(f"BDD100K sequence {name} has no annotated object")
+        ids = sorted(first)
+        seq = VOSSequence(name, frames, ann_dir, ids, first)
+        seq.protocol = "bdd100k"
+        return seq
+
+
 def open_dataset(dataset: str, root: str | os.PathLike, split: Optional[str] = None,
                  year: Optional[int | str] = None) -> VOSDataset:
     """Open ``dataset`` (``davis2016``, ``davis2017``, ``davis`` + ``year``, ``youtubevos2018``,
@@ -315,4 +393,10 @@ def open_dataset(dataset: str, root: str | os.PathLike, split: Optional[str] = N
         return YouTubeVOSDataset(root, split=split or "valid", name=f"youtubevos{y}")
     if key == "mose":
         return YouTubeVOSDataset(root, split=split or "valid", name="mose")
+    if key == "bdd100k":
+        return BDD100KDataset(root, split=split or "val")
+    if key == "uvo":
+        from sampt.evaluation.uvo import UVODataset
+
+        return UVODataset(root, split=split or "val")  # type: ignore[return-value]
     raise UsageError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")

@@ -9,6 +9,7 @@ line as ``executor=ray executor.address=auto executor.workers=8 executor.gpus_pe
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import platform
 import time
@@ -19,11 +20,13 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.evaluation.inference import SequenceInput, predict_sequence
 from sampt.evaluation.measure import STAGES, PeakMemory, Stopwatch
 
 log = logging.getLogger(__name__)
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = {"local": "sampt.evaluation.executors:LocalExecutor", "ray": "sampt.evaluation.ray_executor:RayExecutor"}
+"""``executor=NAME`` -> the class that runs jobs, as ``module:Class`` (imported when chosen)."""
 
 
 @dataclass
@@ -87,17 +90,6 @@ def split_executor_overrides(overrides: Sequence[str]) -> tuple[ExecutorSpec, li
 
 
 # -- the work ---------------------------------------------------------------------------------------
-
-@dataclass
-class SequenceInput:
-    """Everything a worker needs to run one sequence (it travels through Ray's object store): the decoded
-    video, the objects' prompts and which frames to return labels for."""
-
-    name: str
-    video: Any
-    prompts: list
-    eval_frames: list[int]
-
 
 @dataclass
 class Job:
@@ -183,8 +175,6 @@ class Worker:
     def run(self, inp: SequenceInput, repeats: int = 1, warmup: int = 0, combo: str = "") -> JobResult:
         """Run the sequence ``repeats`` times (after ``warmup`` untimed runs on this worker's first
         sequence) and return the first run's labels with every run's timings."""
-        from sampt.evaluation.run import predict_sequence
-
         if not self.warmed:
             for _ in range(warmup):
                 self.pipeline.run(inp.video, inp.prompts)
@@ -262,9 +252,6 @@ class LocalExecutor:
 
 
 def make_executor(spec: ExecutorSpec) -> Any:
-    """The executor ``spec`` names (Ray is imported only for ``executor=ray``)."""
-    if spec.name == "ray":
-        from sampt.evaluation.ray_executor import RayExecutor
-
-        return RayExecutor(spec)
-    return LocalExecutor(spec)
+    """The executor ``spec`` names, built from :data:`EXECUTORS` (Ray is imported only for ``executor=ray``)."""
+    module, _, name = EXECUTORS[spec.name].partition(":")
+    return getattr(importlib.import_module(module), name)(spec)

@@ -1,9 +1,8 @@
-"""``sampt eval``: run the pipeline over a dataset, write result PNGs, score them.
+"""``sampt eval``: run the pipeline over a dataset (one sequence at a time here, or spread over a Ray
+cluster: :mod:`sampt.evaluation.executors`), write result PNGs as sequences finish, score them.
 
-Protocol (semi-supervised VOS): each object is prompted with its annotated mask on the frame where it first
-appears. The output label map of a frame gives each pixel to the object with the highest positive logit;
-an object is absent before its prompt frame, and on its prompt frame it is exactly its given mask (the usual
-convention; DAVIS never scores that frame). Outputs are written for the frames the dataset scores.
+The protocol of one sequence's run is in :mod:`sampt.evaluation.inference`. Outputs are written for the
+frames the dataset scores.
 """
 from __future__ import annotations
 
@@ -13,30 +12,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
-
 from sampt.errors import UsageError
-from sampt.outputs import atomic_file, check_output_path
-from sampt.evaluation.datasets import VOSDataset, VOSSequence, open_dataset
-from sampt.evaluation.measure import Stopwatch
+from sampt.evaluation.datasets import VOSDataset, open_dataset
+from sampt.evaluation.inference import sequence_input
 from sampt.evaluation.report import write_csv
-from sampt.evaluation.writers import resize_labels, sequence_complete, write_sequence
+from sampt.evaluation.writers import sequence_complete, write_sequence
+from sampt.outputs import atomic_file, check_output_path
 
 log = logging.getLogger(__name__)
 
-DATASET_KEYS = ("dataset", "split", "year")
+DATASET_KEYS = ("dataset", "split", "year", "task")
 SEQUENCE_COLUMNS = ("Sequence", "Frames", "Objects", "J&F-Mean", "J-Mean", "F-Mean", "Seconds", "FPS")
-
-
-@dataclass
-class SequencePrediction:
-    """Label maps of a sequence's scored frames (``labels`` ``(len(eval_frames), H, W)`` uint8), the
-    pipeline's result, and the wall-clock and process CPU seconds of ``SamPt.run``."""
-
-    labels: np.ndarray
-    result: Any
-    seconds: float
-    cpu_seconds: float = float("nan")
 
 
 def split_dataset_overrides(overrides: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -52,54 +38,9 @@ def split_dataset_overrides(overrides: Sequence[str]) -> tuple[dict[str, str], l
     return picked, rest
 
 
-def object_prompts(seq: VOSSequence) -> list:
-    """Each object's :class:`~sampt.pipeline.ObjectPrompt`: its mask on its first-appearance frame."""
-    from sampt.pipeline import ObjectPrompt
-
-    return [ObjectPrompt(object_id=m.object_id, frame=m.frame, mask=m.mask) for m in seq.initial_masks()]
-
-
-def predict_sequence(pipeline: Any, seq: VOSSequence, video: Any = None, prompts: Optional[list] = None,
-                     progress: bool = False) -> SequencePrediction:
-    """Run ``pipeline`` on one sequence and return the label maps of its scored frames."""
-    import cv2
-
-    video = seq.video() if video is None else video
-    prompts = object_prompts(seq) if prompts is None else prompts
-    # OpenCV's global RNG (e.g. GrabCut's k-means initialisation) would make a sequence's result depend on
-    # what ran before it; reseed it so every sequence is reproducible whatever the order (resumed runs,
-    # benchmark passes)
-    cv2.setRNGSeed(int(getattr(pipeline, "seed", 0) or 0))
-    with Stopwatch() as sw:
-        result = pipeline.run(video, prompts, progress=progress)
-    labels = result.label_maps()
-    ids = list(result.object_ids)
-    H, W = prompts[0].mask.shape
-    out = np.zeros((len(seq.eval_frames), H, W), np.uint8)
-    first = {p.object_id: p.frame for p in prompts}
-    for k, t in enumerate(seq.eval_frames):
-        lab = resize_labels(labels[t], H, W)
-        for oid in ids:  # no object before it appears
-            if t < first[oid]:
-                lab = np.where(lab == oid, 0, lab).astype(np.uint8)
-        for p in prompts:  # on its prompt frame an object is exactly its given mask
-            if p.frame == t:
-                lab = np.where(lab == p.object_id, 0, lab)
-                lab = np.where(p.mask, np.uint8(p.object_id), lab).astype(np.uint8)
-        out[k] = lab
-    return SequencePrediction(out, result, sw.seconds, sw.cpu_seconds)
-
-
 def sequence_columns(rows: Sequence[dict]) -> list[str]:
     """:data:`SEQUENCE_COLUMNS`, and ``Node`` when the rows were measured by a distributed executor."""
     return list(SEQUENCE_COLUMNS) + (["Node"] if any("Node" in r for r in rows) else [])
-
-
-def sequence_input(seq: VOSSequence) -> Any:
-    """What a worker needs to run ``seq`` (decoded video, prompts, scored frames), read from disk."""
-    from sampt.evaluation.executors import SequenceInput
-
-    return SequenceInput(seq.name, seq.video(), object_prompts(seq), list(seq.eval_frames))
 
 
 @dataclass
@@ -135,8 +76,21 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
 
     spec, overrides = split_executor_overrides(overrides)
     picked, overrides = split_dataset_overrides(overrides)
+    task = picked.get("task", "vis" if picked.get("dataset", "").lower() == "uvo" else "vos").lower()
+    if task not in ("vos", "vis"):
+        raise UsageError(f"task must be vos or vis, got {task!r}")
+    if task == "vis":  # video instance segmentation: proposals, tracks, YouTube-VIS results
+        from sampt.evaluation.vis_run import run_vis_eval
+
+        if spec.name != "local" or executor is not None:
+            raise UsageError(f"executor={spec.name} does not run video instance segmentation yet; use the local one")
+
+        return run_vis_eval(dataset_root, picked, overrides, output, sequences, config_file, overwrite,  # type: ignore[return-value]
+                            score, progress)
     dataset = open_dataset(picked.get("dataset", "davis2017"), dataset_root, split=picked.get("split"),
                            year=picked.get("year"))
+    if getattr(dataset, "kind", "") == "vis":
+        raise UsageError(f"{dataset.name} is a video instance segmentation dataset: use task=vis")
     dataset.select([s for s in (sequences or "").split(",") if s])
     cfg = compose(overrides, config_file=config_file)
     out_dir = Path(output or f"sampt-output/eval/{dataset.name}-{dataset.split}-{cfg.tracker.name}-{cfg.segmenter.name}")
@@ -187,13 +141,13 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     table = [rows[n] for n in dataset.sequences]
     if not dataset.scored_locally or not score:
         return EvalOutcome(dataset, out_dir, table, summary=summary)
-    from sampt.evaluation.scoring import score_results
+    from sampt.evaluation.scorers import score_dataset
 
     if failed:  # score what is complete; the failures are in the summary
         dataset.select([n for n in dataset.sequences if n not in failed])
     if not dataset.sequences:
         return EvalOutcome(dataset, out_dir, table, summary=summary)
-    report = score_results(out_dir, dataset, progress=False)
+    report = score_dataset(out_dir, dataset, progress=False)
     per_seq = {r["Sequence"]: r for r in report.sequence_rows()}
     for r in table:
         r.update({k: v for k, v in per_seq.get(r["Sequence"], {}).items() if k != "Objects"})

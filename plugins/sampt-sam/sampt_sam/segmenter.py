@@ -18,11 +18,12 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Annotated, Any, Optional, Sequence
 
 import numpy as np
 import torch
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import ImageEmbedding, Segmenter
 from sampt.types import PointTransform, Prediction, Prompt
 from sampt.weights import load_checkpoint
@@ -104,7 +105,7 @@ class SamSegmenter(Segmenter):
     low_res_size = (256, 256)
 
     def __init__(self, variant: str = "sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
-                 precision: str = "float32", max_batch: int = 64):
+                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64):
         super().__init__()
         v = variant_named(variant, self.hq)
         dev = pick_device(device)
@@ -168,24 +169,34 @@ class SamSegmenter(Segmenter):
 
     # --- decoding ---------------------------------------------------------------------------------
     def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
+        return [c[0] for c in self._decode_grouped(embedding, prompts, multimask=False)]
+
+    def decode_candidates(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[list[Prediction]]:
+        """SAM's three multimask outputs per prompt (``multimask_output=True``)."""
+        return self._decode_grouped(embedding, prompts, multimask=True)
+
+    def _decode_grouped(self, embedding: ImageEmbedding, prompts: Sequence[Prompt],
+                        multimask: bool) -> list[list[Prediction]]:
         data = embedding.data
         if not isinstance(data, SamEmbedding):
             raise TypeError(f"{self.variant.name} can only decode embeddings made by its own encode(), "
                             f"got {type(data).__name__}")
-        out: list[Optional[Prediction]] = [None] * len(prompts)
+        out: list[Optional[list[Prediction]]] = [None] * len(prompts)
         groups: dict[tuple[int, bool, bool], list[int]] = {}
         for i, p in enumerate(prompts):
             groups.setdefault((len(p.points), p.box is not None, p.mask_logits is not None), []).append(i)
         for members in groups.values():
             for start in range(0, len(members), self.max_batch):
                 chunk = members[start:start + self.max_batch]
-                for i, pred in zip(chunk, self._decode_batch(data, [prompts[i] for i in chunk])):
-                    out[i] = pred
+                for i, preds in zip(chunk, self._decode_batch(data, [prompts[i] for i in chunk], multimask)):
+                    out[i] = preds
         return out  # type: ignore[return-value]
 
     @torch.no_grad()
-    def _decode_batch(self, data: SamEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
-        """One prompt-encoder + mask-decoder call for prompts of one shape (same point count, box, mask)."""
+    def _decode_batch(self, data: SamEmbedding, prompts: Sequence[Prompt],
+                      multimask: bool = False) -> list[list[Prediction]]:
+        """One prompt-encoder + mask-decoder call for prompts of one shape (same point count, box, mask);
+        each prompt's answers (one, or SAM's three with ``multimask``)."""
         dev, first = self.device, prompts[0]
         points = boxes = masks = None
         if len(first.points):
@@ -204,16 +215,17 @@ class SamSegmenter(Segmenter):
             image_pe=self.model.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
-            multimask_output=False,
+            multimask_output=multimask,
         )
         if self.variant.hq:
             kwargs.update(hq_token_only=self.hq_token_only, interm_embeddings=data.interm)
         low_res, iou = self.model.mask_decoder(**kwargs)
         full = self.model.postprocess_masks(low_res, data.input_size, data.original_size)
-        full_np = full[:, 0].float().cpu().numpy()
-        low_np = low_res[:, 0].float().cpu().numpy()
-        iou_np = iou[:, 0].float().cpu().numpy()
-        return [Prediction(full_np[k], low_np[k], float(iou_np[k])) for k in range(len(prompts))]
+        full_np = full.float().cpu().numpy()
+        low_np = low_res.float().cpu().numpy()
+        iou_np = iou.float().cpu().numpy()
+        return [[Prediction(full_np[k, m], low_np[k, m], float(iou_np[k, m])) for m in range(full_np.shape[1])]
+                for k in range(len(prompts))]
 
     def _mask_prompt(self, logits: np.ndarray) -> np.ndarray:
         m = np.asarray(logits, np.float32)
@@ -230,7 +242,8 @@ class HqSamSegmenter(SamSegmenter):
     hq = True
 
     def __init__(self, variant: str = "hq_sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
-                 precision: str = "float32", max_batch: int = 64, hq_token_only: bool = False):
+                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64,
+                 hq_token_only: bool = False):
         self.hq_token_only = bool(hq_token_only)
         super().__init__(variant, checkpoint=checkpoint, device=device, precision=precision, max_batch=max_batch)
 

@@ -202,3 +202,23 @@ def test_missing_default_checkpoint_offline_error(setup, tmp_path, monkeypatch):
         Registry().create("segmenter", setup.variant, device="cpu")
     msg = str(err.value)
     assert spec.filename in msg and spec.url in msg and str(tmp_path / "empty-cache") in msg
+
+
+def test_candidates_match_predictor_multimask(setup):
+    """``decode_candidates``: the multimask answers of ``SamPredictor.predict(multimask_output=True)``: SAM's
+    three; HQ-SAM's decoder keeps SAM's best one (plus its HQ mask), so one."""
+    prompts = [PROMPTS["one_point"](), PROMPTS["box"]()]
+    candidates = setup.segmenter.decode_candidates(setup.embedding, prompts)
+    assert [len(c) for c in candidates] == [1 if setup.hq else 3] * 2
+    kwargs = {"hq_token_only": False} if setup.hq else {}
+    for prompt, cands in zip(prompts, candidates):
+        masks, iou, low = setup.predictor.predict(
+            point_coords=prompt.points if len(prompt.points) else None,
+            point_labels=prompt.labels if len(prompt.points) else None,
+            box=prompt.box, multimask_output=True, return_logits=True, **kwargs)
+        assert len(masks) == len(cands)
+        for k, c in enumerate(cands):
+            err = max(np.abs(c.logits - masks[k]).max(), np.abs(c.low_res_logits - low[k]).max(), abs(c.iou - iou[k]))
+            assert err <= TOL, f"{setup.variant} candidate {k}: {err:.3g}"
+    single = setup.segmenter.decode(setup.embedding, prompts[:1])[0]  # decode stays the single-mask answer
+    setup.check(prompts[0], single)

@@ -1,0 +1,67 @@
+"""Score YouTube-VIS results (``[{"video_id", "score", "segmentations"}]``) class-agnostic against a VIS
+dataset (:class:`~sampt.evaluation.uvo.UVODataset`): decode the RLE masks, compute video mask IoUs, and
+hand them to :mod:`sampt.evaluation.metrics_vis`."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from sampt.errors import UsageError
+from sampt.evaluation.metrics_vis import VideoMatches, video_mask_iou, vis_scores
+from sampt.evaluation.uvo import UVODataset, VISVideo, decode_rle
+
+
+def load_results(path: str | os.PathLike) -> list[dict]:
+    """A YouTube-VIS results JSON: a list of ``{"video_id", "score", "segmentations"}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"results file {path} does not exist")
+    try:
+        results = json.loads(path.read_text())
+    except ValueError as exc:
+        raise UsageError(f"{path} is not JSON ({exc})") from exc
+    if not isinstance(results, list) or any(not isinstance(r, dict) or not {"video_id", "score", "segmentations"} <= set(r)
+                                            for r in results):
+        raise UsageError(f"{path} is not a YouTube-VIS results list ([{{video_id, score, segmentations}}, ...])")
+    return results
+
+
+def score_vis_results(dataset: UVODataset, results: Iterable[dict], max_dets: Sequence[int] = (1, 10, 100),
+                      progress: bool = False) -> dict[str, float]:
+    """Class-agnostic AP / AR of ``results`` on every video of ``dataset``
+    (:mod:`sampt.evaluation.metrics_vis`)."""
+    per_video: dict[int, list[dict]] = {}
+    for r in results:
+        per_video.setdefault(int(r["video_id"]), []).append(r)
+    unknown = sorted(set(per_video) - dataset.all_video_ids)  # results of unselected videos are left out
+    if unknown:
+        raise UsageError(f"results name video {unknown[0]}, which is not in {dataset.json_path}")
+    it: Iterable[VISVideo] = dataset
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(list(dataset), desc="scoring", unit="video")
+    matches = [video_matches(video, per_video.get(video.id, []), max(max_dets)) for video in it]
+    return vis_scores(matches, max_dets)
+
+
+def video_matches(video: VISVideo, results: Sequence[dict], max_det: int = 100) -> VideoMatches:
+    """What the VIS metric needs of one video's results: scores, video IoUs with the true instances
+    (only the top ``max_det`` results by score are decoded), crowd flags."""
+    for r in results:
+        if len(r["segmentations"]) != len(video):
+            raise UsageError(f"a result for video {video.id} has {len(r['segmentations'])} segmentations for "
+                             f"{len(video)} frames")
+    order = np.argsort([-float(r["score"]) for r in results], kind="mergesort")[:max_det]
+    preds = [results[i] for i in order]
+    true = [video.instance_masks(i) for i in video.instances]
+    ious = np.zeros((len(preds), len(true)))
+    for i, r in enumerate(preds):
+        d = np.stack([decode_rle(s, video.height, video.width) for s in r["segmentations"]])
+        for j, g in enumerate(true):
+            ious[i, j] = video_mask_iou(d, g)
+    return VideoMatches([float(r["score"]) for r in preds], ious, [i.iscrowd for i in video.instances])
