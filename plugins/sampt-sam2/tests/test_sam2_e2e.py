@@ -16,7 +16,7 @@ def test_cli_run_sam2_tiny(tmp_path):
                  "segmenter=sam2.1_hiera_tiny", f"segmenter.checkpoint={ckpt}", "segmenter.device=cpu",
                  "tracker=lk"])
     assert code == 0
-    assert len(sorted((out / "masks").glob("*.png"))) == 3
+    assert len(sorted((out / "masks").glob("*/*.png"))) == 3
     summary = json.loads((out / "result.json").read_text())
     assert summary["config"]["segmenter"]["name"] == "sam2.1_hiera_tiny"
     assert summary["encoder_calls"] == 3  # every frame encoded exactly once
