@@ -100,11 +100,10 @@ def _export(page, tmp_path: Path, name: str) -> np.ndarray:
 
     page.click("#export")
     _wait_status(page, "Exported")
-    link = page.locator("#exported a", has_text="masks.zip").first
-    with page.expect_download() as info:
-        link.click()
+    link = page.locator('#exported a[download$="masks.zip"]').last
+    href = link.get_attribute("href")
     archive = tmp_path / f"{name}.zip"
-    info.value.save_as(archive)
+    archive.write_bytes(page.request.get(href).body())
     out = tmp_path / name
     with zipfile.ZipFile(archive) as z:
         z.extractall(out)
