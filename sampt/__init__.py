@@ -7,5 +7,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "hookimpl", "Tracker", "TrackerCapabilities", "TrackStream", "Segmenter", "ImageEmbedding", "PointSampler",
-    "Video", "Tracks", "Prompt", "Prediction", "POSITIVE", "NEGATIVE",
+    "Video", "Tracks", "Prompt", "Prediction", "POSITIVE", "NEGATIVE", "segment", "load_result",
 ]
+
+
+def __getattr__(name: str):
+    """``sampt.segment`` and ``sampt.load_result`` (:mod:`sampt.api`), imported on first use so that
+    ``import sampt`` stays light for plugins."""
+    if name in ("segment", "load_result"):
+        from sampt import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sampt' has no attribute {name!r}")

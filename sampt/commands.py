@@ -1,4 +1,4 @@
-"""sampt's built-in commands: ``run``, ``demo``, ``plugins``, ``weights``, ``config``.
+"""sampt's built-in commands: ``run``, ``demo``, ``export``, ``plugins``, ``weights``, ``config``.
 
 They are registered through the ``register_commands`` hook like any plugin's commands.
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
+from typing import Optional
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -39,65 +39,6 @@ def at_least(minimum: int):
     return parse
 
 
-def parse_points(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """``"x,y;x,y,0"`` -> points ``(K, 2)`` and labels ``(K,)`` (third value: 1 positive, 0 negative)."""
-    points, labels = [], []
-    for item in filter(None, (s.strip() for s in text.split(";"))):
-        parts = item.split(",")
-        try:
-            values = [float(v) for v in parts]
-        except ValueError:
-            raise UsageError(f"point {item!r} is not x,y or x,y,label (e.g. --points '120,80;140,90,0')") from None
-        if len(values) not in (2, 3) or (len(values) == 3 and values[2] not in (0, 1)):
-            raise UsageError(f"point {item!r} is not x,y or x,y,label with label 1 (positive) or 0 (negative)")
-        if not all(np.isfinite(values)):
-            raise UsageError(f"point {item!r} is not a finite position; give pixel coordinates x,y")
-        points.append(values[:2])
-        labels.append(int(values[2]) if len(values) == 3 else 1)
-    if not points:
-        raise UsageError(f"--points {text!r} holds no point")
-    if not any(lab == 1 for lab in labels):
-        raise UsageError(f"--points {text!r} has no positive point; mark the object with at least one x,y")
-    return np.array(points, np.float32), np.array(labels, np.int64)
-
-
-def prompts_from_arguments(args: argparse.Namespace) -> list:
-    """The objects to segment, from ``--mask`` (every object of the mask image: see
-    :func:`sampt.io.read_label_png`) or ``--points``; checked against the video later, by the pipeline."""
-    from sampt.io import read_label_png
-    from sampt.pipeline import ObjectPrompt
-
-    if bool(args.mask) == bool(args.points):
-        raise UsageError("give the object as --mask MASK.png or as --points 'x,y;...' (one of them)")
-    if args.mask:
-        labels = read_label_png(args.mask)
-        ids = [int(i) for i in np.unique(labels) if i != 0]
-        if not ids:
-            raise UsageError(f"mask {args.mask} is empty: no object pixels (non-zero) in it")
-        return [ObjectPrompt(i, args.frame, mask=labels == i) for i in ids]
-    objects = []
-    for index, text in enumerate(args.points, start=1):
-        points, labels = parse_points(text)
-        objects.append(ObjectPrompt(index, args.frame, points=points, labels=labels))
-    if len(objects) > 255:
-        raise UsageError(f"{len(objects)} objects given; at most 255 fit in a label map")
-    return objects
-
-
-def objects_from_arguments(args: argparse.Namespace, video: sampt.Video) -> list:
-    """The objects to segment, checked against ``video`` (mask size)."""
-    objects = prompts_from_arguments(args)
-    check_mask_size(args, objects, video)
-    return objects
-
-
-def check_mask_size(args: argparse.Namespace, objects: list, video: sampt.Video) -> None:
-    if args.mask and objects and objects[0].mask.shape != video.size:
-        H, W = objects[0].mask.shape
-        raise UsageError(f"mask {args.mask} is {W}x{H} but the video frames are {video.width}x{video.height}"
-                         f"{' (after --max-side)' if getattr(args, 'max_side', None) else ''}; give a mask of the frame's size")
-
-
 def _pipeline(args: argparse.Namespace):
     from sampt.config import build_pipeline, compose
 
@@ -105,63 +46,72 @@ def _pipeline(args: argparse.Namespace):
     return cfg, build_pipeline(cfg, args.registry)
 
 
+def _overlay_format(args: argparse.Namespace) -> Optional[str]:
+    return None if args.no_overlay or args.overlay == "none" else args.overlay
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from sampt.io import VideoReader
-    from sampt.pipeline.query_points import validate_prompt
+    from sampt.api import run_to_folder
+    from sampt.io import read_video
+    from sampt.prompts import check_against_video, objects_from_arguments
     from sampt.results import RunOutput
 
     # everything is checked before any work, and nothing is written until the run succeeds
     output = RunOutput(args.output)
-    if args.max_side and args.mask:
+    objects = objects_from_arguments(args.mask, args.points, args.box, args.frame)
+    if args.max_side and any(o.kind == "mask" for o in objects):
         raise UsageError("--max-side resizes frames but not --mask; resize the mask too, or drop --max-side")
-    objects = prompts_from_arguments(args)
-    cfg, pipeline = _pipeline(args)
-    video = VideoReader(args.video, stride=args.stride, max_frames=args.max_frames, max_side=args.max_side).read()
-    check_mask_size(args, objects, video)
-    for o in objects:
-        validate_prompt(o, len(video), video.size)
-    started = time.perf_counter()
-    try:
-        # the overlay is drawn from the masks afterwards; without it nothing per frame is kept in memory
-        result = pipeline.run(video, objects, progress=not args.no_progress, on_frame=output,
-                              keep_masks=not args.no_overlay)
-        elapsed = time.perf_counter() - started
-        out = output.finish(result, video, overlay=not args.no_overlay,
-                            extra={"config": OmegaConf.to_container(cfg), "video": str(args.video)})
-    finally:
-        output.discard()
-    log.warning("segmented %d object(s) over %d frames in %.1fs (%.2f fps); results in %s",
-                len(objects), len(video), elapsed, len(video) / max(elapsed, 1e-9), out)
+    cfg, pipeline = _pipeline(args)  # check the config before reading anything
+    progress = not args.no_progress
+    video = read_video(args.video, stride=args.stride, max_frames=args.max_frames, max_side=args.max_side,
+                       progress=progress)
+    check_against_video(objects, video)
+    inputs = {"path": str(args.video), "stride": args.stride, "max_frames": args.max_frames, "max_side": args.max_side}
+    result, out, elapsed = run_to_folder(pipeline, video, objects, output, overlay=_overlay_format(args),
+                                         sequence=args.sequence, progress=progress,
+                                         config=OmegaConf.to_container(cfg), inputs=inputs)
+    log.info("segmented %d object(s) over %d frames in %.1fs (%.2f fps), scores %s; results in %s",
+             len(objects), len(video), elapsed, len(video) / max(elapsed, 1e-9),
+             ", ".join(f"{i}: {s:.2f}" for i, s in zip(result.object_ids, result.scores)), out)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from sampt.api import run_to_folder
     from sampt.data.synthetic import make_clip
-    from sampt.pipeline import ObjectPrompt
+    from sampt.evaluation.metrics import boundary_f, jaccard
+    from sampt.prompts import UserObject
     from sampt.results import RunOutput
 
     output = RunOutput(args.output)
     cfg, pipeline = _pipeline(args)
     clip = make_clip(seed=args.seed, num_frames=args.frames, height=120, width=160, num_objects=2)
-    objects = [ObjectPrompt(i + 1, 0, mask=clip.masks[0, i]) for i in range(clip.masks.shape[1])]
-    started = time.perf_counter()
-    try:
-        result = pipeline.run(clip.video, objects, progress=not args.no_progress)
-        elapsed = time.perf_counter() - started
-        from sampt.evaluation.metrics import boundary_f, jaccard
+    objects = [UserObject(i + 1, 0, "mask", clip.masks[0, i], "synthetic") for i in range(clip.masks.shape[1])]
+    scores: dict = {}
 
+    def score(result) -> dict:
         masks = result.masks
-        J = np.stack([jaccard(clip.masks[:, o], masks[:, o]) for o in range(len(objects))], axis=1)
-        F = np.stack([boundary_f(clip.masks[:, o], masks[:, o]) for o in range(len(objects))], axis=1)
-        out = output.finish(result, clip.video, overlay=True,
-                            extra={"config": OmegaConf.to_container(cfg), "mean_J": float(J.mean()),
-                                   "mean_F": float(F.mean())})
-    finally:
-        output.discard()
-    print(f"demo: {len(objects)} objects, {len(clip.video)} frames, {elapsed:.1f}s "
-          f"({len(clip.video) / max(elapsed, 1e-9):.1f} fps), mean J {J.mean():.3f}, mean F {F.mean():.3f}, "
-          f"J&F {(J.mean() + F.mean()) / 2:.3f} (J per object {', '.join(f'{j:.3f}' for j in J.mean(axis=0))}), "
-          f"encoder calls {result.encoder_calls}; results in {out}")
+        scores["J"] = np.stack([jaccard(clip.masks[:, o], masks[:, o]) for o in range(len(objects))], axis=1)
+        scores["F"] = np.stack([boundary_f(clip.masks[:, o], masks[:, o]) for o in range(len(objects))], axis=1)
+        return {"mean_J": float(scores["J"].mean()), "mean_F": float(scores["F"].mean())}
+
+    result, out, elapsed = run_to_folder(pipeline, clip.video, objects, output, overlay=_overlay_format(args),
+                                         progress=not args.no_progress, config=OmegaConf.to_container(cfg),
+                                         inputs={"path": None, "synthetic_seed": args.seed}, extra=score,
+                                         keep_masks=True)
+    J, F = scores["J"], scores["F"]
+    log.info("demo: %d objects, %d frames, %.1fs (%.1f fps), mean J %.3f, mean F %.3f, J&F %.3f "
+             "(J per object %s), encoder calls %d; results in %s", len(objects), len(clip.video), elapsed,
+             len(clip.video) / max(elapsed, 1e-9), J.mean(), F.mean(), (J.mean() + F.mean()) / 2,
+             ", ".join(f"{j:.3f}" for j in J.mean(axis=0)), result.encoder_calls, out)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sampt.export import export_result
+
+    path = export_result(args.result_dir, args.format, args.output, progress=not args.no_progress)
+    log.info("exported %s as %s: %s", args.result_dir, args.format, path)
     return 0
 
 
@@ -210,37 +160,86 @@ def cmd_config(args: argparse.Namespace) -> int:
 @sampt.hookimpl
 def register_commands(cli) -> None:
     p = cli.add_parser("run", help="segment objects through a video", description=(
-        "Segment the objects of a first-frame mask (every non-zero label is an object) or of clicked points "
-        "through a video; writes label PNGs, an overlay video and result.json to --output."))
-    p.add_argument("video", help="video file (mp4/webm/avi) or folder of JPEG/PNG frames")
-    p.add_argument("--mask", help="mask PNG on --frame (indexed DAVIS PNG: one object per label)")
-    p.add_argument("--points", action="append", help="clicked points of one object, 'x,y;x,y,0' (label 0 = negative); repeat per object")
-    p.add_argument("--frame", type=at_least(0), default=0, help="frame index the mask or points belong to")
-    p.add_argument("--output", "-o", default="sampt-output", help="output folder")
-    p.add_argument("--stride", type=at_least(1), default=1, help="keep every N-th frame")
+        "Segment objects through a video, each given as a mask (every non-zero label of a PNG is an object), "
+        "clicked points or a box, on any frame. Writes to --output: masks/<sequence>/<frame>.png (named after "
+        "the input's frames; `sampt score` reads them), tracks.npz, overlay.mp4 (H.264) or overlay.gif, and "
+        "result.json."), epilog="""examples:
+  sampt run video.mp4 --mask first.png -o out/
+  sampt run frames/ --points '120,80;140,95;300,40,0' -o out/          # ',0' marks a negative click
+  sampt run video.mp4 --points 'frame=10:120,80;140,95' --points 'frame=30:60,40;10,44,0' -o out/
+  sampt run video.mp4 --mask first.png --mask 'frame=30:new_object.png' --overlay gif -o out/
+  sampt run video.mp4 --box 10,20,80,90 tracker=cotracker3_offline segmenter=sam_vit_h -o out/
+  sampt score out/ DAVIS_ROOT                                           # when the video is a DAVIS sequence""")
+    p.add_argument("video", help="video file (mp4/webm/avi/mov/mkv) or folder of JPEG/PNG frames")
+    p.add_argument("--mask", action="append", default=[], metavar="[frame=N:]PNG",
+                   help="mask PNG (indexed DAVIS PNG: one object per label; ids kept), on --frame or frame N; "
+                        "repeat for masks on other frames")
+    p.add_argument("--points", action="append", default=[], metavar="[frame=N:]X,Y;X,Y,0",
+                   help="clicked points of one object (label 0 = negative), on --frame or frame N; repeat per object")
+    p.add_argument("--box", action="append", default=[], metavar="[frame=N:]X0,Y0,X1,Y1",
+                   help="a box around one object (the segmenter makes its mask); repeat per object")
+    p.add_argument("--frame", type=at_least(0), default=0, help="frame index (after --stride) of prompts without frame=N: "
+                   "(default 0)")
+    p.add_argument("--output", "-o", default="sampt-output", help="output folder (default: sampt-output)")
+    p.add_argument("--sequence", default=None, help="name of the masks/<sequence>/ folder (default: the video's "
+                   "name, e.g. the frame folder's name: the DAVIS sequence)")
+    p.add_argument("--stride", type=at_least(1), default=1, help="keep every N-th frame (mask names keep the original "
+                   "frame numbers)")
     p.add_argument("--max-frames", type=at_least(1), help="stop after N frames")
     p.add_argument("--max-side", type=at_least(8), help="shrink frames so the longest side is at most this")
-    p.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
+    p.add_argument("--overlay", choices=["mp4", "gif", "none"], default="mp4",
+                   help="overlay video format (default mp4: H.264, plays in browsers and Jupyter)")
+    p.add_argument("--no-overlay", action="store_true", help="same as --overlay none")
     _add_config_arguments(p)
     p.set_defaults(func=cmd_run)
 
-    p = cli.add_parser("demo", help="generate a synthetic clip and segment it, offline")
+    p = cli.add_parser("demo", help="generate a synthetic clip and segment it, offline", description=(
+        "Generate a synthetic clip with exact ground truth, segment its two objects from their first-frame "
+        "masks and print J and F; writes the same result folder as `sampt run`."), epilog="""examples:
+  sampt demo
+  sampt demo --frames 12 --overlay gif -o demo/ tracker=flow""")
     p.add_argument("--output", "-o", default="sampt-output/demo", help="output folder")
     p.add_argument("--frames", type=at_least(2), default=24, help="clip length")
     p.add_argument("--seed", type=at_least(0), default=0, help="seed of the synthetic clip")
+    p.add_argument("--overlay", choices=["mp4", "gif", "none"], default="mp4", help="overlay format (default mp4)")
+    p.add_argument("--no-overlay", action="store_true", help="same as --overlay none")
     _add_config_arguments(p)
     p.set_defaults(func=cmd_demo)
 
-    p = cli.add_parser("plugins", help="list installed plugins and the components they provide")
+    p = cli.add_parser("export", help="convert a result folder for annotation tools (COCO, YouTube-VOS, CVAT)",
+                       description=(
+        "Convert the result folder of `sampt run` into: coco (COCO-style JSON, one RLE annotation per frame and "
+        "object, needs pycocotools: pip install 'sampt[coco]'), ytvos (the YouTube-VOS submission layout "
+        "Annotations/<video>/<frame>.png, zipped) or cvat (CVAT for video 1.1 XML: one track per object, a "
+        "polygon per frame, zipped for CVAT's import)."), epilog="""examples:
+  sampt export out/ --format coco                # out/export/coco.json
+  sampt export out/ --format ytvos -o sub.zip
+  sampt export out/ --format cvat                # out/export/cvat.zip""")
+    p.add_argument("result_dir", metavar="RESULT_DIR", help="a folder written by `sampt run`")
+    p.add_argument("--format", "-f", required=True, choices=["coco", "ytvos", "cvat"], help="export format")
+    p.add_argument("--output", "-o", default=None, help="file to write (default: RESULT_DIR/export/<format>.json|zip)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_export)
+
+    p = cli.add_parser("plugins", help="list installed plugins and the components they provide", description=(
+        "List every installed sampt plugin (entry-point group 'sampt', built-ins included) with its version, "
+        "the trackers, segmenters, samplers and checkpoints it provides, and plugins that failed to load."),
+        epilog="examples:\n  sampt plugins")
     p.set_defaults(func=cmd_plugins)
 
-    p = cli.add_parser("weights", help="list known checkpoints, or fetch one")
+    p = cli.add_parser("weights", help="list known checkpoints, or fetch one", description=(
+        "List the checkpoints plugins declare, with whether each is in the cache ($SAMPT_CACHE_DIR, default "
+        "~/.cache/sampt/weights), its size and URL; `fetch NAME` downloads one (resumable, checked against "
+        "its SHA-256)."), epilog="examples:\n  sampt weights\n  sampt weights fetch sam_vit_b")
     p.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")
     p.add_argument("name", nargs="?", help="checkpoint to fetch")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_weights)
 
-    p = cli.add_parser("config", help="print the composed configuration")
+    p = cli.add_parser("config", help="print the composed configuration", description=(
+        "Print the configuration a run would use: configs/config.yaml (or --config) with GROUP=NAME picks and "
+        "dotted KEY=VALUE overrides applied; unknown keys and wrong types are errors."),
+        epilog="examples:\n  sampt config\n  sampt config tracker=flow pipeline.positive_points=8")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     p.add_argument("--config", help="config file to start from")
     p.set_defaults(func=cmd_config)

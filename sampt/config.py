@@ -122,8 +122,9 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
         SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if not isinstance(cfg.get("seed"), int) or isinstance(cfg.get("seed"), bool) or cfg.get("seed") < 0:
-        raise ConfigError(f"config key 'seed' must be an integer >= 0, got {cfg.get('seed')!r}")
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise ConfigError(f"config key 'seed' must be a whole number in [0, 2147483647], got {seed!r}")
     check_components(cfg, registry)
     return cfg
 

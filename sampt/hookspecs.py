@@ -37,6 +37,13 @@ def register_samplers(register: Callable) -> None:
 
 
 @hookspec
+def register_methods(register: Callable) -> None:
+    """Register whole VOS methods (bench competitors of SAM-PT, see :mod:`sampt.methods`):
+    ``register(name, factory, description="", aliases=())``; ``factory(**options)`` returns a
+    :class:`~sampt.methods.VOSMethod`."""
+
+
+@hookspec
 def register_weights(register: Callable) -> None:
     """Register known checkpoints: ``register(sampt.weights.WeightsSpec(...))``."""
 

@@ -33,6 +33,10 @@ atomic_write = atomic_file
 
 def davis_palette() -> np.ndarray:
     """The 256x3 uint8 palette of DAVIS/YouTube-VOS annotation PNGs (the PASCAL VOC colour map)."""
+    return _DAVIS_PALETTE.copy()
+
+
+def _make_davis_palette() -> np.ndarray:
     palette = np.zeros((256, 3), np.uint8)
     for i in range(256):
         c, r, g, b = i, 0, 0, 0
@@ -43,6 +47,9 @@ def davis_palette() -> np.ndarray:
             c >>= 3
         palette[i] = (r, g, b)
     return palette
+
+
+_DAVIS_PALETTE = _make_davis_palette()  # computed once: every label PNG written needs it
 
 
 def natural_key(name: str) -> list:
@@ -96,13 +103,18 @@ class CachedVideo(Video):
     frames; ``frames`` is a read-only memory map of all of them for code that slices the clip. The file
     disappears with the object (or the process, however it ends)."""
 
-    def __init__(self, file: Any, shape: tuple[int, int, int, int], fps: float = 24.0, name: str = "video"):
+    def __init__(self, file: Any, shape: tuple[int, int, int, int], fps: float = 24.0, name: str = "video",
+                 frame_names: Optional[Sequence[str]] = None):
         self._file, self._shape = file, tuple(int(v) for v in shape)
         self._frame_bytes = self._shape[1] * self._shape[2] * 3
         self._map: Optional[np.ndarray] = None
         self.fps, self.name = fps, name
         if self._shape[0] == 0:
             raise InputError("video has no frames")
+        self.frame_names = [str(n) for n in frame_names] if frame_names is not None else \
+            [f"{t:05d}" for t in range(self._shape[0])]
+        if len(self.frame_names) != self._shape[0]:
+            raise ValueError(f"video has {self._shape[0]} frames but {len(self.frame_names)} frame names")
 
     @property
     def frames(self) -> np.ndarray:  # type: ignore[override]
@@ -163,11 +175,11 @@ class _FrameSink:
             self.frames.append(frame)
         self.count += 1
 
-    def video(self, fps: float, name: str) -> Video:
+    def video(self, fps: float, name: str, frame_names: Optional[Sequence[str]] = None) -> Video:
         if self.file is not None:
             self.file.flush()
-            return CachedVideo(self.file, (self.count, *self.shape), fps=fps, name=name)
-        return Video(np.stack(self.frames), fps=fps, name=name)
+            return CachedVideo(self.file, (self.count, *self.shape), fps=fps, name=name, frame_names=frame_names)
+        return Video(np.stack(self.frames), fps=fps, name=name, frame_names=frame_names)
 
 
 class VideoReader:
@@ -213,6 +225,12 @@ class VideoReader:
         self.fps /= stride
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        for _, frame in self.named_frames():
+            yield frame
+
+    def named_frames(self) -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, frame)`` of every selected frame: a folder's file stem, or a video's frame index
+        (``00000``, ``00002``... with ``stride=2``), so outputs can keep the input's frame names."""
         count = 0
         for i, frame in enumerate(self._raw_frames()):
             if i % self.stride:
@@ -220,9 +238,16 @@ class VideoReader:
             if self.max_frames is not None and count >= self.max_frames:
                 return
             count += 1
-            yield _resize_longest(frame, self.max_side)
+            name = self._files[i].stem if self._files is not None else f"{i:05d}"
+            yield name, _resize_longest(frame, self.max_side)
         if count == 0:
             raise InputError(f"video {self.path} has no decodable frames")
+
+    def __len__(self) -> int:
+        """How many frames iteration yields (for a video file, from its header: an estimate)."""
+        total = len(self._files) if self._files is not None else (self.announced or 0)
+        n = -(-total // self.stride)
+        return min(n, self.max_frames) if self.max_frames is not None else n
 
     def _raw_frames(self) -> Iterator[np.ndarray]:
         if self._files is not None:
@@ -248,22 +273,31 @@ class VideoReader:
         finally:
             cap.release()
 
-    def read(self) -> Video:
+    def read(self, progress: bool = False) -> Video:
         """Decode every selected frame into a :class:`Video` (a :class:`CachedVideo` when it is larger than
-        ``$SAMPT_VIDEO_MEMORY_MB``, 256 by default)."""
+        ``$SAMPT_VIDEO_MEMORY_MB``, 256 by default), named as its source names them; ``progress`` shows a
+        "reading frames" bar."""
+        from sampt.progress import progress_bar
+
         sink = _FrameSink(_memory_budget())
-        for t, frame in enumerate(self):
+        names = []
+        frames = progress_bar(self.named_frames(), total=len(self) or None, desc="reading frames", unit="frame",
+                              enabled=progress)
+        for t, (name, frame) in enumerate(frames):
             if sink.shape is not None and frame.shape != sink.shape:
                 raise InputError(f"frame {t} of {self.path} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
                                  f"{sink.shape[1]}x{sink.shape[0]}; all frames of a video must have the same size")
             sink.add(frame)
-        return sink.video(self.fps, self.path.stem)
+            names.append(name)
+        if hasattr(frames, "close"):
+            frames.close()
+        return sink.video(self.fps, self.path.name if self.path.is_dir() else self.path.stem, names)
 
 
 def read_video(path: str | os.PathLike, stride: int = 1, max_frames: Optional[int] = None,
-               max_side: Optional[int] = None) -> Video:
+               max_side: Optional[int] = None, progress: bool = False) -> Video:
     """Read a video file or a folder of frames (see :class:`VideoReader`); long videos are kept on disk."""
-    return VideoReader(path, stride, max_frames, max_side).read()
+    return VideoReader(path, stride, max_frames, max_side).read(progress=progress)
 
 
 def as_video(video: Any) -> Video:
@@ -290,6 +324,9 @@ def as_video(video: Any) -> Video:
     raise InputError(f"cannot use a {type(video).__name__} as a video; give a sampt.Video, a path or a (T, H, W, 3) uint8 array")
 
 
+LOSSY_FORMATS = {"JPEG", "MPO", "WEBP"}
+"""Image formats whose compression changes pixel values (a mask in one of them cannot hold exact labels)."""
+
 VOID_LABEL = 255
 """DAVIS's 'void' label in annotation PNGs (object boundaries, ignored regions): never an object."""
 
@@ -303,7 +340,8 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
     * colour (RGB/RGBA): one object per distinct non-black colour (transparent pixels are background);
       colours of the DAVIS palette keep their index as id, others are numbered 1, 2, ... in reading order.
 
-    The DAVIS void label 255 (in indexed and multi-valued greyscale masks) is ignored, not an object.
+    The DAVIS void label 255 (in indexed and multi-valued greyscale masks) is ignored, not an object. A
+    JPEG (lossy) mask is read as one object, thresholded at half brightness, with a warning.
     """
     path = Path(path)
     if not path.is_file():
@@ -312,6 +350,11 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
         with Image.open(path) as im:
             im.load()
             mode = im.mode
+            if im.format in LOSSY_FORMATS:
+                # lossy compression smears labels into many nearby values: one object, thresholded
+                log.warning("mask %s is a %s (lossy): read as one object (pixels brighter than 127); save "
+                            "masks as PNG, indexed for several objects", path, im.format)
+                return (np.array(im.convert("L")) > 127).astype(np.uint8)
             if mode == "P":
                 labels = np.array(im, dtype=np.uint8)
                 void = labels == VOID_LABEL
@@ -405,66 +448,8 @@ def write_frames(folder: str | os.PathLike, video: Video, suffix: str = ".jpg") 
                 raise OSError(f"could not write {tmp}")
 
 
-MIN_VIDEO_SIDE = 16
-
-
-def _encodable(frame: np.ndarray) -> np.ndarray:
-    """Video encoders refuse tiny or odd-sized frames: enlarge tiny ones (nearest neighbour, so pixels stay
-    visible) and pad odd sides by one edge pixel."""
-    h, w = frame.shape[:2]
-    if min(h, w) < MIN_VIDEO_SIDE:
-        k = -(-MIN_VIDEO_SIDE // min(h, w))
-        frame = cv2.resize(frame, (w * k, h * k), interpolation=cv2.INTER_NEAREST)
-        h, w = frame.shape[:2]
-    if h % 2 or w % 2:
-        frame = cv2.copyMakeBorder(frame, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    return frame
-
-
 def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterator[np.ndarray], fps: float) -> None:
-    """Write RGB frames as an MP4 (mp4v) or AVI (MJPG) video, atomically."""
-    path = Path(path)
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
-    with atomic_write(path) as tmp:
-        writer = None
-        try:
-            for frame in frames:
-                frame = _encodable(frame)
-                if writer is None:
-                    h, w = frame.shape[:2]
-                    writer = cv2.VideoWriter(str(tmp), fourcc, float(fps), (w, h))
-                    if not writer.isOpened():
-                        raise OSError(f"OpenCV cannot write video {path}")
-                writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-        finally:
-            if writer is not None:
-                writer.release()
+    """Write RGB frames as a video, atomically: H.264 MP4, GIF or MJPG AVI (see :mod:`sampt.media`)."""
+    from sampt.media import write_video as _write
 
-
-def draw_overlay(frame: np.ndarray, label_map: np.ndarray, points: Optional[np.ndarray] = None,
-                 labels: Optional[np.ndarray] = None, visible: Optional[np.ndarray] = None,
-                 alpha: float = 0.5) -> np.ndarray:
-    """Draw masks (palette colours), positive points as circles, negative points as crosses, and
-    occluded points in red, on a copy of ``frame``."""
-    out = frame.copy()
-    palette = davis_palette()
-    fg = label_map > 0
-    if fg.any():
-        out[fg] = ((1 - alpha) * out[fg] + alpha * palette[label_map[fg]]).astype(np.uint8)
-    if points is None:
-        return out
-    labels = np.ones(len(points), int) if labels is None else labels
-    visible = np.ones(len(points), bool) if visible is None else visible
-    radius = max(2, round(max(frame.shape[:2]) / 160))
-    for (x, y), lab, vis in zip(np.asarray(points), labels, visible):
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
-        color = (0, 255, 0) if lab == 1 else (0, 128, 255)
-        if not vis:
-            color = (255, 0, 0)
-        c = (int(round(x)), int(round(y)))
-        if lab == 1:
-            cv2.circle(out, c, radius, color, thickness=-1 if vis else 1, lineType=cv2.LINE_AA)
-        else:
-            cv2.drawMarker(out, c, color, markerType=cv2.MARKER_TILTED_CROSS, markerSize=3 * radius, thickness=2)
-    return out
+    _write(path, frames, fps)

@@ -18,12 +18,12 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import pluggy
 
 from sampt import hookspecs
-from sampt.errors import SamptError
+from sampt.errors import ConfigError, SamptError, one_line
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "sampt"
-KINDS = ("tracker", "segmenter", "sampler")
+KINDS = ("tracker", "segmenter", "sampler", "method")
 
 
 class UnknownComponentError(SamptError, KeyError):
@@ -276,5 +276,10 @@ class Registry:
         raises :class:`OptionError` listing the ones it does)."""
         entry = self.entry(kind, name)
         entry.check_options(options, check_types=False)
-        entry.check_ranges(options, f"{kind} {entry.name!r}: option")
-        return entry.build(options)
+        entry.check_ranges(options, kind)
+        try:
+            return entry.build(options)
+        except SamptError:
+            raise
+        except ValueError as exc:  # a constructor refusing a value (or a combination) of its options
+            raise ConfigError(f"{kind} {entry.name!r}: {one_line(exc)}") from exc

@@ -1,99 +1,354 @@
-"""Saving a run's results: DAVIS-style label PNGs, an overlay video and a JSON summary, written as one
-atomic unit (:mod:`sampt.outputs`)."""
+"""A run's result folder, written and read back.
+
+Layout (``OUT/``)::
+
+    masks/<sequence>/<frame>.png   DAVIS-style indexed label PNGs named after the input's frames: the layout
+                                   ``sampt score``, the DAVIS and YouTube-VOS tools read
+    tracks.npz                     point trajectories: points (T, N, 2), visibility (T, N), query_points
+                                   (N, 3) (t, x, y), object_ids (N,), labels (N,) (1 positive, 0 negative)
+    overlay.mp4 | overlay.gif      masks, contours and tracked points drawn on the video (H.264 MP4)
+    result.json                    version, git revision, input, frame names, prompts, per-frame areas and
+                                   boxes, predicted IoU, scores, composed config, timings (compact)
+
+The folder is one atomic unit (:class:`sampt.outputs.OutputDir`): everything is written into a temporary
+sibling that replaces the folder whole once the run completed, so an error or an interruption leaves the
+previous result as it was. :func:`load_result` reads a folder back for analysis.
+"""
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from sampt.io import draw_overlay, write_label_png, write_video
+from sampt.errors import UsageError
+from sampt.io import read_label_png, write_label_png
 from sampt.outputs import OutputDir, atomic_file
-from sampt.types import Video
+from sampt.types import Tracks, Video
 
-
-def overlay_frames(result: Any, video: Video):
-    """Frames with masks and each object's tracked query points drawn on them: positive points as circles,
-    negative points as crosses, points the tracker reports occluded (or outside the frame) in red."""
-    for t in range(len(video)):
-        points, labels, visible = [], [], []
-        for o in range(len(result.object_ids)):
-            tracks, query_labels = result.tracks[o], np.asarray(result.queries[o].labels)
-            known = np.isfinite(tracks.points[t]).all(axis=1)
-            n = min(len(query_labels), tracks.num_points)
-            points.append(tracks.points[t][:n][known[:n]])
-            labels.append(query_labels[:n][known[:n]])
-            visible.append(tracks.visibility[t][:n][known[:n]])
-        yield draw_overlay(video[t], result.label_map(t), np.concatenate(points), np.concatenate(labels).astype(int),
-                           np.concatenate(visible).astype(bool))
-
-
-RESULT_ENTRIES = ("result.json", "masks", "overlay.mp4")
+RESULT_JSON = "result.json"
+TRACKS_NPZ = "tracks.npz"
+OVERLAY_FORMATS = ("mp4", "gif")
+RESULT_ENTRIES = (RESULT_JSON, "masks", TRACKS_NPZ, "overlay.mp4", "overlay.gif")
 """What a run's folder holds: an existing folder with none of these is not replaced (it is someone else's)."""
+
+
+class MaskStats:
+    """Each object's area (pixels) and box ``[x0, y0, x1, y1]`` (inclusive; None when absent) on each
+    frame, gathered from label maps as they stream by (so nothing per frame needs to be kept)."""
+
+    def __init__(self, object_ids: Sequence[int], num_frames: int):
+        self.object_ids = [int(i) for i in object_ids]
+        self.areas = np.zeros((num_frames, len(self.object_ids)), np.int64)
+        self.boxes: list[list[Optional[list[int]]]] = [[None] * len(self.object_ids) for _ in range(num_frames)]
+
+    def __call__(self, t: int, labels: np.ndarray) -> None:
+        counts = np.bincount(labels.reshape(-1), minlength=256)
+        for o, oid in enumerate(self.object_ids):
+            self.areas[t, o] = counts[oid]
+            if counts[oid]:
+                rows, cols = np.flatnonzero((labels == oid).any(axis=1)), np.flatnonzero((labels == oid).any(axis=0))
+                self.boxes[t][o] = [int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])]
+
+
+def write_tracks(path: str | os.PathLike, result: Any) -> Path:
+    """``tracks.npz`` of a :class:`~sampt.pipeline.SamPtResult`: every object's query points and their
+    tracks, concatenated along points, with the object and label of each point."""
+    points, visible, queries, objects, labels, conf = [], [], [], [], [], []
+    for o, object_id in enumerate(result.object_ids):
+        tracks, q = result.tracks[o], result.queries[o]
+        n = tracks.num_points
+        points.append(tracks.points)
+        visible.append(tracks.visibility)
+        conf.append(tracks.confidence)
+        qp = q.as_tracker_queries
+        if len(qp) != n:  # re-initialised tracks: the query points are those of the last re-initialisation
+            qp = np.full((n, 3), np.nan, np.float32)
+        queries.append(qp)
+        lab = np.asarray(q.labels)[:n]
+        labels.append(np.concatenate([lab, np.ones(n - len(lab), lab.dtype)]) if len(lab) < n else lab)
+        objects.append(np.full(n, object_id, np.int64))
+    T = result.num_frames
+    arrays = {
+        "points": np.concatenate(points, axis=1) if points else np.zeros((T, 0, 2), np.float32),
+        "visibility": np.concatenate(visible, axis=1) if visible else np.zeros((T, 0), bool),
+        "query_points": np.concatenate(queries) if queries else np.zeros((0, 3), np.float32),
+        "object_ids": np.concatenate(objects) if objects else np.zeros(0, np.int64),
+        "labels": np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64),
+    }
+    if conf and all(c is not None for c in conf):
+        arrays["confidence"] = np.concatenate(conf, axis=1)
+    with atomic_file(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    return Path(path)
+
+
+def compact_json(obj: Any, indent: int = 2, _level: int = 0) -> str:
+    """JSON with mappings one key per line, every list of numbers on one line, and a list of such lists one
+    line per item (a frame per line), so per-frame arrays stay readable and the file small."""
+    pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
+
+    def has_dict(v: Any) -> bool:
+        return isinstance(v, dict) or (isinstance(v, (list, tuple)) and any(has_dict(x) for x in v))
+
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = [f"{inner}{json.dumps(str(k))}: {compact_json(v, indent, _level + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(obj, (list, tuple)):
+        if not any(isinstance(x, (list, tuple, dict)) for x in obj):
+            return json.dumps(list(obj))
+        if not has_dict(obj):
+            return "[\n" + ",\n".join(inner + json.dumps(x) for x in obj) + "\n" + pad + "]"
+        return "[\n" + ",\n".join(inner + compact_json(x, indent, _level + 1) for x in obj) + "\n" + pad + "]"
+    return json.dumps(obj)
+
+
+def _clean(v: Any) -> Any:
+    """NaN -> None, NumPy scalars -> Python, recursively."""
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _clean(v.tolist())
+    if isinstance(v, (np.floating, float)):
+        return None if not np.isfinite(v) else round(float(v), 4)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def build_summary(result: Any, video: Video, stats: MaskStats, prompts: Sequence[dict] = (),
+                  inputs: Optional[dict] = None, config: Optional[dict] = None, files: Optional[dict] = None,
+                  extra: Optional[dict] = None) -> dict:
+    """The content of result.json (see the module docstring)."""
+    from sampt import __version__
+    from sampt.evaluation.provenance import git_revision
+
+    ids = list(map(int, result.object_ids))
+    scores = [float(s) for s in result.scores]
+    objects = []
+    for o, oid in enumerate(ids):
+        entry: dict = {"id": oid, "score": scores[o], "frames_present": int((stats.areas[:, o] > 0).sum())}
+        if o < len(prompts):
+            entry["prompt"] = prompts[o]
+        objects.append(entry)
+    summary = {
+        "sampt_version": __version__,
+        "git": git_revision(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "input": {"name": video.name, "width": video.width, "height": video.height, "fps": video.fps,
+                  "num_frames": len(video), **(inputs or {}), "frame_names": list(video.frame_names)},
+        "num_frames": int(result.num_frames),
+        "object_ids": ids,
+        "scores": scores,
+        "objects": objects,
+        "per_frame": {"area": stats.areas.tolist(), "box": stats.boxes,
+                      "predicted_iou": np.asarray(result.iou, float).tolist()},
+        "encoder_calls": int(result.encoder_calls),
+        "timings_seconds": {k: float(v) for k, v in result.timings.items()},
+        "files": files or {},
+        **({"config": config} if config is not None else {}),
+        **(extra or {}),
+    }
+    return _clean(summary)
+
+
+def _overlay_format(overlay: Any) -> Optional[str]:
+    if overlay is True:
+        return "mp4"
+    if not overlay:
+        return None
+    if overlay not in OVERLAY_FORMATS:
+        raise UsageError(f"overlay format {overlay!r} is not one of {', '.join(OVERLAY_FORMATS)}")
+    return overlay
 
 
 class RunOutput:
     """A run's output folder as one unit (:class:`sampt.outputs.OutputDir`): label PNGs streamed as frames
-    finish (``SamPt.run``'s ``on_frame``), then the overlay and ``result.json``, all into a temporary
-    sibling that replaces ``out_dir`` whole in :meth:`finish`. Creating it checks the destination, so a bad
-    ``--output`` fails before any work; :meth:`discard` (on any error or interruption) leaves the previous
-    result untouched."""
+    finish (``SamPt.run``'s ``on_frame``) to ``masks/<sequence>/<frame name>.png`` (straight into ``masks/``
+    before :meth:`begin`), then tracks, the overlay and ``result.json``, all into a temporary sibling that
+    replaces ``out_dir`` whole in :meth:`finish`. Creating it checks the destination, so a bad ``--output``
+    fails before any work; :meth:`discard` (on any error or interruption) leaves the previous result
+    untouched."""
 
     def __init__(self, out_dir: str | os.PathLike):
         self.out = Path(out_dir)
         self.unit = OutputDir(self.out, "output folder", owned=RESULT_ENTRIES)
         self.masks_written = 0
+        self.frame_names: Optional[Sequence[str]] = None
+        self.sequence: Optional[str] = None
+        self.stats: Optional[MaskStats] = None
+
+    def begin(self, video: Video, object_ids: Sequence[int], sequence: Optional[str] = None) -> "RunOutput":
+        """Name the masks after ``video``'s frames, under ``masks/<sequence>`` (default: the video's name),
+        and gather each object's area and box as they stream by."""
+        sequence = sequence or video.name
+        if not sequence or "/" in sequence or "\\" in sequence or sequence.startswith("."):
+            raise UsageError(f"sequence name {sequence!r} cannot be a folder name; give --sequence NAME")
+        self.frame_names, self.sequence = list(video.frame_names), sequence
+        self.stats = MaskStats(object_ids, len(video))
+        return self
 
     @property
     def path(self) -> Path:
-        """The staging folder (inside it: ``masks/``, ``overlay.mp4``, ``result.json``)."""
+        """The staging folder (inside it: ``masks/``, ``tracks.npz``, the overlay, ``result.json``)."""
         return self.unit.path
 
     def __call__(self, t: int, labels: np.ndarray) -> None:
-        masks = self.path / "masks"
+        folder = self.path / "masks" / self.sequence if self.sequence else self.path / "masks"
         if not self.masks_written:
-            masks.mkdir(exist_ok=True)
-        write_label_png(masks / f"{t:05d}.png", labels)
+            folder.mkdir(parents=True, exist_ok=True)
+        name = self.frame_names[t] if self.frame_names is not None else f"{t:05d}"
+        write_label_png(folder / f"{name}.png", labels)
+        if self.stats is not None:
+            self.stats(t, labels)
         self.masks_written += 1
 
-    def finish(self, result: Any, video: Video, overlay: bool = True, extra: Optional[dict] = None) -> Path:
-        """Write what is left (masks not streamed, overlay, ``result.json``) and swap the folder in."""
+    def finish(self, result: Any, video: Video, overlay: Any = "mp4", prompts: Sequence[dict] = (),
+               inputs: Optional[dict] = None, config: Optional[dict] = None, extra: Optional[dict] = None,
+               progress: bool = False) -> Path:
+        """Write what is left (masks not streamed, ``tracks.npz``, the overlay: ``"mp4"``, ``"gif"`` or
+        None, ``result.json``) and swap the folder in."""
+        from sampt.media import write_video
+        from sampt.overlay import overlay_frames
+        from sampt.progress import progress_bar
+
+        overlay = _overlay_format(overlay)
+        if self.stats is None:
+            self.begin(video, result.object_ids, self.sequence)
         staged = self.path
         if not self.masks_written:
-            for t in range(result.num_frames):
+            for t in progress_bar(range(result.num_frames), desc="writing masks", unit="frame", enabled=progress):
                 self(t, result.label_map(t))
+        files = {"masks": f"masks/{self.sequence}", "tracks": TRACKS_NPZ}
+        write_tracks(staged / TRACKS_NPZ, result)
         if overlay:
-            write_video(staged / "overlay.mp4", overlay_frames(result, video), fps=video.fps)
-        write_summary(staged / "result.json", result, extra)
+            name = f"overlay.{overlay}"
+            write_video(staged / name, overlay_frames(result, video), fps=video.fps, progress=progress,
+                        total=len(video))
+            files["overlay"] = name
+        summary = build_summary(result, video, self.stats, prompts, inputs, config, files, extra)
+        with atomic_file(staged / RESULT_JSON) as path:
+            path.write_text(compact_json(summary) + "\n")
         return self.unit.commit()
 
     def discard(self) -> None:
         self.unit.discard()
 
 
-def write_summary(path: Path, result: Any, extra: Optional[dict] = None) -> None:
-    """``result.json``: object ids, scores, per-frame IoU, encoder calls, timings, frames (+ ``extra``)."""
-    summary = {
-        "object_ids": list(map(int, result.object_ids)),
-        "scores": [float(s) for s in result.scores],
-        "iou_per_frame": [[None if np.isnan(v) else float(v) for v in row] for row in result.iou],
-        "encoder_calls": int(result.encoder_calls),
-        "timings_seconds": {k: float(v) for k, v in result.timings.items()},
-        "num_frames": int(result.num_frames),
-        **(extra or {}),
-    }
-    with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-
-
-def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: bool = True,
-                extra: Optional[dict] = None) -> Path:
-    """Write ``masks/00000.png``... (label maps), ``overlay.mp4`` and ``result.json`` as the folder
-    ``out_dir``, atomically: the previous content of ``out_dir`` stays until the new one is complete."""
+def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: Any = "mp4",
+                extra: Optional[dict] = None, sequence: Optional[str] = None, prompts: Sequence[dict] = (),
+                inputs: Optional[dict] = None, config: Optional[dict] = None, progress: bool = False) -> Path:
+    """Write a result as the folder ``out_dir`` (see the module docstring), atomically: the previous content
+    of ``out_dir`` stays until the new one is complete. ``overlay``: ``"mp4"``, ``"gif"`` or None."""
     output = RunOutput(out_dir)
     try:
-        return output.finish(result, video, overlay=overlay, extra=extra)
+        output.begin(video, result.object_ids, sequence)
+        return output.finish(result, video, overlay=overlay, prompts=prompts, inputs=inputs, config=config,
+                             extra=extra, progress=progress)
     finally:
         output.discard()
+
+
+@dataclass
+class SavedResult:
+    """A result folder read back (:func:`load_result`): ``label_maps`` ``(T, H, W)`` uint8, ``tracks``
+    (all points, ``point_object_ids`` and ``point_labels`` saying whose they are), ``info`` the whole
+    result.json. Names follow :class:`~sampt.pipeline.SamPtResult` where they overlap."""
+
+    path: Path
+    info: dict
+    label_maps: np.ndarray
+    tracks: Optional[Tracks]
+    query_points: Optional[np.ndarray]
+    point_object_ids: Optional[np.ndarray]
+    point_labels: Optional[np.ndarray]
+
+    @property
+    def object_ids(self) -> list[int]:
+        return list(self.info["object_ids"])
+
+    @property
+    def scores(self) -> np.ndarray:
+        return np.asarray(self.info["scores"], float)
+
+    @property
+    def frame_names(self) -> list[str]:
+        return list(self.info["input"]["frame_names"])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.label_maps.shape[0])
+
+    @property
+    def areas(self) -> np.ndarray:
+        """``(T, O)`` pixels of each object on each frame."""
+        return np.asarray(self.info["per_frame"]["area"], np.int64)
+
+    @property
+    def boxes(self) -> list:
+        """``[t][o]`` ``[x0, y0, x1, y1]`` or None."""
+        return self.info["per_frame"]["box"]
+
+    @property
+    def masks(self) -> np.ndarray:
+        """``(T, O, H, W)`` bool."""
+        return np.stack([self.label_maps == i for i in self.object_ids], axis=1)
+
+    def mask(self, t: int, object_index: int) -> np.ndarray:
+        return self.label_maps[t] == self.object_ids[object_index]
+
+    def label_map(self, t: int) -> np.ndarray:
+        return self.label_maps[t]
+
+    def object_tracks(self, object_id: int) -> Tracks:
+        """The tracks of one object's points."""
+        if self.tracks is None:
+            raise UsageError(f"{self.path} has no {TRACKS_NPZ}")
+        return self.tracks.select(np.flatnonzero(self.point_object_ids == object_id))
+
+
+def mask_folder(result_dir: str | os.PathLike) -> Path:
+    """The ``masks/<sequence>`` folder of a result folder."""
+    out = Path(result_dir)
+    info_path = out / RESULT_JSON
+    if not info_path.is_file():
+        raise UsageError(f"{out} is not a sampt result folder: {RESULT_JSON} is missing (run `sampt run` first)")
+    info = json.loads(info_path.read_text())
+    folder = out / info.get("files", {}).get("masks", "masks")
+    if not folder.is_dir():
+        raise UsageError(f"{out}: the masks folder {folder} is missing")
+    return folder
+
+
+def load_result(result_dir: str | os.PathLike) -> SavedResult:
+    """Read a result folder written by ``sampt run`` / :func:`sampt.segment`: masks, tracks and result.json."""
+    out = Path(result_dir)
+    folder = mask_folder(out)
+    info = json.loads((out / RESULT_JSON).read_text())
+    names = info.get("input", {}).get("frame_names")
+    if names is None:  # a folder written before frame names were recorded: its PNGs in natural order
+        from sampt.io import natural_key
+
+        names = sorted((p.stem for p in folder.glob("*.png")), key=natural_key)
+        info.setdefault("input", {})["frame_names"] = names
+    missing = [n for n in names if not (folder / f"{n}.png").is_file()]
+    if missing:
+        raise UsageError(f"{out}: mask {folder / (missing[0] + '.png')} is missing ({len(missing)} of {len(names)})")
+    label_maps = np.stack([read_label_png(folder / f"{n}.png") for n in names])
+    tracks = query_points = point_ids = point_labels = None
+    if (out / TRACKS_NPZ).is_file():
+        with np.load(out / TRACKS_NPZ) as z:
+            tracks = Tracks(z["points"], z["visibility"], z["confidence"] if "confidence" in z.files else None)
+            query_points, point_ids, point_labels = z["query_points"], z["object_ids"], z["labels"]
+    return SavedResult(out, info, label_maps, tracks, query_points, point_ids, point_labels)

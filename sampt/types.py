@@ -29,11 +29,17 @@ NEGATIVE = 0
 
 @dataclass
 class Video:
-    """A decoded clip held in memory: ``frames`` is ``(T, H, W, 3)`` uint8 RGB."""
+    """A decoded clip held in memory: ``frames`` is ``(T, H, W, 3)`` uint8 RGB.
+
+    ``frame_names`` name each frame as its source does (a frame folder's file stems, a video file's frame
+    indices ``00000``, ``00005``... with the stride applied); outputs are named after them. Default:
+    ``00000``, ``00001``...
+    """
 
     frames: np.ndarray
     fps: float = 24.0
     name: str = "video"
+    frame_names: Optional[list[str]] = None
 
     def __post_init__(self) -> None:
         frames = np.asarray(self.frames)
@@ -44,6 +50,14 @@ class Video:
         if frames.shape[0] == 0:
             raise ValueError("video has no frames")
         self.frames = frames
+        if self.frame_names is None:
+            self.frame_names = [f"{t:05d}" for t in range(frames.shape[0])]
+        else:
+            self.frame_names = [str(n) for n in self.frame_names]
+            if len(self.frame_names) != frames.shape[0]:
+                raise ValueError(f"video has {frames.shape[0]} frames but {len(self.frame_names)} frame names")
+            if len(set(self.frame_names)) != len(self.frame_names):
+                raise ValueError("video frame names must be unique")
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])

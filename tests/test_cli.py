@@ -32,7 +32,7 @@ def test_demo_runs_offline_and_writes_results(tmp_path, capsys):
     assert "mean J" in out and "encoder calls 12" in out
     summary = json.loads((tmp_path / "demo" / "result.json").read_text())
     assert summary["encoder_calls"] == 12 and summary["mean_J"] > 0.5
-    assert len(list((tmp_path / "demo" / "masks").glob("*.png"))) == 12
+    assert len(list((tmp_path / "demo" / "masks" / "synthetic_000").glob("*.png"))) == 12
     assert len(read_video(tmp_path / "demo" / "overlay.mp4")) == 12
 
 
@@ -42,7 +42,7 @@ def test_run_with_a_mask_writes_masks_overlay_and_summary(tmp_path, clip_files):
     code = main(["run", str(root / "clip.avi"), "--mask", str(root / "first.png"), "-o", str(out), "--no-progress",
                  "tracker=flow", "pipeline.refinement_iterations=2"])
     assert code == 0
-    labels = np.stack([read_label_png(out / "masks" / f"{t:05d}.png") for t in range(8)])
+    labels = np.stack([read_label_png(out / "masks" / "clip" / f"{t:05d}.png") for t in range(8)])
     assert set(np.unique(labels)) == {0, 1, 2}
     truth = np.stack([clip.label_map(t) for t in range(8)])
     assert ((labels == 1) & (truth == 1)).sum() / ((labels == 1) | (truth == 1)).sum() > 0.5
@@ -58,7 +58,7 @@ def test_run_with_clicked_points(tmp_path, clip_files):
     clicks = ";".join(f"{x},{y}" for x, y in zip(xs[:: max(1, len(xs) // 5)], ys[:: max(1, len(xs) // 5)]))
     assert main(["run", str(root / "clip.avi"), "--points", clicks, "-o", str(tmp_path / "o"), "--no-progress",
                  "--no-overlay"]) == 0
-    assert read_label_png(tmp_path / "o" / "masks" / "00000.png").max() == 1
+    assert read_label_png(tmp_path / "o" / "masks" / "clip" / "00000.png").max() == 1
 
 
 @pytest.mark.parametrize("args, message", [

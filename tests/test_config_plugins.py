@@ -150,6 +150,55 @@ def test_sequence_options_are_type_checked():
     assert not _type_ok([1, 2, 3], tuple[int, int]) and _type_ok(None, Optional[Sequence[int]])
 
 
+WHOLE_METHOD_PLUGIN = """
+    import numpy as np
+    import sampt
+    from sampt.methods import MethodResult, VOSMethod
+    from sampt.pipeline.store import MaskStore
+
+
+    class StillMasks(VOSMethod):
+        \"\"\"A third party's whole VOS method: every object keeps its first mask on every later frame.\"\"\"
+
+        def __init__(self, margin: int = 0, seed: int = 0):
+            self.margin, self.seed = margin, seed
+
+        def run(self, video, prompts, progress=False):
+            store = MaskStore(len(video), len(prompts), video.size)
+            for o, p in enumerate(prompts):
+                for t in range(p.frame, len(video)):
+                    store.set(t, o, np.where(p.mask, 1.0, -1.0).astype(np.float32))
+            return MethodResult([p.object_id for p in prompts], store, {"tracking": 0.0})
+
+
+    @sampt.hookimpl
+    def register_methods(register):
+        register("still_masks", StillMasks, description="first masks, unchanged")
+"""
+
+
+def test_third_party_whole_method_is_a_bench_row(tmp_path, monkeypatch, capsys):
+    import csv
+
+    from sampt.cli import main
+
+    _install_fake_distribution(tmp_path, "sampt-still-masks", WHOLE_METHOD_PLUGIN, "still_masks")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "still_masks" in Registry().names("method")
+    out = tmp_path / "bench"
+    assert main(["bench", "--config", "ci", "--trackers", "lk", "--grid", "method=sampt,still_masks",
+                 "--grid", "method.margin=0", "--repeats", "1", "--warmup", "0", "--sequences", "synthetic_000",
+                 "--no-plot", "--output", str(out), "--no-progress"]) == 0
+    with open(out / "runs.csv") as f:
+        rows = {r["name"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"lk+grabcut", "still_masks (margin=0)"}
+    still = rows["still_masks (margin=0)"]
+    assert still["method"] == "still_masks" and still["tracker"] == "" and 0 < float(still["J&F"]) <= 1
+    assert float(still["fps_median"]) > 0 and float(still["peak_rss_mib"]) > 10
+    assert main(["plugins"]) == 0
+    assert "method     still_masks: first masks, unchanged" in capsys.readouterr().out
+
+
 def test_registered_names_can_preset_options_and_hooks_go_through_pluggy():
     import sampt
     from sampt.builtin.trackers import DenseFlowTracker

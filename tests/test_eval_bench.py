@@ -217,3 +217,17 @@ def test_bench_without_matplotlib_fails_before_running(tmp_path, monkeypatch, ca
     assert main(["bench", "--config", "ci", "--output", str(tmp_path / "m"), "--no-progress"]) == 2
     assert "--no-plot" in capsys.readouterr().err
     assert not (tmp_path / "m" / "runs.csv").exists()
+
+
+def test_whole_methods_in_the_grid():
+    combos = bench.method_combos(bench.expand_grid({"method": ["sampt", "other"], "tracker": ["lk", "flow"],
+                                                    "method.model": ["a"]}))
+    assert combos == [["tracker=lk"], ["tracker=flow"], ["method=other", "method.model=a"]]
+    assert bench.combination_name(["method=other", "method.model=a"]) == ("other (model=a)", "", "", "model=a")
+    assert bench.split_method(["method=x", "method.n=3", "tracker=lk"]) == ("x", {"n": 3}, ["tracker=lk"])
+
+
+def test_unknown_method_is_a_usage_error(tmp_path, capsys):
+    assert main(["bench", "--config", "ci", "--grid", "method=sampt,no_such_method", "--output",
+                 str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "unknown method 'no_such_method'" in capsys.readouterr().err

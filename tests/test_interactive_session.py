@@ -235,8 +235,9 @@ def test_interactive_export_writes_what_sampt_run_writes(clip, tmp_path):
     summary = json.loads((out / "result.json").read_text())
     assert summary["object_ids"] == [1] and summary["num_frames"] == 12
     assert [h["action"] for h in summary["session"]["history"]] == ["add_object", "add_point"]
+    folder = out / summary["files"]["masks"]  # masks/<sequence>/
     for t in (0, 5, 11):
-        np.testing.assert_array_equal(read_label_png(out / "masks" / f"{t:05d}.png"), session.label_map(t))
+        np.testing.assert_array_equal(read_label_png(folder / f"{t:05d}.png"), session.label_map(t))
 
 
 def test_interactive_session_from_config_matches_a_run_on_the_same_prompt(clip, tmp_path):

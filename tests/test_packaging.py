@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DEPENDENCIES = ("numpy", "cv2", "omegaconf", "yaml", "pluggy", "kmedoids", "tqdm", "scipy", "PIL")
+DEPENDENCIES = ("numpy", "cv2", "omegaconf", "yaml", "pluggy", "kmedoids", "tqdm", "scipy", "PIL", "av")
 
 
 def _dependency_dir(tmp: Path) -> Path:

@@ -319,6 +319,8 @@ class _Pickled:
 class _ThirdPartyTracker(sampt.Tracker):
     def __init__(self, stride: Annotated[int, Range(1, 8)] = 4,
                  mode: Annotated[str, Choices("fast", "exact")] = "fast", alpha: float = 0.5):
+        if alpha > 10:
+            raise ValueError(f"alpha={alpha} is too large for stride {stride}")
         self.stride, self.mode = stride, mode
 
     def _track(self, video, queries):  # pragma: no cover - never run here
@@ -344,6 +346,8 @@ def test_third_party_option_ranges_are_checked_by_the_registry_and_config():
     with pytest.raises(ConfigError, match="tracker.stride=9"):
         compose(["tracker=third", "tracker.stride=9"], registry=registry)
     assert compose(["tracker=third", "tracker.alpha=-3"], registry=registry).tracker.alpha == -3  # undeclared
+    with pytest.raises(ConfigError, match="tracker 'third': alpha=11"):  # the constructor's own check
+        registry.create("tracker", "third", alpha=11)
 
 
 @pytest.mark.parametrize("override", [
@@ -351,7 +355,7 @@ def test_third_party_option_ranges_are_checked_by_the_registry_and_config():
     "pipeline.positive_points=0", "pipeline.negative_points=-1", "pipeline.max_other_negatives=-2",
     "tracker.window_size=1", "tracker.fb_threshold=0", "tracker.max_iterations=0",
     "segmenter.iterations=0", "segmenter.margin=-1", "positive_sampler.subsample_size=0",
-    "seed=-1",
+    "seed=-1", "seed=99999999999999999999",
 ])
 def test_builtin_option_ranges(override):
     from sampt.config import compose
@@ -413,6 +417,11 @@ def test_masks_give_one_object_per_value_or_colour_and_ignore_void(tmp_path):
     write_label_png(tmp_path / "void.png", indexed)
     assert set(np.unique(read_label_png(tmp_path / "void.png"))) == {0, 2}
 
+    smooth = np.zeros((32, 32), np.uint8)
+    smooth[8:24, 8:24] = 255
+    Image.fromarray(smooth, "L").save(tmp_path / "m.jpg", quality=60)  # lossy: many grey values
+    assert set(np.unique(read_label_png(tmp_path / "m.jpg"))) == {0, 1}
+
     noise = np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)
     Image.fromarray(noise).save(tmp_path / "photo.png")
     with pytest.raises(InputError, match="colours"):
@@ -437,7 +446,7 @@ def test_tiny_videos_run_or_fail_cleanly(tmp_path, capsys):
         code = main(["run", str(folder), "--mask", str(tmp_path / "m.png"), "-o", str(folder) + "-out",
                      "--no-progress", "tracker=" + tracker, "segmenter=grabcut", "pipeline=fast"])
         assert code == 0, capsys.readouterr().err
-        assert len(list((Path(str(folder) + "-out") / "masks").iterdir())) == 3
+        assert len(list((Path(str(folder) + "-out") / "masks").glob("*/*.png"))) == 3
 
 
 def test_truncated_video_is_read_with_a_warning(tmp_path, caplog):
@@ -507,7 +516,7 @@ def test_api_accepts_paths_and_arrays_and_rejects_bad_prompts(inputs):
 # -- fuzz: exit 0 with complete outputs, or exit 2 with one line and no output changed ----------------------
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
 
 FUZZ = settings(max_examples=12, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -515,7 +524,7 @@ FUZZ = settings(max_examples=12, deadline=None, derandomize=True, database=None,
 
 def _check_outcome(code: int, err: str, out: Path, before: dict, frames: int) -> None:
     if code == 0:
-        assert len(list((out / "masks").glob("*.png"))) == frames
+        assert len(list((out / "masks").glob("*/*.png"))) == frames
         assert json.loads((out / "result.json").read_text())["num_frames"] == frames
         assert not any(TMP_MARK in p.name for p in out.parent.iterdir())
     else:
@@ -534,6 +543,8 @@ def fuzz_out(previous, tmp_path_factory):
 
 @FUZZ
 @given(text=st.text(alphabet="0123456789,;.-+e naif", max_size=24))
+@example(text="12,10;20,14,0")  # both outcomes are always exercised
+@example(text="12,nan")
 def test_fuzz_point_strings(inputs, fuzz_out, capsys, text):
     _, frames, _, clip = inputs
     out, before = fuzz_out()
@@ -544,6 +555,8 @@ def test_fuzz_point_strings(inputs, fuzz_out, capsys, text):
 @FUZZ
 @given(values=st.lists(st.sampled_from([0, 0, 0, 1, 2, 7, 254, 255, 300, 65535]), min_size=4, max_size=4),
        mode=st.sampled_from(["L", "I;16", "RGB", "P", "1"]), size_ok=st.booleans())
+@example(values=[0, 1, 2, 0], mode="P", size_ok=True)
+@example(values=[0, 1, 2, 0], mode="P", size_ok=False)
 def test_fuzz_masks(inputs, fuzz_out, capsys, tmp_path_factory, values, mode, size_ok):
     _, frames, _, clip = inputs
     H, W = clip.video.size if size_ok else (7, 9)
@@ -572,6 +585,8 @@ VALUES = ["0", "1", "-1", "2", "0.5", "1.5", "nan", "inf", "abc", "[1,", "${nope
 
 
 @FUZZ
+@example(overrides=[("pipeline.iou_threshold", "0.5")])
+@example(overrides=[("pipeline.iou_threshold", "1.5")])
 @given(overrides=st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(VALUES)), min_size=1, max_size=3))
 def test_fuzz_config_overrides(inputs, fuzz_out, capsys, overrides):
     _, frames, mask, clip = inputs

@@ -31,7 +31,7 @@ class GrabCutSegmenter(Segmenter):
 
     def __init__(self, iterations: Annotated[int, Range(1, None)] = 3, point_radius: Annotated[int, Range(0, None)] = 0,
                  margin: Annotated[float, Range(0, None)] = 0.5, smoothing: Annotated[float, Range(0, None)] = 1.5,
-                 seed: Annotated[int, Range(0, None)] = 0):
+                 seed: Annotated[int, Range(0, 2**31 - 1)] = 0):
         super().__init__()
         self.iterations, self.point_radius, self.margin, self.smoothing = iterations, point_radius, margin, smoothing
         self.seed = seed  # GrabCut's GMM initialisation draws from OpenCV's RNG: reseeded before every call
@@ -65,6 +65,8 @@ class GrabCutSegmenter(Segmenter):
             x0, y0, x1, y1 = prompt.box
             outside = np.ones((H, W), bool)
             outside[max(0, int(np.floor(y0))): int(np.ceil(y1)) + 1, max(0, int(np.floor(x0))): int(np.ceil(x1)) + 1] = False
+            if not (seeds == cv2.GC_PR_FGD).any() and not len(positives):  # a box alone: GrabCut's rectangle
+                seeds[~outside] = cv2.GC_PR_FGD
             seeds[outside] = cv2.GC_BGD
         for x, y in positives:
             cv2.circle(seeds, (int(round(x)), int(round(y))), radius, cv2.GC_FGD, -1)

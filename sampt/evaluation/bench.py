@@ -12,6 +12,12 @@ the whole dataset, combination after combination, or alternating between combina
 * peak resident host memory during the timed passes (sampled from ``/proc``), and peak CUDA memory when
   the components use torch on a GPU.
 
+Besides SAM-PT combinations, the grid may hold whole VOS methods that plugins register through the
+``register_methods`` hook (:mod:`sampt.methods`), e.g. SAM 2's video predictor: a grid axis
+``method=sampt,sam2_video`` adds one row per method, scored, timed and probed the same way. ``sampt`` is
+SAM-PT itself (the tracker/segmenter/pipeline axes apply to it only); a whole method takes its options as
+``method.KEY=VALUE`` overrides (``method.model=sam2.1_hiera_tiny``, ``method.checkpoint=/path``).
+
 This module plans and runs the grid (:func:`plan_bench`, :func:`run_bench`); the measuring tools are in
 :mod:`sampt.evaluation.measure`, the machine and versions in :mod:`sampt.evaluation.provenance`, the table,
 plot and files in :mod:`sampt.evaluation.bench_report`, the command line in :mod:`sampt.evaluation.commands`.
@@ -102,9 +108,62 @@ def expand_grid(grid: dict[str, list]) -> list[list[str]]:
     return [[f"{k}={v}" for k, v in zip(keys, combo)] for combo in itertools.product(*values)]
 
 
+METHOD_KEY = "method"
+SAMPT_METHOD = "sampt"
+"""``method=sampt``: the SAM-PT pipeline (the default); any other name is a registered whole method."""
+
+
+def split_method(overrides: Sequence[str]) -> tuple[Optional[str], dict[str, Any], list[str]]:
+    """``(method name or None, its options from method.KEY=VALUE, the other overrides)``; the last
+    ``method=`` wins."""
+    from sampt.config import _parse_value
+
+    name: Optional[str] = None
+    options: dict[str, Any] = {}
+    rest = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if sep and key == METHOD_KEY:
+            name = value.strip()
+        elif sep and key.startswith(METHOD_KEY + "."):
+            options[key[len(METHOD_KEY) + 1:]] = _parse_value(value.strip())
+        else:
+            rest.append(item)
+    return name, options, rest
+
+
+def is_whole_method(name: Optional[str]) -> bool:
+    return name not in (None, "", SAMPT_METHOD)
+
+
+def method_combos(combos: Sequence[list[str]], common: Sequence[str] = ()) -> list[list[str]]:
+    """The grid's combinations with whole methods separated from SAM-PT: a whole method's combination keeps
+    only ``method=`` and its ``method.*`` options (the component axes do not apply to it; duplicates go),
+    a SAM-PT combination drops them."""
+    common_name = split_method(common)[0]
+    out, seen = [], set()
+    for combo in combos:
+        name, options, rest = split_method(combo)
+        name = name if name is not None else common_name
+        if is_whole_method(name):
+            combo = [f"{METHOD_KEY}={name}"] + [o for o in combo if o.strip().startswith(METHOD_KEY + ".")]
+        else:
+            combo = rest
+        if tuple(combo) not in seen:
+            seen.add(tuple(combo))
+            out.append(combo)
+    return out
+
+
 def combination_name(overrides: Sequence[str]) -> tuple[str, str, str, str]:
-    """``(name, tracker, segmenter, options)`` for a combination's overrides."""
-    d = dict(o.split("=", 1) for o in overrides)
+    """``(name, tracker, segmenter, options)`` for a combination's overrides (a whole method is named
+    by its name and options)."""
+    method, method_options, rest = split_method(overrides)
+    if is_whole_method(method):
+        options = " ".join(f"{k}={v}" for k, v in method_options.items())
+        return (f"{method} ({options})" if options else str(method)), "", "", options
+    d = dict(o.split("=", 1) for o in rest)
     tracker, segmenter = d.pop("tracker", ""), d.pop("segmenter", "")
     options = " ".join(f"{k.replace('pipeline.', '')}={v}" for k, v in d.items())
     name = "+".join(x for x in (tracker, segmenter) if x) or "default"
@@ -182,16 +241,35 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
 
         vis_items, proposals, common = split_vis_overrides(common)
     pipeline_config = pipeline_config or cfg.get("config")
-    combos = expand_grid(axes)
+    combos = method_combos(expand_grid(axes), common)
     from sampt.config import compose
 
-    for combo in combos:  # every combination composes, before time is spent on any
-        compose(common + combo, config_file=pipeline_config)
+    for combo in combos:  # every combination composes (a method is known, its options exist) before time is spent
+        method, options, rest = split_method(common + combo)
+        compose(rest, config_file=pipeline_config)
+        if is_whole_method(method):
+            check_method(method, options)
     names = [s for s in (sequences or "").split(",") if s] or [str(s) for s in as_list(cfg.get("sequences") or [])]
     return BenchPlan(config=cfg, dataset=dataset_spec, grid=axes, common=common, combos=combos, repeats=repeats,
                      warmup=warmup, interleave=bool(interleave if interleave is not None else cfg.get("interleave", False)),
                      seed=None if seed is None else int(seed), sequences=names, pipeline_config=pipeline_config,
                      executor=executor, vis=vis_items, proposals=proposals)
+
+
+def check_method(name: str, options: dict[str, Any], registry: Any = None) -> None:
+    """Raise a :class:`UsageError` naming the problem when no plugin registers method ``name`` or it has no
+    such option."""
+    from sampt.plugins import Registry, UnknownComponentError
+
+    from sampt.plugins import OptionError
+
+    registry = registry if registry is not None else Registry()
+    try:
+        registry.entry("method", name).check_options(options, where="method")
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
+    except UnknownComponentError as exc:
+        raise UsageError(f"bench: {exc}") from None
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -240,10 +318,17 @@ class CombinationBench:
 
     def __init__(self, common: list[str], combo: list[str], sequences: list[tuple[Any, Any, list]],
                  config_file: Optional[str] = None, exclude_first_last: bool = True):
+        from omegaconf import OmegaConf
+
         from sampt.config import compose
 
         self.combo, self.sequences, self.exclude_first_last = combo, sequences, exclude_first_last
-        self.cfg = compose(common + combo, config_file=config_file)
+        method, self.method_options, rest = split_method(list(common) + list(combo))
+        self.method = method if is_whole_method(method) else None
+        self.cfg = compose(rest, config_file=config_file)
+        if self.method is not None:  # a whole method: its own config, with the run's seed
+            self.cfg = OmegaConf.create({"method": {"name": self.method, **self.method_options},
+                                         "seed": int(self.cfg.seed)})
         self.name = combination_name(combo)[0]
         self.pipeline: Any = None
         self.setup_seconds = 0.0
@@ -262,7 +347,8 @@ class CombinationBench:
         from sampt.config import build_pipeline
 
         with Stopwatch() as sw:
-            self.pipeline = build_pipeline(self.cfg)
+            self.pipeline = build_method(self.method, self.method_options, int(self.cfg.seed)) \
+                if self.method is not None else build_pipeline(self.cfg)
         self.setup_seconds = sw.seconds
 
     def warm_up(self, runs: int) -> None:
@@ -353,9 +439,11 @@ class CombinationBench:
         g = global_scores(self.object_scores)
         totals = self.totals
         spf = [t / frames for t in totals]
+        if self.method is None:
+            tracker, segmenter = tracker or str(self.cfg.tracker.name), segmenter or str(self.cfg.segmenter.name)
         row = {
-            "name": name, "tracker": tracker or str(self.cfg.tracker.name),
-            "segmenter": segmenter or str(self.cfg.segmenter.name), "options": options,
+            "name": name, "method": self.method or SAMPT_METHOD, "tracker": tracker, "segmenter": segmenter,
+            "options": options,
             "J&F": g["J&F-Mean"], "J": g["J-Mean"], "F": g["F-Mean"],
             "fps_median": frames / statistics.median(totals), "fps_best": frames / min(totals),
             "spf_min": min(spf), "spf_median": statistics.median(spf),
@@ -370,6 +458,17 @@ class CombinationBench:
         if self.nodes:
             row["nodes"] = sorted(self.nodes)
         return row, self.per_sequence, OmegaConf.to_container(self.cfg, resolve=True)
+
+
+def build_method(name: str, options: dict[str, Any], seed: int) -> Any:
+    """A registered whole method built with ``options`` (and the run's ``seed`` when it takes one)."""
+    from sampt.plugins import Registry
+
+    registry = Registry()
+    params = registry.entry("method", name).parameters()
+    if "seed" in params and "seed" not in options:
+        options = {**options, "seed": seed}
+    return registry.create("method", name, **options)
 
 
 def run_grid(benches: list[CombinationBench], repeats: int, warmup: int, interleave: bool = False,
@@ -440,16 +539,14 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         sequences = benches[0].sequences
         if plan.executor.name == "local":
             summary = None
-            bar = None
-            if progress:
-                from tqdm import tqdm
+            from sampt.progress import progress_bar
 
-                bar = tqdm(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass")
+            bar = progress_bar(total=len(plan.combos) * plan.repeats, desc="bench", unit="pass", enabled=progress,
+                               leave=True)
             try:
                 run_grid(benches, plan.repeats, plan.warmup, plan.interleave, bar)
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
         else:
             if plan.interleave:
                 log.warning("interleave has no effect with executor=%s: each (combination, sequence) runs its "

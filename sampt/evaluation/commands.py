@@ -16,11 +16,20 @@ EXECUTOR_HELP = ("executor=local (default) runs here; executor=ray spreads seque
                  "executor.workers=N, executor.cpus_per_task=1, executor.gpus_per_task=0, executor.max_retries=2.")
 
 
+def _add_epilog(p: argparse.ArgumentParser, text: str) -> None:
+    """Put ``text`` (wrapped) before the examples a command's parser already has."""
+    import textwrap
+
+    text = textwrap.fill(text, 100)
+    p.epilog = f"{text}\n\n{p.epilog}" if p.epilog else text
+
+
 # -- sampt score ------------------------------------------------------------------------------------
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence "
-                   "(uvo: a YouTube-VIS results JSON, or the folder holding results.json)")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="folder holding one folder of PNGs per sequence, "
+                   "or the output folder of `sampt run` (its masks/<sequence>/ are scored) (uvo: a YouTube-VIS "
+                   "results JSON, or the folder holding results.json)")
     p.add_argument("dataset_root", metavar="DATASET_ROOT", help="dataset root (DAVIS: holds JPEGImages/, "
                    "Annotations/, ImageSets/)")
     p.add_argument("--dataset", default="davis", help="davis (with --year), davis2016, davis2017, youtubevos2019 "
@@ -36,11 +45,18 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
     from sampt.evaluation.scorers import score_dataset
+    from sampt.evaluation.scoring import run_folder_sequences
     from sampt.outputs import check_output_path
 
     check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
-    dataset.select([s for s in (args.sequences or "").split(",") if s])
+    names = [s for s in (args.sequences or "").split(",") if s]
+    results_dir = args.results_dir
+    run = run_folder_sequences(results_dir)
+    if run is not None:  # the folder of a `sampt run`: score the sequence(s) it holds
+        results_dir, found = run
+        names = names or found
+    dataset.select(names)
     if getattr(dataset, "kind", "") == "vis":  # UVO: a YouTube-VIS results JSON
         from sampt.evaluation.report import text_table
         from sampt.evaluation.vis_run import SCORE_COLUMNS, score_vis_file
@@ -50,7 +66,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(text_table([scores], SCORE_COLUMNS))
         print(f"\nGlobal results saved in {g}")
         return 0
-    report = score_dataset(args.results_dir, dataset, progress=not args.no_progress)
+    report = score_dataset(results_dir, dataset, progress=not args.no_progress)
     print(report.format(f"{dataset.name} {dataset.split}"))
     g, s = report.write_csvs(args.csv_dir or args.results_dir, dataset.split)
     print(f"\nGlobal results saved in {g}\nPer-sequence results saved in {s}")
@@ -75,7 +91,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--zip", action="store_true", help="YouTube-VOS/MOSE: also zip the submission")
     p.add_argument("--no-score", action="store_true", help="write the results only")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.epilog = EXECUTOR_HELP
+    _add_epilog(p, EXECUTOR_HELP)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -167,7 +183,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="component timings file for --predict (default: OUTPUT/component_timings.json); "
                         "components already in it are not measured again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.epilog = EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor."
+    _add_epilog(p, EXECUTOR_HELP + " With executor=ray each (combination, sequence) runs its repeats on one actor.")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -238,7 +254,12 @@ def register_commands(cli) -> None:
         description="Score RESULTS_DIR/<sequence>/<frame>.png label maps against a dataset's annotations, as the "
                     "official DAVIS evaluation does (semi-supervised: first and last frames excluded). Prints "
                     "per-object and global J, F (mean, recall, decay) and J&F, and writes "
-                    "global_results-<split>.csv and per-sequence_results-<split>.csv beside the results.")
+                    "global_results-<split>.csv and per-sequence_results-<split>.csv beside the results.",
+        epilog="""examples:
+  sampt score results/ DAVIS_ROOT                       # results/<sequence>/<frame>.png, DAVIS 2017 val
+  sampt run DAVIS_ROOT/JPEGImages/480p/bear --mask DAVIS_ROOT/Annotations/480p/bear/00000.png -o out/
+  sampt score out/ DAVIS_ROOT                           # scores the sequence(s) in out/masks/
+  sampt score results/ DAVIS_ROOT --year 2016 --sequences bear,camel""")
     add_score_arguments(p)
     p.set_defaults(func=cmd_score)
 
@@ -247,7 +268,10 @@ def register_commands(cli) -> None:
         description="Run SAM-PT over every sequence of a dataset (each object prompted with its mask on the frame "
                     "where it first appears), write DAVIS result PNGs (or the YouTube-VOS submission layout) and "
                     "print per-sequence and overall scores. Resumable: sequences whose outputs are complete are "
-                    "skipped; each sequence is written atomically.")
+                    "skipped; each sequence is written atomically.",
+        epilog="""examples:
+  sampt eval DAVIS_ROOT dataset=davis2017 split=val tracker=lk segmenter=grabcut
+  sampt eval YTVOS_ROOT dataset=youtubevos2019 split=valid --zip tracker=cotracker3_offline segmenter=sam_vit_h""")
     add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
 
@@ -255,6 +279,9 @@ def register_commands(cli) -> None:
         "bench", help="speed/accuracy grid over trackers x segmenters x pipeline options",
         description="Benchmark a grid of configurations on a dataset (a synthetic DAVIS-layout set by default): "
                     "J&F, J, F, FPS, seconds per frame by stage, peak memory, with warm-up and repeats. Writes "
-                    "CSV, JSON, a Markdown table and a speed-vs-accuracy plot.")
+                    "CSV, JSON, a Markdown table and a speed-vs-accuracy plot.",
+        epilog="""examples:
+  sampt bench                                   # the weightless grid on synthetic clips
+  sampt bench --config davis2017 --dataset-root DAVIS_ROOT""")
     add_bench_arguments(p)
     p.set_defaults(func=cmd_bench)

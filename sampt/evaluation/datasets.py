@@ -29,7 +29,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.io import IMAGE_SUFFIXES, read_video
+from sampt.io import IMAGE_SUFFIXES, natural_key, read_video
 from sampt.types import Video
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ class VOSSequence:
         video = read_video(folder, max_frames=max_frames)
         if max_frames is None and len(video) != len(self.frame_files):
             raise UsageError(f"sequence {self.name}: decoded {len(video)} frames, expected {len(self.frame_files)}")
-        return Video(video.frames, fps=video.fps, name=self.name)
+        video.name = self.name  # (a long sequence stays in its on-disk cache: no copy)
+        return video
 
     def annotation(self, index: int) -> np.ndarray:
         """The annotation label map of frame ``index`` (void 255 set to 0; merged to 0/1 for DAVIS 2016)."""
@@ -184,7 +185,8 @@ class VOSDataset:
 def _frames_in(folder: Path, what: str) -> list[Path]:
     if not folder.is_dir():
         raise UsageError(f"{what}: frame folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+                   key=lambda p: natural_key(p.name))  # the order sampt.io reads frame folders in
     if not files:
         raise UsageError(f"{what}: frame folder {folder} holds no images")
     return files

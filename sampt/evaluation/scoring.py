@@ -155,6 +155,16 @@ def score_results_sequence(results_dir: Path, seq: VOSSequence, exclude_first_la
     return score_label_maps(seq, prediction, exclude_first_last, check_missing=present_anywhere)
 
 
+def run_folder_sequences(results_dir: str | os.PathLike) -> Optional[tuple[Path, list[str]]]:
+    """For the folder of a ``sampt run`` (it holds result.json and ``masks/<sequence>/``): its ``masks``
+    folder and the sequences in it; None for any other folder."""
+    folder = Path(results_dir)
+    if not ((folder / "result.json").is_file() and (folder / "masks").is_dir()):
+        return None
+    names = sorted(p.name for p in (folder / "masks").iterdir() if p.is_dir() and not p.name.startswith("."))
+    return folder / "masks", names
+
+
 def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences: Optional[Iterable[str]] = None,
                   progress: bool = False) -> ScoreReport:
     """Score the result PNGs under ``results_dir`` for every sequence of ``dataset`` (or ``sequences``)."""
@@ -169,11 +179,9 @@ def score_results(results_dir: str | os.PathLike, dataset: VOSDataset, sequences
         note = SERVER_NOTE if dataset.kind == "youtubevos" else "It is scored by the DAVIS challenge server."
         raise UsageError(f"{dataset.name} {dataset.split} has no public annotations to score against. {note}")
     names = list(sequences) if sequences else dataset.sequences
-    it = names
-    if progress:
-        from tqdm import tqdm
+    from sampt.progress import progress_bar
 
-        it = tqdm(names, desc="scoring", unit="seq")
+    it = progress_bar(names, desc="scoring", unit="seq", enabled=progress)
     objects: list[ObjectScore] = []
     for name in it:
         objects.extend(score_results_sequence(results_dir, dataset.sequence(name), dataset.exclude_first_last))

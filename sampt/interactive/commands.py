@@ -58,6 +58,9 @@ def register_commands(cli) -> None:
                     "in the larger error region (at most 3 per frame; budget 300 interactions). Offline mode raises "
                     "the target 0.1..0.9, 0.95 pass by pass; online makes one pass at 0.9. Runs SAM-PT and the "
                     "per-frame baseline (tracking off); writes each video's interaction history and curve, the mean "
-                    "curves (CSV), a Markdown table and a plot. Resumable: videos already done are skipped.")
+                    "curves (CSV), a Markdown table and a plot. Resumable: videos already done are skipped.",
+        epilog="""examples:
+  sampt interactive-bench DAVIS_ROOT dataset=davis2017 mode=offline
+  sampt interactive-bench DAVIS_ROOT dataset=davis2017 mode=online tracker=cotracker3_offline segmenter=sam_vit_h""")
     add_interactive_bench_arguments(p)
     p.set_defaults(func=cmd_interactive_bench)

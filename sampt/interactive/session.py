@@ -410,8 +410,8 @@ class Session:
         return SamPtResult(ids, store, iou, queries, tracks, prompts, timings, self.encoder_calls)
 
     def export(self, out_dir: str, overlay: bool = True) -> Path:
-        """Write ``masks/00000.png``... (DAVIS palette), ``overlay.mp4`` and ``result.json`` as ``sampt run``
-        does, plus the session's edit history in ``result.json``."""
+        """Write the result folder ``sampt run`` writes (``masks/<video>/<frame>.png``, ``tracks.npz``,
+        ``overlay.mp4``, ``result.json``), plus the session's edit history in ``result.json``."""
         from sampt.results import RunOutput
 
         if not self.state:

@@ -104,11 +104,11 @@ def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]
 def query_points(ctx: RunContext, objects: Sequence[ObjectPrompt]) -> list[ObjectQueries]:
     """Each object's query points and query mask: sampled from its mask, or its clicks with the mask the
     segmenter answers them with on their frame (through the same prompting as step 3)."""
+    for o in objects:
+        validate_prompt(o, len(ctx.video), ctx.video.size)
     ids = [o.object_id for o in objects]
     if len(set(ids)) != len(ids):
         raise UsageError(f"object ids must be unique, got {ids}")
-    for o in objects:
-        validate_prompt(o, len(ctx.video), ctx.video.size)
     queries = []
     for i, o in enumerate(objects):
         if o.mask is not None:

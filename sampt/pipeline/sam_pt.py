@@ -132,8 +132,7 @@ class SamPt:
         from sampt.io import as_video
 
         video = as_video(video)
-        if isinstance(objects, ObjectPrompt):
-            objects = [objects]
+        objects = [objects] if isinstance(objects, ObjectPrompt) else list(objects)
         if not objects:
             raise UsageError("no objects to segment: give a mask or clicked points")
         ctx = self.context(video)
@@ -148,7 +147,8 @@ class SamPt:
                 out.store.release(t)
 
         if self.options.reinit_variant is None:
-            tracks = track_objects(ctx, queries)
+            with _progress(len(queries), "tracking", progress, unit="object") as bar:
+                tracks = track_objects(ctx, queries, progress=bar)
             output = _segment(ctx, queries, tracks, progress, on_frame=stream if on_frame is not None else None)
         else:
             output, tracks = _reinit(ctx, queries, progress)
@@ -177,20 +177,8 @@ def _reinit(ctx: RunContext, queries: Sequence[ObjectQueries], progress: bool) -
         return run_reinit(ctx, queries, progress=bar)
 
 
-class _progress:
-    """A tqdm progress bar that can be turned off (a no-op context when disabled)."""
+def _progress(total: Optional[int], desc: str, enabled: bool, unit: str = "frame"):
+    """A progress bar (:func:`sampt.progress.progress_bar`: off when disabled or stderr is no terminal)."""
+    from sampt.progress import progress_bar
 
-    def __init__(self, total: Optional[int], desc: str, enabled: bool):
-        self.total, self.desc, self.enabled = total, desc, enabled
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=self.total, desc=self.desc, unit="frame")
-        return self.bar
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.close()
+    return progress_bar(total=total, desc=desc, unit=unit, enabled=enabled)

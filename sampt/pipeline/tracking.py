@@ -70,9 +70,11 @@ def track_points(tracker: Tracker, video: Video, queries: np.ndarray) -> Tracks:
     return tracks
 
 
-def track_objects(ctx: RunContext, objects: Sequence[ObjectQueries], video: Optional[Video] = None) -> list[Tracks]:
+def track_objects(ctx: RunContext, objects: Sequence[ObjectQueries], video: Optional[Video] = None,
+                  progress=None) -> list[Tracks]:
     """Tracks for each object's query points (one :class:`Tracks` per object) through ``video`` (default:
-    the context's), ``options.tracker_batch_objects`` objects per call, timed as ``tracking``."""
+    the context's), ``options.tracker_batch_objects`` objects per call, timed as ``tracking``; ``progress``
+    (a bar) advances by the objects of each finished batch."""
     video = ctx.video if video is None else video
     batch_objects = ctx.options.tracker_batch_objects
     results: list[Tracks] = []
@@ -85,6 +87,8 @@ def track_objects(ctx: RunContext, objects: Sequence[ObjectQueries], video: Opti
             for o in batch:
                 results.append(tracks.select(slice(offset, offset + len(o.points))))
                 offset += len(o.points)
+            if progress is not None:
+                progress.update(len(batch))
     return results
 
 

@@ -40,6 +40,8 @@ def register_trackers(register: Callable) -> None:
     register("cotracker3_online", "sampt_cotracker.v3:CoTracker3OnlineTracker",
              description="CoTracker 3 online (sliding windows, streaming, bounded memory)")
     register("cotracker2", "sampt_cotracker.v2:CoTracker2Tracker", description="CoTracker 2 (sliding windows)")
+    register("cotracker2v1", "sampt_cotracker.v2:CoTracker2Tracker", description="CoTracker 2.1 (sliding windows of 16)",
+             defaults={"variant": "cotracker2v1"})
     register("cotracker1", "sampt_cotracker.v1:CoTracker1Tracker", description="CoTracker 1 (as used by SAM-PT)")
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Optional
+from typing import Annotated, Optional
 
 import numpy as np
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
 
@@ -72,9 +73,10 @@ class CoTracker1Tracker(Tracker):
                                        has_visibility=True, has_confidence=False)
 
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", variant: str = "stride_4_wind_8",
-                 preset: str = "sampt_reference", iters: int = 6, support_grid_size: Optional[int] = None,
+                 preset: str = "sampt_reference", iters: Annotated[int, Range(1, None)] = 6,
+                 support_grid_size: Annotated[Optional[int], Range(0, None)] = None,
                  support_grid_every: Optional[int] = None, backward_tracking: bool = True,
-                 visibility_threshold: Optional[float] = None, write_query_points: Optional[bool] = None,
+                 visibility_threshold: Annotated[Optional[float], Range(0, 1)] = None, write_query_points: Optional[bool] = None,
                  interp_height: int = 384, interp_width: int = 512):
         from sampt.devices import pick_device
         from sampt.weights import load_checkpoint

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Optional
+from typing import Annotated, Optional
 
 import numpy as np
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
 
@@ -38,8 +39,8 @@ class CoTracker2Tracker(Tracker):
                                        has_visibility=True, has_confidence=False)
 
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", variant: str = "cotracker2",
-                 iters: int = 6, support_grid_size: int = 6, backward_tracking: bool = True,
-                 visibility_threshold: float = 0.9, interp_height: int = 384, interp_width: int = 512):
+                 iters: Annotated[int, Range(1, None)] = 6, support_grid_size: Annotated[int, Range(0, None)] = 6, backward_tracking: bool = True,
+                 visibility_threshold: Annotated[float, Range(0, 1)] = 0.9, interp_height: Annotated[int, Range(1, None)] = 384, interp_width: Annotated[int, Range(1, None)] = 512):
         from sampt.devices import pick_device
         from sampt.weights import load_checkpoint
         from sampt_cotracker.plugin import CHECKPOINTS

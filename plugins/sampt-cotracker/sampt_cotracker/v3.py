@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Optional, Sequence
+from typing import Annotated, Optional, Sequence
 
 import numpy as np
 import torch
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities, TrackStream
 from sampt.types import Tracks, Video
 from sampt.weights import load_checkpoint
@@ -135,9 +136,10 @@ class CoTracker3OfflineTracker(_CoTracker3Base):
     default_checkpoint = "cotracker3_offline"
     window = OFFLINE_WINDOW
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: int = 6,
-                 model_resolution: Sequence[int] = (384, 512), support_grid_size: int = 6,
-                 backward_tracking: bool = True, visibility_threshold: float = 0.9, max_memory_gb: float = 8.0,
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: Annotated[int, Range(1, None)] = 6,
+                 model_resolution: Sequence[int] = (384, 512), support_grid_size: Annotated[int, Range(0, None)] = 6,
+                 backward_tracking: bool = True, visibility_threshold: Annotated[float, Range(0, 1)] = 0.9,
+                 max_memory_gb: Annotated[float, Range(0, None, low_open=True)] = 8.0,
                  cache_features: bool = True):
         super().__init__(checkpoint, device, iters, model_resolution, support_grid_size, visibility_threshold)
         self.backward_tracking = bool(backward_tracking)
@@ -324,9 +326,9 @@ class CoTracker3OnlineTracker(_CoTracker3Base):
     default_checkpoint = "cotracker3_online"
     window = ONLINE_WINDOW
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: int = 6,
-                 model_resolution: Sequence[int] = (384, 512), support_grid_size: int = 0,
-                 visibility_threshold: float = 0.6, window_len: int = ONLINE_WINDOW):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: Annotated[int, Range(1, None)] = 6,
+                 model_resolution: Sequence[int] = (384, 512), support_grid_size: Annotated[int, Range(0, None)] = 0,
+                 visibility_threshold: Annotated[float, Range(0, 1)] = 0.6, window_len: Annotated[int, Range(2, None)] = ONLINE_WINDOW):
         super().__init__(checkpoint, device, iters, model_resolution, support_grid_size, visibility_threshold)
         if window_len < 2 or window_len % 2:
             raise ValueError(f"window_len must be an even number >= 2, got {window_len}")

@@ -34,7 +34,7 @@ def test_sampt_run_with_cotracker3(tmp_path, name, extra):
     summary = json.loads((out / "result.json").read_text())
     assert summary["num_frames"] == 6 and summary["object_ids"] == [1]
     assert summary["config"]["tracker"]["name"] == name
-    masks = sorted((out / "masks").glob("*.png"))
+    masks = sorted((out / "masks").glob("*/*.png"))
     assert len(masks) == 6
     first = read_label_png(masks[0])
     assert first.shape == (64, 96) and set(np.unique(first)) <= {0, 1}

@@ -121,3 +121,11 @@ def test_iters_is_a_parameter(tmp_path):
     assert not torch.allclose(one, two)
     with pytest.raises(ValueError, match="iters"):
         CoTracker3OfflineTracker(checkpoint=str(path), device="cpu", iters=0)
+
+
+def test_cotracker2v1_is_a_name_with_a_preset_variant():
+    from sampt.plugins import Registry
+
+    entry = Registry().entry("tracker", "cotracker2v1")
+    assert entry.defaults == {"variant": "cotracker2v1"} and entry.resolve() is Registry().entry("tracker", "cotracker2").resolve()
+    assert "variant" not in entry.parameters() and "iters" in entry.parameters()

@@ -24,6 +24,6 @@ def test_cli_run(tmp_path, name, manifest_name, options):
                  "--no-overlay", f"tracker={name}", f"tracker.checkpoint={ckpt}", "tracker.device=cpu", *options,
                  "segmenter=grabcut"])
     assert code == 0
-    assert len(sorted((out / "masks").glob("*.png"))) == 6
+    assert len(sorted((out / "masks").glob("*/*.png"))) == 6
     summary = json.loads((out / "result.json").read_text())
     assert summary["config"]["tracker"]["name"] == name

@@ -11,11 +11,12 @@ not frame 0, backward through the reversed video from the same frame.
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+from typing import Annotated, Optional, Sequence
 
 import numpy as np
 import torch
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
 from sampt.weights import load_checkpoint
@@ -128,9 +129,9 @@ class PipsTracker(_PipsFamilyTracker):
     name = "PIPS"
     stride = 4
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: int = 6,
-                 resolution: Optional[tuple[int, int]] = (360, 640), visibility_threshold: float = 0.5,
-                 anchor_threshold: float = 0.9, max_points: int = 256):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: Annotated[int, Range(1, None)] = 6,
+                 resolution: Optional[tuple[int, int]] = (360, 640), visibility_threshold: Annotated[float, Range(0, 1)] = 0.5,
+                 anchor_threshold: Annotated[float, Range(0, 1)] = 0.9, max_points: Annotated[int, Range(1, None)] = 256):
         from sampt_pips.pips import Pips
 
         self.iters = int(iters)
@@ -164,9 +165,9 @@ class Pips2Tracker(_PipsFamilyTracker):
     name = "PIPS++"
     stride = 8
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: int = 16,
-                 resolution: Optional[tuple[int, int]] = (512, 896), window: int = 128, beautify: bool = False,
-                 max_points: int = 256):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: Annotated[int, Range(1, None)] = 16,
+                 resolution: Optional[tuple[int, int]] = (512, 896), window: Annotated[int, Range(2, None)] = 128,
+                 beautify: bool = False, max_points: Annotated[int, Range(1, None)] = 256):
         from sampt_pips.pips2 import Pips2
 
         self.iters = int(iters)

@@ -23,7 +23,7 @@ def test_cli_run(tmp_path, name, options):
                  "segmenter=grabcut", "--mask", str(mask), "--output", str(out), "--no-progress",
                  "--no-overlay"])
     assert code == 0
-    masks = sorted((out / "masks").glob("*.png"))
+    masks = sorted((out / "masks").glob("*/*.png"))
     assert len(masks) == 6
     summary = json.loads((out / "result.json").read_text())
     assert summary["config"]["tracker"]["name"] == name

@@ -18,11 +18,12 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Annotated, Any, Optional, Sequence
 
 import numpy as np
 import torch
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import ImageEmbedding, Segmenter
 from sampt.types import PointTransform, Prediction, Prompt
 from sampt.weights import load_checkpoint
@@ -104,7 +105,7 @@ class SamSegmenter(Segmenter):
     low_res_size = (256, 256)
 
     def __init__(self, variant: str = "sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
-                 precision: str = "float32", max_batch: int = 64):
+                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64):
         super().__init__()
         v = variant_named(variant, self.hq)
         dev = pick_device(device)
@@ -241,7 +242,8 @@ class HqSamSegmenter(SamSegmenter):
     hq = True
 
     def __init__(self, variant: str = "hq_sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
-                 precision: str = "float32", max_batch: int = 64, hq_token_only: bool = False):
+                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64,
+                 hq_token_only: bool = False):
         self.hq_token_only = bool(hq_token_only)
         super().__init__(variant, checkpoint=checkpoint, device=device, precision=precision, max_batch=max_batch)
 

@@ -15,7 +15,7 @@ def test_cli_run_mobile_sam(tmp_path):
     code = main(["run", str(frames), "--mask", str(mask), "--output", str(out), "--no-progress",
                  "segmenter=mobile_sam", f"segmenter.checkpoint={ckpt}", "segmenter.device=cpu", "tracker=lk"])
     assert code == 0
-    assert len(sorted((out / "masks").glob("*.png"))) == 3
+    assert len(sorted((out / "masks").glob("*/*.png"))) == 3
     summary = json.loads((out / "result.json").read_text())
     assert summary["config"]["segmenter"]["name"] == "mobile_sam"
     assert summary["encoder_calls"] == 3  # every frame encoded exactly once

@@ -11,11 +11,12 @@ Coordinates: sampt puts pixel centres on integers, TAPIR on ``+0.5`` (raster). A
 from __future__ import annotations
 
 import logging
-from typing import ClassVar, Optional, Sequence
+from typing import Annotated, ClassVar, Optional, Sequence
 
 import numpy as np
 import torch
 
+from sampt.constraints import Choices, Range
 from sampt.interfaces import Tracker, TrackerCapabilities, TrackStream
 from sampt.types import Tracks, Video
 from sampt.weights import load_checkpoint
@@ -106,9 +107,9 @@ class _TapirTracker(Tracker):
     variant: ClassVar[str] = ""
     default_checkpoint: ClassVar[str] = ""
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", query_chunk_size: int = 64,
-                 feature_chunk: int = 10, resolution: tuple[int, int] = (256, 256),
-                 visibility_threshold: float = 0.5):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", query_chunk_size: Annotated[int, Range(1, None)] = 64,
+                 feature_chunk: Annotated[int, Range(1, None)] = 10, resolution: tuple[int, int] = (256, 256),
+                 visibility_threshold: Annotated[float, Range(0, 1)] = 0.5):
         self.device = pick_device(device)
         self.query_chunk_size = max(1, int(query_chunk_size))
         self.resolution = (int(resolution[0]), int(resolution[1]))

@@ -20,7 +20,7 @@ def test_cli_run(tmp_path, name):
                  "tracker.query_chunk_size=16", "segmenter=grabcut", "--mask", str(mask),
                  "--output", str(out), "--no-progress", "--no-overlay"])
     assert code == 0
-    assert len(sorted((out / "masks").glob("*.png"))) == 5
+    assert len(sorted((out / "masks").glob("*/*.png"))) == 5
     summary = json.loads((out / "result.json").read_text())
     assert summary["config"]["tracker"]["name"] == name
     assert summary["config"]["tracker"]["query_chunk_size"] == 16
