@@ -13,7 +13,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sampt.errors import InputError, UsageError
-from sampt.io import VIDEO_SUFFIXES, draw_overlay, read_video
+from sampt.io import VIDEO_SUFFIXES, read_video
+from sampt.overlay import draw_frame
 
 log = logging.getLogger("sampt.ui")
 
@@ -113,9 +114,12 @@ class Workspace:
         if self.session is None or not self.session.object_ids:
             return self.video[frame]
         views = self.session.points(frame=frame)
-        pts = np.array([[v.x, v.y] for v in views], np.float32).reshape(-1, 2)
-        return draw_overlay(self.video[frame], self.session.label_map(frame), pts,
-                            np.array([v.label for v in views], int), np.array([v.visible for v in views], bool))
+        objects = []
+        for oid in self.session.object_ids:
+            mine = [v for v in views if v.object_id == oid]
+            objects.append((oid, np.array([[v.x, v.y] for v in mine], np.float32).reshape(-1, 2),
+                            np.array([v.label for v in mine], int), np.array([v.visible for v in mine], bool)))
+        return draw_frame(self.video[frame], self.session.label_map(frame), objects)
 
     def nearest_point(self, frame: int, x: float, y: float, within: float) -> Optional[int]:
         views = self.require().points(frame=frame)
