@@ -1,0 +1,1 @@
+"""``sampt ui``: a Gradio web page driving :class:`sampt.interactive.Session` (install ``sampt[ui]``)."""
