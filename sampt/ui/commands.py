@@ -39,7 +39,9 @@ def register_commands(cli) -> None:
     p = cli.add_parser("ui", help="web page for interactive annotation (needs sampt[ui])",
                        description="Serve a web page to annotate a video interactively: click positive/negative "
                                    "points, edit them on any frame, undo/redo, propagate, export DAVIS masks, the "
-                                   "overlay video and the session file. Listens on 127.0.0.1 unless --host is given.")
+                                   "overlay video and the session file. Listens on 127.0.0.1 unless --host is given.",
+                       epilog="examples:\n  sampt ui\n  sampt ui video.mp4 tracker=lk segmenter=grabcut\n"
+                              "  sampt ui clip/ tracker=cotracker3_offline segmenter=mobile_sam --port 7861")
     p.add_argument("video", nargs="?", default=None, metavar="VIDEO", help="video opened in every new page (optional)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides: tracker=lk segmenter=grabcut ...")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
