@@ -84,7 +84,7 @@ def open_source(source: Any) -> tuple[Iterator[np.ndarray], float, str]:
         reader = VideoReader(source)
         return iter(reader), reader.fps, reader.path.stem
     if isinstance(source, Iterable):
-        return iter(source), float(getattr(source, "fps", 24.0)), str(getattr(source, "name", "stream"))
+        return iter(source), float(getattr(source, "fps", None) or 24.0), str(getattr(source, "name", "stream"))
     raise InputError(f"cannot stream from a {type(source).__name__}; give a video path, a camera index or URL, "
                      "a sampt.Video or an iterator of (H, W, 3) uint8 frames")
 
