@@ -24,6 +24,8 @@ class TrackerCapabilities:
     ``max_side``: the longest frame side the tracker accepts (None: any); larger videos must be resized.
     ``has_visibility`` / ``has_confidence``: whether visibility / confidence are predicted (else all
     points are reported visible / confidence is None).
+    ``latency``: for an online tracker, the most frames a stream holds back: frame t's tracks come out of
+    :meth:`TrackStream.push` at the latest when frame ``t + latency`` is pushed (0: at once).
     """
 
     online: bool = False
@@ -32,6 +34,7 @@ class TrackerCapabilities:
     max_side: Optional[int] = None
     has_visibility: bool = True
     has_confidence: bool = False
+    latency: int = 0
 
 
 class TrackStream(ABC):

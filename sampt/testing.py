@@ -246,3 +246,34 @@ def write_clip_inputs(folder: Path, seed: int = 0, num_frames: int = 6, height: 
     write_frames(frames, clip.video)
     write_label_png(mask, clip.label_map(0))
     return frames, mask, clip
+
+
+class FakeCamera:
+    """A camera stand-in for streaming tests and benchmarks: yields ``num_frames`` frames (the given
+    ``(T, H, W, 3)`` uint8 frames, looped) at a fixed rate of ``fps`` frames per second (None: as fast as
+    they are asked for). ``delivered`` counts the frames handed out so far, so a test can see what the
+    consumer had received when a result came out."""
+
+    def __init__(self, frames: Any, fps: Any = 30.0, num_frames: Any = None, name: str = "fake-camera"):
+        import numpy as np
+
+        self.frames = np.asarray(frames)
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
+            raise ValueError(f"FakeCamera needs (T, H, W, 3) uint8 frames, got {self.frames.shape} {self.frames.dtype}")
+        if fps is not None and not fps > 0:
+            raise ValueError(f"FakeCamera fps must be > 0 (or None), got {fps!r}")
+        self.fps, self.name = fps, name
+        self.num_frames = len(self.frames) if num_frames is None else int(num_frames)
+        self.delivered = 0
+
+    def __iter__(self):
+        import time
+
+        start = time.perf_counter()
+        for i in range(self.num_frames):
+            if self.fps is not None:
+                delay = start + i / self.fps - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            self.delivered += 1
+            yield self.frames[i % len(self.frames)]

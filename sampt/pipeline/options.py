@@ -53,6 +53,11 @@ class SamPtOptions:
     """Frames the tracker looks ahead in each horizon (>= reinit_horizon)."""
     min_reinit_area: Annotated[int, Range(0, None)] = 25
     """Masks of at most this many pixels are not used to re-initialise."""
+    stream_chunk_length: Annotated[int, Range(2, None)] = 16
+    """Streaming with an offline tracker: frames tracked per chunk (the latency, in frames, is this minus one)."""
+    stream_chunk_overlap: Annotated[int, Range(1, None)] = 4
+    """Streaming with an offline tracker: frames a chunk tracks beyond those it emits (look-ahead; the next chunk starts
+    from the points on the first of them), >= 1 and < the length."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -61,6 +66,9 @@ class SamPtOptions:
         """Check value ranges (declared on the fields) and how options combine (done on creation; call
         again after changing a field); return self. Raises ``ConfigError`` (a ``ValueError``) naming the option."""
         check_dataclass(self, "pipeline")
+        if self.stream_chunk_overlap >= self.stream_chunk_length:
+            raise ConfigError("pipeline.stream_chunk_overlap must be < pipeline.stream_chunk_length "
+                              f"({self.stream_chunk_overlap} >= {self.stream_chunk_length})")
         if self.reinit_variant is not None:
             self.reinit_variant = canonical_reinit_variant(self.reinit_variant)
             if self.reinit_tracker_horizon < self.reinit_horizon:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -23,6 +23,8 @@ from sampt.pipeline.prompting import segment_video
 from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_points
 from sampt.pipeline.reinit import run_reinit
 from sampt.pipeline.store import MaskStore, SegmentationOutput
+from sampt.pipeline.streaming import StreamedFrame, declared_latency, uses_online_tracking
+from sampt.pipeline.streaming import stream as stream_frames
 from sampt.pipeline.tracking import track_objects
 from sampt.types import Tracks, Video
 
@@ -117,6 +119,24 @@ class SamPt:
                progress: bool = False) -> tuple[SegmentationOutput, list[Tracks]]:
         """Re-initialised tracking and segmentation (``options.reinit_variant`` must be set)."""
         return _reinit(self.context(video), queries, progress)
+
+    # -- streaming ----------------------------------------------------------------------------------
+    def stream(self, source: Any, objects: Sequence[ObjectPrompt]) -> Iterator[StreamedFrame]:
+        """Segment ``objects`` through a stream of frames, yielding ``(t, label_map, objects_info)`` (a
+        :class:`~sampt.pipeline.streaming.StreamedFrame`) as soon as frame t is final.
+
+        ``source``: a video path or frame folder (decoded lazily), a camera index or URL, a :class:`Video`, a
+        ``(T, H, W, 3)`` array or any iterator of ``(H, W, 3)`` uint8 frames. Online trackers stream with
+        their declared latency; offline trackers are run on overlapping chunks (see
+        :mod:`sampt.pipeline.streaming`). Nothing is kept for frames already yielded.
+        """
+        return stream_frames(self.context, source, objects)
+
+    def stream_latency(self, query_frame: int = 0, size: Optional[tuple[int, int]] = None) -> int:
+        """The most frames :meth:`stream` holds a frame back (see :func:`~sampt.pipeline.streaming.declared_latency`)."""
+        if size is not None and not uses_online_tracking(self.tracker, size):
+            return max(self.options.stream_chunk_length - 1, query_frame)
+        return declared_latency(self.tracker, self.options, query_frame)
 
     # -- everything ---------------------------------------------------------------------------------
     def run(self, video: Video | str | np.ndarray, objects: Sequence[ObjectPrompt], progress: bool = False,

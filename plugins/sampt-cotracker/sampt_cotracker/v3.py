@@ -6,6 +6,7 @@ Coordinates: sampt points (integer pixel centres) are mapped to the model resolu
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from typing import Annotated, Optional, Sequence
@@ -333,6 +334,8 @@ class CoTracker3OnlineTracker(_CoTracker3Base):
         if window_len < 2 or window_len % 2:
             raise ValueError(f"window_len must be an even number >= 2, got {window_len}")
         self.window_len = int(window_len)
+        # frame t is final once the window holding it in its first half is full: at most window_len - 1 later
+        self.capabilities = dataclasses.replace(type(self).capabilities, latency=self.window_len - 1)
 
     def open_stream(self, queries: np.ndarray, height: int, width: int) -> CoTracker3Stream:
         return CoTracker3Stream(self, self.check_queries(queries, height, width), height, width)
