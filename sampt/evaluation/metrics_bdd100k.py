@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from sampt.evaluation.metrics import BOUND_TH, boundary_f, jaccard, statistics
+from sampt.evaluation.metrics import BOUND_TH, ObjectScore, boundary_f, jaccard
 
 SHORT_MAX = 5  #: objects visible on fewer frames than this are "short" (official ``short_object_threshold``)
 LONG_MIN = 30  #: objects visible on at least this many frames are "long" (official ``long_object_threshold``)
@@ -49,28 +49,15 @@ def _nanmean(values: np.ndarray | Sequence[float]) -> float:
 
 
 @dataclass
-class VisibilityScore:
-    """One object's BDD100K scores. ``j``/``f`` are per scored frame, ``visible`` whether the annotation
-    has the object on that frame; ``n_frames`` and ``visible_frames`` count the first-appearance frame."""
+class VisibilityScore(ObjectScore):
+    """One object's BDD100K scores: an :class:`~sampt.evaluation.metrics.ObjectScore` whose ``j``/``f`` are
+    per scored frame, with ``visible`` whether the annotation has the object on that frame; ``n_frames`` and
+    ``visible_frames`` count the first-appearance frame."""
 
-    sequence: str
-    object_id: int
-    j: np.ndarray
-    f: np.ndarray
-    visible: np.ndarray
-    n_frames: int
-    visible_frames: int
-    appears_last: bool = False  #: first seen on the last frame: every score is 1, NonVis included
-    j_mean: float = field(init=False)
-    j_recall: float = field(init=False)
-    j_decay: float = field(init=False)
-    f_mean: float = field(init=False)
-    f_recall: float = field(init=False)
-    f_decay: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.j_mean, self.j_recall, self.j_decay = statistics(self.j)
-        self.f_mean, self.f_recall, self.f_decay = statistics(self.f)
+    visible: np.ndarray = field(kw_only=True)
+    n_frames: int = field(kw_only=True)
+    visible_frames: int = field(kw_only=True)
+    appears_last: bool = field(default=False, kw_only=True)  #: first seen on the last frame: every score is 1, NonVis included
 
     @property
     def nonvisible_frames(self) -> int:
@@ -125,12 +112,14 @@ def score_object(sequence: str, object_id: int, gt: np.ndarray, pred: np.ndarray
     first = int(np.argmax(present))
     if first == len(gt) - 1:  # nothing after its prompt frame
         one = np.ones(1)
-        return VisibilityScore(sequence, object_id, one, one.copy(), np.ones(1, bool), 1, 1, appears_last=True)
+        return VisibilityScore(sequence, object_id, one, one.copy(), visible=np.ones(1, bool), n_frames=1,
+                               visible_frames=1, appears_last=True)
     g, p = gt[first + 1:], pred[first + 1:]
     j = np.atleast_1d(jaccard(g, p)).astype(np.float64)
     f = np.atleast_1d(boundary_f(g, p, None, bound_th)).astype(np.float64)
     visible = present[first + 1:]
-    return VisibilityScore(sequence, object_id, j, f, visible, len(visible) + 1, int(visible.sum()) + 1)
+    return VisibilityScore(sequence, object_id, j, f, visible=visible, n_frames=len(visible) + 1,
+                           visible_frames=int(visible.sum()) + 1)
 
 
 def score_sequence(sequence: str, gt: np.ndarray, pred: np.ndarray, object_ids: Optional[Sequence[int]] = None,

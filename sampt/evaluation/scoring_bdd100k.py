@@ -15,15 +15,16 @@ from sampt.evaluation.datasets import VOSDataset, VOSSequence
 from sampt.evaluation.metrics_bdd100k import (GLOBAL_COLUMNS, LONG_MIN, OBJECT_COLUMNS, SHORT_MAX, VisibilityScore,
                                               global_scores, score_object)
 from sampt.evaluation.report import text_table, write_csv
-from sampt.evaluation.scoring import read_result_labels
+from sampt.evaluation.scoring import ScoreReport, read_result_labels
 
 SUMMARY_COLUMNS = ("J&F-Mean", "J-Mean", "F-Mean", "J&F-Mean-Short", "J&F-Mean-Medium", "J&F-Mean-Long",
                    "J&F-Mean-Vis", "J&F-Mean-NonVis")
 
 
 @dataclass
-class BDD100KReport:
-    """All objects' scores and the bucketed dataset-level averages (the interface of ``ScoreReport``)."""
+class BDD100KReport(ScoreReport):
+    """A :class:`~sampt.evaluation.scoring.ScoreReport` of :class:`VisibilityScore` objects, with the
+    bucketed dataset-level averages."""
 
     objects: list[VisibilityScore]
     short_max: int = SHORT_MAX
@@ -38,17 +39,6 @@ class BDD100KReport:
         for r in rows:
             r["Sequence"] = f"{r['Sequence']}_{r.pop('Object')}"
         return rows
-
-    def sequence_rows(self) -> list[dict]:
-        seqs: dict[str, list[VisibilityScore]] = {}
-        for o in self.objects:
-            seqs.setdefault(o.sequence, []).append(o)
-        out = []
-        for seq, objs in seqs.items():
-            j = float(np.mean([o.j_mean for o in objs]))
-            f = float(np.mean([o.f_mean for o in objs]))
-            out.append({"Sequence": seq, "Objects": len(objs), "J&F-Mean": (j + f) / 2, "J-Mean": j, "F-Mean": f})
-        return out
 
     def format(self, title: str = "") -> str:
         g = self.global_scores
