@@ -356,16 +356,19 @@ class FeatureCache:
     def window(self, indices: Sequence[int]) -> torch.Tensor:
         """Feature maps ``(len(indices), C, h, w)`` of the frames at ``indices``."""
         keys = [self.source.key(i) for i in indices]
-        need = sorted({(k, i) for k, i in zip(keys, indices) if k not in self.cache})
+        have = {k: self.cache[k] for k in keys if k in self.cache}  # taken first: a bounded store may evict
+        need = sorted({(k, i) for k, i in zip(keys, indices) if k not in have})
         if need:
             frames = self.source.get([i for _, i in need]).to(self.device, torch.float32)
             feats = encode_frames(self.fnet, 2 * (frames / 255.0) - 1.0)
-            self.cache.update({k: f for (k, _), f in zip(need, feats)})
+            new = {k: f for (k, _), f in zip(need, feats)}
+            self.cache.update(new)
+            have.update(new)
         if not self.keep:  # windows only move forward: frames outside this one are not needed again
             current = set(keys)
             for k in [k for k in self.cache if k not in current]:
                 del self.cache[k]
-        return torch.stack([self.cache[k] for k in keys])
+        return torch.stack([have[k] for k in keys])
 
 
 # --------------------------------------------------------------------------------------------------

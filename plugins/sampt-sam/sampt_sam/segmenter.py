@@ -33,7 +33,7 @@ from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("float32", "half", "auto")
+PRECISIONS = ("float32", "half", "bfloat16", "auto")
 
 
 def use_half(precision: str, device: torch.device) -> bool:
@@ -43,6 +43,22 @@ def use_half(precision: str, device: torch.device) -> bool:
     if precision == "half" and device.type != "cuda":
         raise ValueError(f"precision='half' needs a CUDA device (device is {device}); use 'float32' or 'auto'")
     return precision == "half" or (precision == "auto" and device.type == "cuda")
+
+
+def use_bfloat16(precision: str, device: torch.device) -> bool:
+    """Whether the image encoder runs under bfloat16 autocast (``"bfloat16"``: on CPU or CUDA; weights stay
+    float32). On a CPU without native bfloat16 (AVX512-BF16 / AMX) it is emulated, and usually slower."""
+    if precision != "bfloat16":
+        return False
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"precision='bfloat16' is not supported by {device}; use 'float32' or 'half'")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"precision='bfloat16' needs a CPU or CUDA device (device is {device})")
+    if device.type == "cpu":
+        native = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()
+        if not native:
+            log.warning("this CPU has no native bfloat16 support: the bfloat16 encoder is emulated (slower)")
+    return True
 
 
 def package(variant: Variant) -> Any:
@@ -94,9 +110,12 @@ class SamSegmenter(Segmenter):
 
     Options: ``checkpoint`` a file path or a registered checkpoint name (default: the variant's official
     checkpoint, fetched into the cache if needed); ``device`` ``"auto"`` (CUDA when available) or a torch
-    device; ``precision`` ``"float32"``, ``"half"`` (image encoder in float16, CUDA only) or ``"auto"``
-    (half on CUDA, float32 on CPU) - the prompt encoder and mask decoder always run in float32;
-    ``max_batch`` the most prompts decoded in one call.
+    device; ``precision`` ``"float32"``, ``"half"`` (image encoder in float16, CUDA only), ``"bfloat16"``
+    (image encoder under bfloat16 autocast, CPU or CUDA) or ``"auto"`` (half on CUDA, float32 on CPU) - the
+    prompt encoder and mask decoder always run in float32; ``channels_last`` runs the image encoder in the
+    channels-last memory format; ``compile`` wraps it in ``torch.compile`` (the first frames pay the
+    compilation); ``max_batch`` the most prompts decoded in one call. The measured speed and mask effect of
+    each is in the repository's ``benchmarks/results/pipeline.md``.
     """
 
     hq = False
@@ -105,7 +124,8 @@ class SamSegmenter(Segmenter):
     low_res_size = (256, 256)
 
     def __init__(self, variant: str = "sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
-                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64):
+                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64,
+                 channels_last: bool = False, compile: bool = False):
         super().__init__()
         v = variant_named(variant, self.hq)
         dev = pick_device(device)
@@ -113,33 +133,40 @@ class SamSegmenter(Segmenter):
         model = build_model(v)
         load_checkpoint(model, checkpoint, v.checkpoint, CHECKPOINTS, what=f"{v.name} ({v.package} {v.arch})",
                         optional_prefixes=v.unused_prefixes)
-        log.info("%s on %s (%s encoder)", v.name, dev, "float16" if half else "float32")
-        self._setup(v, model.to(dev), half, max_batch)
+        bf16 = use_bfloat16(precision, dev)
+        log.info("%s on %s (%s encoder)", v.name, dev, "float16" if half else "bfloat16 autocast" if bf16 else "float32")
+        self._setup(v, model.to(dev), half, max_batch, bf16, channels_last, compile)
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, variant: str, precision: str = "float32", max_batch: int = 64,
-                   **options: Any) -> "SamSegmenter":
+                   channels_last: bool = False, compile: bool = False, **options: Any) -> "SamSegmenter":
         """Wrap an already built and loaded package model of ``variant`` (on its current device) without a
         checkpoint; for HQ variants use :class:`HqSamSegmenter` (``hq_token_only=...`` among ``options``)."""
         self = cls.__new__(cls)
         Segmenter.__init__(self)
         for key, value in options.items():
             setattr(self, key, value)
-        self._setup(variant_named(variant, cls.hq), model, use_half(precision, model.pixel_mean.device), max_batch)
+        dev = model.pixel_mean.device
+        self._setup(variant_named(variant, cls.hq), model, use_half(precision, dev), max_batch,
+                    use_bfloat16(precision, dev), channels_last, compile)
         return self
 
-    def _setup(self, variant: Variant, model: torch.nn.Module, half: bool, max_batch: int) -> None:
+    def _setup(self, variant: Variant, model: torch.nn.Module, half: bool, max_batch: int, bfloat16: bool = False,
+               channels_last: bool = False, compile: bool = False) -> None:
         self.variant = variant
         self.model = model
         self.device = model.pixel_mean.device
-        self.half = half
+        self.half, self.bfloat16, self.channels_last = half, bool(bfloat16), bool(channels_last)
         if half:
             model.image_encoder.half()
+        if self.channels_last:
+            model.image_encoder.to(memory_format=torch.channels_last)
         # Last: TinyViT caches its attention biases (as a plain tensor) when switched to eval mode, so
         # this must follow loading the weights, moving to the device and any dtype change.
         model.eval()
         self.max_batch = max(1, int(max_batch))
         self.transform = resize_transform(variant, model.image_encoder.img_size)
+        self.image_encoder = torch.compile(model.image_encoder) if compile else model.image_encoder
 
     # --- encoding ---------------------------------------------------------------------------------
     @torch.no_grad()
@@ -151,7 +178,10 @@ class SamSegmenter(Segmenter):
         x = self.model.preprocess(x)
         if self.half:
             x = x.half()
-        out = self.model.image_encoder(x)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bfloat16):
+            out = self.image_encoder(x)
         interm = None
         if self.variant.hq:
             features, interm = out
@@ -243,9 +273,10 @@ class HqSamSegmenter(SamSegmenter):
 
     def __init__(self, variant: str = "hq_sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
                  precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64,
-                 hq_token_only: bool = False):
+                 hq_token_only: bool = False, channels_last: bool = False, compile: bool = False):
         self.hq_token_only = bool(hq_token_only)
-        super().__init__(variant, checkpoint=checkpoint, device=device, precision=precision, max_batch=max_batch)
+        super().__init__(variant, checkpoint=checkpoint, device=device, precision=precision, max_batch=max_batch,
+                         channels_last=channels_last, compile=compile)
 
 
 def segmenter_class(variant: str) -> type[SamSegmenter]:
