@@ -9,8 +9,7 @@ import torch
 from sampt.testing import golden, keyed_state_dict
 from sampt.types import Video
 
-from sampt_cotracker.v1 import CoTracker1Tracker
-from sampt_cotracker.v2 import CoTracker2Tracker
+from sampt_cotracker.tracker import CoTracker1Tracker, CoTracker2Tracker
 from sampt_cotracker.windowed import RecentFeatures, run_predictor
 
 FRAMES = 12
@@ -25,7 +24,8 @@ def _tracker(kind, tmp_path):
     name, cls = {"v1": ("cotracker1", CoTracker1Tracker), "v2": ("cotracker2", CoTracker2Tracker)}[kind]
     ckpt = tmp_path / f"{name}.pth"
     torch.save({"model": keyed_state_dict(name)}, ckpt)
-    return cls(checkpoint=str(ckpt), device="cpu", iters=1)
+    # a small model resolution keeps the test fast; the logic under test does not depend on it
+    return cls(checkpoint=str(ckpt), device="cpu", iters=1, interp_height=96, interp_width=128)
 
 
 def _settings(tracker, **changes):
@@ -85,7 +85,8 @@ def test_bounded_feature_store_same_output(video, tmp_path):
     assert counts["encoded"] == FRAMES
     small = _settings(tracker, feature_memory_mb=1.0)  # below one frame: the minimum, one window
     bounded = run_predictor(tracker.model, video, queries, small, tracker.device)
-    assert FRAMES < counts["encoded"] - FRAMES <= 2 * FRAMES
+    again = counts["encoded"] - 2 * FRAMES  # frames the bounded run's backward pass encoded again
+    assert 0 < again < FRAMES
     np.testing.assert_allclose(bounded.points, unbounded.points, atol=1e-3)
     np.testing.assert_array_equal(bounded.visibility, unbounded.visibility)
 

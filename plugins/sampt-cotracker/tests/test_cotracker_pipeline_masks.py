@@ -23,7 +23,7 @@ def test_masks_identical_with_and_without_backward_skip(tmp_path):
     torch.save({"model": keyed_state_dict("cotracker1")}, cot)
     pipeline = build_pipeline(compose(["segmenter=mobile_sam", f"segmenter.checkpoint={sam}", "segmenter.device=cpu",
                                        "tracker=cotracker1", f"tracker.checkpoint={cot}", "tracker.device=cpu",
-                                       "tracker.iters=1"]))
+                                       "tracker.iters=1", "tracker.interp_height=96", "tracker.interp_width=128"]))
     clip = make_clip(seed=0, num_frames=8, height=48, width=64, num_objects=2)
     prompts = [ObjectPrompt(o + 1, 0, mask=clip.masks[0, o]) for o in range(2)]
     tracker = pipeline.tracker
