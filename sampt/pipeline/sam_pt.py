@@ -23,7 +23,7 @@ from sampt.pipeline.prompting import segment_video
 from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_points
 from sampt.pipeline.reinit import run_reinit
 from sampt.pipeline.store import MaskStore, SegmentationOutput
-from sampt.pipeline.streaming import StreamedFrame, declared_latency, uses_online_tracking
+from sampt.pipeline.streaming import StreamedFrame, declared_latency
 from sampt.pipeline.streaming import stream as stream_frames
 from sampt.pipeline.tracking import track_objects
 from sampt.types import Tracks, Video
@@ -134,9 +134,7 @@ class SamPt:
 
     def stream_latency(self, query_frame: int = 0, size: Optional[tuple[int, int]] = None) -> int:
         """The most frames :meth:`stream` holds a frame back (see :func:`~sampt.pipeline.streaming.declared_latency`)."""
-        if size is not None and not uses_online_tracking(self.tracker, size):
-            return max(self.options.stream_chunk_length - 1, query_frame)
-        return declared_latency(self.tracker, self.options, query_frame)
+        return declared_latency(self.tracker, self.options, query_frame, size)
 
     # -- everything ---------------------------------------------------------------------------------
     def run(self, video: Video | str | np.ndarray, objects: Sequence[ObjectPrompt], progress: bool = False,
