@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 
 
 # -- sources -------------------------------------------------------------------------------------------
-def _camera_frames(target: int | str) -> Iterator[np.ndarray]:
+def camera_frames(target: int | str) -> Iterator[np.ndarray]:
+    """RGB frames of a camera (index) or network stream (URL) through OpenCV, until it stops delivering;
+    the device is opened on the first frame asked for and released when the iterator is closed."""
     import cv2
 
     cap = cv2.VideoCapture(target)
@@ -86,9 +88,9 @@ def open_source(source: Any) -> tuple[Iterator[np.ndarray], float, str]:
     if isinstance(source, bool):
         raise InputError("a stream source cannot be a bool; give a camera index, a path or frames")
     if isinstance(source, (int, np.integer)):
-        return _camera_frames(int(source)), CAMERA_FPS, f"camera{int(source)}"
+        return camera_frames(int(source)), CAMERA_FPS, f"camera{int(source)}"
     if isinstance(source, str) and "://" in source:
-        return _camera_frames(source), CAMERA_FPS, "stream"
+        return camera_frames(source), CAMERA_FPS, "stream"
     if isinstance(source, (str, os.PathLike)):
         reader = VideoReader(source)
         return iter(reader), reader.fps, reader.path.stem
@@ -251,6 +253,16 @@ def stream(make_context: Any, source: Any, objects: Sequence[ObjectPrompt]) -> I
     if not objects:
         raise UsageError("no objects to segment: give a mask or clicked points")
     frames, fps, name = open_source(source)
+    try:
+        yield from _stream(make_context, frames, fps, name, objects)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:  # a camera is released even when the consumer stops early
+            close()
+
+
+def _stream(make_context: Any, frames: Iterator[np.ndarray], fps: float, name: str,
+            objects: Sequence[ObjectPrompt]) -> Iterator[StreamedFrame]:
     pull = _Pull(frames, None, fps, name)
     query_frame = max(int(o.frame) if isinstance(o, ObjectPrompt) else 0 for o in objects)
     pull.until(query_frame + 1)
