@@ -33,6 +33,7 @@ from pathlib import Path
 
 MEMORY_OPTIONS = ["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=4", "pipeline.negative_points=0",
                   "pipeline.refinement_iterations=0"]
+REINIT_OPTIONS = ["pipeline.reinit_variant=A", "pipeline.reinit_horizon=8", "pipeline.reinit_tracker_horizon=8"]
 
 
 def rss_mb() -> float:
@@ -72,8 +73,9 @@ def _threads(threads: int) -> None:
         pass
 
 
-def memory_child(checkpoints: list[int], height: int, width: int, threads: int) -> dict:
-    """Stream ``max(checkpoints)`` frames through lk + grabcut; RSS, CPU and wall seconds at each checkpoint."""
+def memory_child(checkpoints: list[int], height: int, width: int, threads: int, reinit: bool = False) -> dict:
+    """Stream ``max(checkpoints)`` frames through lk + grabcut (with ``reinit``: re-initialised); RSS, CPU and
+    wall seconds at each checkpoint."""
     from sampt.allocator import tune_malloc
 
     tune_malloc()
@@ -83,7 +85,8 @@ def memory_child(checkpoints: list[int], height: int, width: int, threads: int) 
     from sampt.testing import FakeCamera
 
     frames, masks = _looped_frames(height, width)
-    pipeline = build_pipeline(compose(MEMORY_OPTIONS))
+    options = MEMORY_OPTIONS + (REINIT_OPTIONS if reinit else [])
+    pipeline = build_pipeline(compose(options))
     camera = FakeCamera(frames, fps=None, num_frames=max(checkpoints))
     objects = [ObjectPrompt(o + 1, 0, mask=masks[o]) for o in range(len(masks))]
     wanted, rows, start, cpu0 = sorted(checkpoints), [], time.perf_counter(), cpu_seconds()
@@ -94,7 +97,8 @@ def memory_child(checkpoints: list[int], height: int, width: int, threads: int) 
             wanted.pop(0)
             rows.append({"frames": n, "rss_mb": round(rss_mb(), 1), "cpu_s": round(cpu_seconds() - cpu0, 1),
                          "wall_s": round(time.perf_counter() - start, 1), "frames_with_a_mask": present})
-    return {"pipeline": "lk + grabcut", "options": MEMORY_OPTIONS, "size": [height, width], "rows": rows}
+    return {"pipeline": "lk + grabcut" + (", re-initialised" if reinit else ""), "options": options,
+            "size": [height, width], "rows": rows}
 
 
 def _keyed_pipeline(name: str, folder: Path, window_len: int):
@@ -152,10 +156,10 @@ def _run_child(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def report(memory: dict | None, latency: list[dict], machine: str) -> str:
+def report(memories: list[dict], latency: list[dict], machine: str) -> str:
     """The Markdown tables of a run."""
-    lines = [f"Measured on: {machine}", ""]
-    if memory:
+    lines = [f"Measured on: {machine}", ""] if machine else []
+    for memory in memories:
         h, w = memory["size"]
         lines += [f"### Memory: {memory['pipeline']}, {w}x{h} frames, endless stream", "",
                   f"Options: `{' '.join(memory['options'])}`", "",
@@ -181,8 +185,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["memory", "latency"], default=None)
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[200, 2000, 10000])
+    parser.add_argument("--reinit-checkpoints", type=int, nargs="*", default=[200, 2000],
+                        help="the same with re-initialisation (none: skip)")
     parser.add_argument("--memory-size", type=int, nargs=2, default=[48, 64], metavar=("H", "W"))
-    parser.add_argument("--latency-frames", type=int, default=48)
+    parser.add_argument("--latency-frames", type=int, nargs="+", default=[16, 64],
+                        help="frames streamed per pipeline (one number: for all)")
     parser.add_argument("--latency-size", type=int, nargs=2, default=[96, 128], metavar=("H", "W"))
     parser.add_argument("--window-len", type=int, default=8, help="cotracker3_online window (latency window - 1)")
     parser.add_argument("--pipelines", nargs="+", default=["cotracker3_online + mobile_sam", "lk + grabcut"])
@@ -192,24 +199,28 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind = args.child[0]
-        if kind == "memory":
-            r = memory_child(args.checkpoints, *args.memory_size, args.threads)
+        if kind in ("memory", "memory-reinit"):
+            r = memory_child(args.checkpoints, *args.memory_size, args.threads, reinit=kind == "memory-reinit")
         else:
-            r = latency_child(args.child[1], args.latency_frames, *args.latency_size, args.threads, args.window_len)
+            r = latency_child(args.child[1], args.latency_frames[0], *args.latency_size, args.threads, args.window_len)
         print(json.dumps(r))
         return
     common = ["--threads", str(args.threads)]
-    memory, latency = None, []
+    memory, latency = [], []
     if args.only in (None, "memory"):
-        memory = _run_child(["--child", "memory", "--checkpoints", *map(str, args.checkpoints), "--memory-size",
-                             *map(str, args.memory_size), *common])
-        print(report(memory, [], ""), flush=True)
+        runs = [("memory", args.checkpoints)] + ([("memory-reinit", args.reinit_checkpoints)]
+                                                 if args.reinit_checkpoints else [])
+        for kind, checkpoints in runs:
+            memory.append(_run_child(["--child", kind, "--checkpoints", *map(str, checkpoints), "--memory-size",
+                                      *map(str, args.memory_size), *common]))
+            print(report(memory[-1:], [], ""), flush=True)
     if args.only in (None, "latency"):
-        for name in args.pipelines:
-            latency.append(_run_child(["--child", "latency", name, "--latency-frames", str(args.latency_frames),
+        counts = args.latency_frames * len(args.pipelines) if len(args.latency_frames) == 1 else args.latency_frames
+        for name, count in zip(args.pipelines, counts):
+            latency.append(_run_child(["--child", "latency", name, "--latency-frames", str(count),
                                        "--latency-size", *map(str, args.latency_size), "--window-len",
                                        str(args.window_len), *common]))
-            print(report(None, latency[-1:], ""), flush=True)
+            print(report([], latency[-1:], ""), flush=True)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), {args.threads} thread(s)"
     text = report(memory, latency, machine)
     print(text)

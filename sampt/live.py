@@ -5,6 +5,8 @@ Each frame is written as soon as the stream emits it: its label PNG (``masks/<se
 frame, into the staging folder of a :class:`~sampt.results.RunOutput` (``result.json`` and the overlay file
 are completed at the end; ``tracks.npz`` is not written, since a stream keeps no tracks of emitted frames).
 A frame's outputs are written with SIGINT/SIGTERM held back, so an interruption falls between frames.
+An MP4 overlay is encoded as frames come; a GIF overlay is kept (paletted) until the end, as GIFs are
+written whole. What is kept per emitted frame is only its row of result.json (name, areas, boxes, IoU).
 
 Stopping: the source ends, ``q``/Esc in the live window, or Ctrl-C / SIGTERM / SIGHUP. On an interruption
 the frames emitted so far are kept: the overlay is closed, ``result.json`` records ``"stopped"``, and the
@@ -216,6 +218,9 @@ def stream_to_folder(pipeline: Any, source: StreamSource, objects: Sequence[Any]
             pending.append((name, frame))
             yield frame
 
+    if overlay == "gif" and source.endless:
+        log.warning("a GIF overlay keeps every frame until the stream stops (GIFs are written whole); "
+                    "use --overlay mp4 or none for a long camera stream")
     overlay_file = VideoFile(output.path / f"overlay.{overlay}", source.fps) if overlay else None
     window = LiveWindow() if display else None
     iou_rows: list = []
