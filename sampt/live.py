@@ -11,8 +11,8 @@ written whole. What is kept per emitted frame is only its row of result.json (na
 Stopping: the source ends, ``q``/Esc in the live window, or Ctrl-C / SIGTERM / SIGHUP. On an interruption
 the frames emitted so far are kept: the overlay is closed, ``result.json`` records ``"stopped"``, and the
 folder is committed. A camera has no end, so stopping it is its normal end (exit code 0); an interrupted
-video file exits 130 / 143 as any interrupted run, with its finished frames kept. A second interruption
-while the folder is being completed discards it, as in an offline run.
+video file exits 130 / 143 as any interrupted run, with its finished frames kept. Completing the folder
+(closing the overlay, result.json, the swap) holds signals back too, so a second Ctrl-C cannot lose it.
 
 The live window (camera mode) is OpenCV's ``imshow``; it is skipped where no display exists (no
 ``DISPLAY``/``WAYLAND_DISPLAY`` on Linux, or a headless OpenCV build), and the files are written either way.
@@ -267,20 +267,26 @@ def stream_to_folder(pipeline: Any, source: StreamSource, objects: Sequence[Any]
         elapsed = time.perf_counter() - started
         info.count = count
         files = {"masks": f"masks/{sequence}"}
-        if overlay_file is not None:
-            overlay_file.close()
-            files["overlay"] = overlay_file.path.name
         iou = np.asarray(iou_rows, np.float32).reshape(count, len(ids))
-        timings = {"total": elapsed}
-        result = SamPtResult(ids, MaskStore(count, len(ids), (height, width)), iou, [], [], [], timings,
+        result = SamPtResult(ids, MaskStore(count, len(ids), (height, width)), iou, [], [], [], {"total": elapsed},
                              getattr(pipeline.segmenter, "encoder_calls", 0) - encoder_calls)
         declared = pipeline.stream_latency(query_frame=head_count - 1, size=(height, width))
         extra = {"stream": {"latency_frames_max": max_latency, "latency_frames_declared": declared,
                             "fps": round(count / max(elapsed, 1e-9), 3), "stopped": stopped}}
-        summary = build_summary(result, info, stats, described, inputs, config, files, extra)
-        with atomic_file(output.path / RESULT_JSON) as path:
-            path.write_text(compact_json(summary) + "\n")
-        committed = output.unit.commit()
+        committed = None
+        try:
+            with signals_held():  # a stream stopped by a signal is completed even if another one comes now
+                if overlay_file is not None:
+                    overlay_file.close()
+                    files["overlay"] = overlay_file.path.name
+                summary = build_summary(result, info, stats, described, inputs, config, files, extra)
+                with atomic_file(output.path / RESULT_JSON) as path:
+                    path.write_text(compact_json(summary) + "\n")
+                committed = output.unit.commit()
+        except KeyboardInterrupt:  # delivered once the signals are let through again
+            if committed is None:
+                raise
+            log.warning("interrupted again after the results were written; they are kept")
     finally:
         if overlay_file is not None:
             overlay_file.abort()  # no-op once closed
