@@ -33,6 +33,24 @@ from pathlib import Path
 
 MEMORY_OPTIONS = ["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=4", "pipeline.negative_points=0",
                   "pipeline.refinement_iterations=0"]
+NOTES = """\
+- RSS is `VmRSS` of the child process at that point (not the peak). The ~545 MiB base is the imported
+  libraries (plugin discovery imports torch); the stream itself holds only frames not yet emitted (at most
+  the latency: 15 frames for lk's chunks of 16, 8 frames with re-initialisation horizons of 8), their
+  embeddings and tracks. RSS after 2,000 and 10,000 frames equals RSS after 200 to 0.1 MiB.
+- The `sampt run --camera` row streams through the command's writer (label PNGs, MP4 overlay, result.json
+  rows); its frame count is frames delivered by the camera (emitted = delivered - the latency). Its slow
+  growth (~1 KB a frame) is what result.json will hold per frame (name, areas, boxes, IoU), by design.
+- "frames with a mask": without re-initialisation lk's points drift off over a 10,000-frame loop and one
+  object is lost after ~9,400 frames; re-initialised, all 2,000 frames measured keep their masks.
+- Latency is in frames: received - 1 - t when frame t is emitted. cotracker3_online runs with
+  `tracker.window_len=8` (latency 7; the official window of 16 gives 15); lk is offline, so it streams in
+  chunks of `pipeline.stream_chunk_length=16` (latency 15). Both stream as fast as the CPU allows (no frame
+  rate cap); ms/frame is between the first and the last emitted frame, FPS over the whole run.
+- cotracker3_online + mobile_sam use keyed (random) weights on CPU at their official resolutions (CoTracker
+  384x512, MobileSAM 1024): the figures are compute cost, not accuracy. Wall time is ~2x CPU time because
+  the 2 cores were shared with other developers' jobs; compare CPU ms/frame.
+"""
 REINIT_OPTIONS = ["pipeline.reinit_variant=A", "pipeline.reinit_horizon=8", "pipeline.reinit_tracker_horizon=8"]
 
 
@@ -101,6 +119,43 @@ def memory_child(checkpoints: list[int], height: int, width: int, threads: int, 
             "size": [height, width], "rows": rows}
 
 
+def cli_memory_child(checkpoints: list[int], height: int, width: int, threads: int) -> dict:
+    """The same stream as ``memory_child`` through what ``sampt run --camera`` runs
+    (:func:`sampt.live.stream_to_folder`: label PNGs, an MP4 overlay and result.json written as frames come);
+    RSS when the camera has delivered each checkpoint's frame count."""
+    from sampt.allocator import tune_malloc
+
+    tune_malloc()
+    _threads(threads)
+    from sampt.config import build_pipeline, compose
+    from sampt.live import StreamSource, stream_to_folder
+    from sampt.prompts import UserObject
+    from sampt.results import RunOutput
+    from sampt.testing import FakeCamera
+
+    frames, masks = _looped_frames(height, width)
+    pipeline = build_pipeline(compose(MEMORY_OPTIONS))
+    camera = FakeCamera(frames, fps=None, num_frames=max(checkpoints))
+    wanted, rows, start, cpu0 = sorted(checkpoints), [], time.perf_counter(), cpu_seconds()
+
+    def named():
+        for n, frame in enumerate(camera, start=1):
+            if wanted and n == wanted[0]:
+                wanted.pop(0)
+                rows.append({"frames": n, "rss_mb": round(rss_mb(), 1), "cpu_s": round(cpu_seconds() - cpu0, 1),
+                             "wall_s": round(time.perf_counter() - start, 1)})
+            yield None, frame
+
+    with tempfile.TemporaryDirectory() as tmp:
+        objects = [UserObject(o + 1, 0, "mask", masks[o]) for o in range(len(masks))]
+        done = stream_to_folder(pipeline, StreamSource(named(), 30.0, "camera0", True), objects,
+                                RunOutput(Path(tmp) / "out"), overlay="mp4")
+    for r in rows:
+        r["frames_with_a_mask"] = None
+    return {"pipeline": "sampt run --camera (lk + grabcut, PNGs + MP4 overlay)", "options": MEMORY_OPTIONS,
+            "size": [height, width], "rows": rows, "frames_written": done.frames}
+
+
 def _keyed_pipeline(name: str, folder: Path, window_len: int):
     from sampt.config import build_pipeline, compose
 
@@ -164,7 +219,8 @@ def report(memories: list[dict], latency: list[dict], machine: str) -> str:
         lines += [f"### Memory: {memory['pipeline']}, {w}x{h} frames, endless stream", "",
                   f"Options: `{' '.join(memory['options'])}`", "",
                   "| frames emitted | RSS MiB | CPU s | wall s | frames with a mask |", "|---|---|---|---|---|"]
-        lines += [f"| {r['frames']:,} | {r['rss_mb']} | {r['cpu_s']} | {r['wall_s']} | {r['frames_with_a_mask']:,} |"
+        lines += [f"| {r['frames']:,} | {r['rss_mb']} | {r['cpu_s']} | {r['wall_s']} | "
+                  f"{'-' if r.get('frames_with_a_mask') is None else format(r['frames_with_a_mask'], ',')} |"
                   for r in memory["rows"]]
         base = memory["rows"][0]["rss_mb"]
         lines += ["", "RSS relative to the first row: " + ", ".join(
@@ -184,7 +240,10 @@ def report(memories: list[dict], latency: list[dict], machine: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["memory", "latency"], default=None)
+    parser.add_argument("--skip-plain", action="store_true", help="memory: only the re-initialised / CLI runs")
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[200, 2000, 10000])
+    parser.add_argument("--cli-checkpoints", type=int, nargs="*", default=[200, 2000],
+                        help="the same through sampt run --camera's writer (none: skip)")
     parser.add_argument("--reinit-checkpoints", type=int, nargs="*", default=[200, 2000],
                         help="the same with re-initialisation (none: skip)")
     parser.add_argument("--memory-size", type=int, nargs=2, default=[48, 64], metavar=("H", "W"))
@@ -199,7 +258,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind = args.child[0]
-        if kind in ("memory", "memory-reinit"):
+        if kind == "memory-cli":
+            r = cli_memory_child(args.checkpoints, *args.memory_size, args.threads)
+        elif kind in ("memory", "memory-reinit"):
             r = memory_child(args.checkpoints, *args.memory_size, args.threads, reinit=kind == "memory-reinit")
         else:
             r = latency_child(args.child[1], args.latency_frames[0], *args.latency_size, args.threads, args.window_len)
@@ -208,8 +269,9 @@ def main() -> None:
     common = ["--threads", str(args.threads)]
     memory, latency = [], []
     if args.only in (None, "memory"):
-        runs = [("memory", args.checkpoints)] + ([("memory-reinit", args.reinit_checkpoints)]
-                                                 if args.reinit_checkpoints else [])
+        runs = [("memory", args.checkpoints)] if not args.skip_plain else []
+        runs += [("memory-reinit", args.reinit_checkpoints)] if args.reinit_checkpoints else []
+        runs += [("memory-cli", args.cli_checkpoints)] if args.cli_checkpoints else []
         for kind, checkpoints in runs:
             memory.append(_run_child(["--child", kind, "--checkpoints", *map(str, checkpoints), "--memory-size",
                                       *map(str, args.memory_size), *common]))
@@ -222,6 +284,14 @@ def main() -> None:
                                        str(args.window_len), *common]))
             print(report([], latency[-1:], ""), flush=True)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), {args.threads} thread(s)"
+    command = f".venv/bin/python benchmarks/bench_streaming.py {' '.join(sys.argv[1:])}".rstrip()
+    commands = [command]
+    if args.out and (args.out / "results.json").is_file():  # keep the sections this run did not measure
+        old = json.loads((args.out / "results.json").read_text())
+        measured = {r["pipeline"] for r in memory + latency}
+        memory = [r for r in old.get("memory", []) if r["pipeline"] not in measured] + memory
+        latency = [r for r in old.get("latency", []) if r["pipeline"] not in measured] + latency
+        commands = [c for c in old.get("commands", []) if c != command] + commands
     text = report(memory, latency, machine)
     print(text)
     if args.out:
@@ -229,11 +299,11 @@ def main() -> None:
 
         args.out.mkdir(parents=True, exist_ok=True)
         with atomic_file(args.out / "results.json") as tmp:
-            tmp.write_text(json.dumps({"machine": machine, "memory": memory, "latency": latency}, indent=2) + "\n")
+            tmp.write_text(json.dumps({"machine": machine, "commands": commands, "memory": memory,
+                                       "latency": latency}, indent=2) + "\n")
         with atomic_file(args.out / "README.md") as tmp:
             tmp.write_text("# Streaming benchmark (benchmarks/bench_streaming.py)\n\n"
-                           f"Command: `.venv/bin/python benchmarks/bench_streaming.py {' '.join(sys.argv[1:])}`\n\n"
-                           + text)
+                           + "".join(f"Command: `{c}`\n\n" for c in commands) + text + "\n### Notes\n\n" + NOTES)
 
 
 if __name__ == "__main__":
