@@ -127,8 +127,9 @@ class SamPt:
 
         ``source``: a video path or frame folder (decoded lazily), a camera index or URL, a :class:`Video`, a
         ``(T, H, W, 3)`` array or any iterator of ``(H, W, 3)`` uint8 frames. Online trackers stream with
-        their declared latency; offline trackers are run on overlapping chunks (see
-        :mod:`sampt.pipeline.streaming`). Nothing is kept for frames already yielded.
+        their declared latency; offline trackers are run on overlapping chunks; with re-initialisation the
+        horizons run as their frames arrive (see :mod:`sampt.pipeline.streaming`). Nothing is kept for frames
+        already yielded.
         """
         return stream_frames(self.context, source, objects)
 
