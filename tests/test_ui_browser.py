@@ -16,6 +16,7 @@ import pytest
 CHROMIUM = os.environ.get("SAMPT_CHROMIUM", "/usr/bin/chromium")
 OVERRIDES = ["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=4", "pipeline.negative_points=1"]
 TIMEOUT_MS = 30_000
+MAX_MB = 1
 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip(f"no chromium at {CHROMIUM} (apt-get install -y chromium; in CI these tests must run)",
@@ -44,12 +45,10 @@ def clip_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(clip_dir, tmp_path_factory):
-    from sampt.ui.app import build_app
+    from sampt.ui.app import build_app, launch
 
-    demo = build_app(str(clip_dir[0]), OVERRIDES, root=str(tmp_path_factory.mktemp("ui")), max_upload_mb=5)
-    demo.queue()
-    port = _free_port()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo = build_app(str(clip_dir[0]), OVERRIDES, root=str(tmp_path_factory.mktemp("ui")), max_upload_mb=MAX_MB)
+    url = launch(demo, port=_free_port(), max_upload_mb=MAX_MB)  # as `sampt ui` serves it
     yield url
     demo.close()
 
@@ -83,15 +82,24 @@ def _wait_status(page, text: str) -> str:
 
 def _click_pixel(page, x: float, y: float, width: int, height: int, expect: str) -> tuple[float, float]:
     """Click frame pixel (x, y) of the shown image; returns the position the page reports it used."""
-    img = page.locator("#frame img").first
-    box = img.bounding_box()
-    page.mouse.click(box["x"] + (x + 0.5) * box["width"] / width, box["y"] + (y + 0.5) * box["height"] / height)
+    sx, sy = _screen(page, x, y, width, height)
+    page.mouse.click(sx, sy)
     text = _wait_status(page, expect)
     m = re.search(r"at \(([-\d.e]+), ([-\d.e]+)\)", text)
     assert m, text
     used = float(m.group(1)), float(m.group(2))
     assert abs(used[0] - x) <= 1.5 and abs(used[1] - y) <= 1.5, (used, (x, y))
     return used
+
+
+def _screen(page, x: float, y: float, width: int, height: int) -> tuple[float, float]:
+    """Where frame pixel (x, y) is on the screen: the image is drawn scaled to fit ('contain') its box."""
+    img = page.locator("#frame img").first
+    box = img.bounding_box()
+    scale = min(box["width"] / width, box["height"] / height)
+    left = box["x"] + (box["width"] - width * scale) / 2
+    top = box["y"] + (box["height"] - height * scale) / 2
+    return left + (x + 0.5) * scale, top + (y + 0.5) * scale
 
 
 def _export(page, tmp_path: Path, name: str) -> np.ndarray:
