@@ -1,0 +1,315 @@
+"""``sampt ui`` without a browser: the page's handlers and per-session workspaces called directly (fast).
+The browser tests (tests/test_ui_browser.py) cover the wiring of the same handlers to the page."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+OVERRIDES = ["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=4", "pipeline.negative_points=1"]
+
+
+@pytest.fixture(scope="module")
+def clip():
+    from sampt.data.synthetic import make_clip
+
+    return make_clip(seed=5, num_frames=4, height=40, width=56, num_objects=1)
+
+
+@pytest.fixture(scope="module")
+def clip_folder(clip, tmp_path_factory):
+    from sampt.io import write_frames
+
+    folder = tmp_path_factory.mktemp("clip") / "frames"
+    write_frames(folder, clip.video, suffix=".png")
+    return folder
+
+
+@pytest.fixture
+def workspace(clip_folder, tmp_path):
+    from sampt.ui.workspace import Workspace
+
+    ws = Workspace(tmp_path, OVERRIDES, max_upload_mb=1, upload_roots=[tmp_path / "gradio"])
+    ws.open_video(clip_folder)
+    yield ws
+    ws.remove()
+
+
+def _object_points(clip) -> list[tuple[float, float]]:
+    ys, xs = np.nonzero(clip.masks[0, 0])
+    order = np.lexsort((xs, ys))
+    return [(float(xs[order[len(order) * k // 4]]), float(ys[order[len(order) * k // 4]])) for k in (1, 2, 3)]
+
+
+def _labels(session) -> np.ndarray:
+    return np.stack([m.label_map for m in session.masks()])
+
+
+def _reference(clip_folder, edit) -> np.ndarray:
+    """The Session API's label maps after ``edit(session)``."""
+    from sampt.config import compose
+    from sampt.interactive import Session
+    from sampt.io import read_video
+
+    with Session.from_config(compose(OVERRIDES), read_video(clip_folder)) as session:
+        edit(session)
+        return _labels(session)
+
+
+def test_remove_and_move_a_point_by_clicking_equal_the_session_api(workspace, clip, clip_folder):
+    (x1, y1), (x2, y2), (x3, y3) = _object_points(clip)
+    workspace.click("positive", 1, 0, x1, y1)
+    workspace.click("positive", 1, 0, x2, y2)
+    workspace.click("positive", 1, 0, x3, y3)
+
+    # remove: a click near (not exactly on) the second point
+    k = workspace.scale
+    assert "Removed point 2" in workspace.click("remove", 1, 0, x2 + 2 / k, y2)
+    assert [p.point_id for p in workspace.session.points()] == [1, 3]
+    removed = _labels(workspace.session)
+
+    def add_three_remove_second(s):
+        s.add_object(1, 0, points=[[x1, y1]], labels=[1])
+        s.add_point(1, 0, x2, y2)
+        s.add_point(1, 0, x3, y3)
+        s.remove_point(2)
+
+    np.testing.assert_array_equal(removed, _reference(clip_folder, add_three_remove_second))
+
+    # move: the first click picks point 3, the second puts it on frame 1
+    assert "picked" in workspace.click("move", 1, 1, *_on_frame(workspace, 3, 1))
+    assert "Moved point 3" in workspace.click("move", 1, 1, x1 + 1, y1 + 1)
+    assert _on_frame(workspace, 3, 1) == pytest.approx((x1 + 1, y1 + 1))
+    moved = _labels(workspace.session)
+
+    def then_move(s):
+        add_three_remove_second(s)
+        s.move_point(3, 1, x1 + 1, y1 + 1)
+
+    np.testing.assert_array_equal(moved, _reference(clip_folder, then_move))
+
+    # a click far from every point names the problem
+    from sampt.errors import SamptError
+
+    with pytest.raises(SamptError, match="no point within"):
+        workspace.click("remove", 1, 0, 0.0, 0.0)
+
+
+def _on_frame(ws, point_id: int, frame: int) -> tuple[float, float]:
+    (view,) = [v for v in ws.session.points(frame=frame) if v.point_id == point_id]
+    return view.x, view.y
+
+
+def test_undo_then_redo_restores_the_masks(workspace, clip):
+    (x1, y1), (x2, y2), _ = _object_points(clip)
+    workspace.click("positive", 1, 0, x1, y1)
+    one = _labels(workspace.session)
+    workspace.click("negative", 1, 0, x2, y2)
+    two = _labels(workspace.session)
+    assert workspace.undo() == "Undone."
+    np.testing.assert_array_equal(_labels(workspace.session), one)
+    assert workspace.redo() == "Redone."
+    np.testing.assert_array_equal(_labels(workspace.session), two)
+    from sampt.errors import SamptError
+
+    with pytest.raises(SamptError, match="nothing to redo"):
+        workspace.redo()
+
+
+def test_propagate_yields_each_frame(workspace, clip):
+    from sampt.errors import SamptError
+
+    with pytest.raises(SamptError, match="add an object first"):
+        list(workspace.propagate())
+    workspace.click("positive", 1, 0, *_object_points(clip)[1])
+    assert list(workspace.propagate()) == list(range(len(clip.video)))
+
+
+def test_small_frames_are_shown_enlarged_and_clicks_map_back(workspace, clip):
+    k = workspace.scale
+    assert k == 640 // max(clip.video.height, clip.video.width) and k > 1
+    shown = workspace.render(0)
+    assert shown.shape == (clip.video.height * k, clip.video.width * k, 3)
+    # the centre of shown pixel block (x, y) is frame pixel (x, y)
+    assert workspace.to_frame(3 * k + (k - 1) / 2, 5 * k + (k - 1) / 2) == pytest.approx((3, 5))
+
+
+# -- files: uploads, limits, folders ------------------------------------------------------------------
+
+def test_uploads_come_only_from_the_upload_folder_and_are_size_limited(workspace, tmp_path):
+    from sampt.errors import InputError
+    from sampt.ui.workspace import VIDEO_UPLOADS
+
+    upload_dir = tmp_path / "gradio"
+    upload_dir.mkdir()
+    outside = tmp_path / "secret.mp4"
+    outside.write_bytes(b"x" * 10)
+    with pytest.raises(InputError, match="not an upload of this page"):
+        workspace.take_upload(str(outside), VIDEO_UPLOADS)
+    link = upload_dir / "link.mp4"  # a link inside the upload folder to a file outside it
+    link.symlink_to(outside)
+    with pytest.raises(InputError, match="not an upload of this page"):
+        workspace.take_upload(str(link), VIDEO_UPLOADS)
+    with pytest.raises(InputError, match="not an upload of this page"):
+        workspace.take_upload(str(upload_dir / ".." / "secret.mp4"), VIDEO_UPLOADS)
+    big = upload_dir / "big.mp4"
+    big.write_bytes(b"\0" * (2 << 20))
+    with pytest.raises(InputError, match="over the 1 MB upload limit"):
+        workspace.take_upload(str(big), VIDEO_UPLOADS)
+    text = upload_dir / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="not one of"):
+        workspace.take_upload(str(text), VIDEO_UPLOADS)
+    small = upload_dir / "ok.mp4"
+    small.write_bytes(b"x")
+    copied = workspace.take_upload(str(small), VIDEO_UPLOADS)
+    assert copied.parent == workspace.uploads and copied.name != "ok.mp4"
+
+
+def test_each_workspace_has_its_own_folder_and_removes_it(tmp_path, clip_folder):
+    from sampt.ui.workspace import Workspace
+
+    a, b = Workspace(tmp_path, OVERRIDES), Workspace(tmp_path, OVERRIDES)
+    assert a.folder != b.folder and a.folder.parent == b.folder.parent == tmp_path
+    a.open_video(clip_folder)
+    out = a.output_path("x.txt")
+    assert out.parent == a.outputs
+    a.remove()
+    assert not a.folder.exists() and b.folder.exists()
+    b.remove()
+
+
+# -- the page's handlers ------------------------------------------------------------------------------
+
+gr = pytest.importorskip("gradio") if not os.environ.get("CI") else __import__("gradio")
+
+
+@pytest.fixture
+def app(clip_folder, tmp_path):
+    from sampt.ui.app import build_app
+
+    demo = build_app(str(clip_folder), OVERRIDES, root=str(tmp_path / "ui"), max_upload_mb=1)
+    return demo.sampt_handlers
+
+
+def _click(handlers, ws, frame, mode, x, y):
+    """The image's select event at frame pixel (x, y), as the browser sends it (shown-image pixels)."""
+    k = ws.scale
+    evt = SimpleNamespace(index=[round((x + 0.5) * k - 0.5), round((y + 0.5) * k - 0.5)])
+    return handlers["on_click"](ws, frame, mode, 1, evt)
+
+
+def test_a_saved_session_loads_into_a_new_page_and_continues(app, clip, tmp_path):
+    ws, _, status, _ = app["on_start"](None)
+    assert status.startswith("Opened"), status
+    (x1, y1), (x2, y2), (x3, y3) = _object_points(clip)
+    _click(app, ws, 0, "positive", x1, y1)
+    _click(app, ws, 0, "negative", x2, y2)
+    *_, status = list(app["on_propagate"](ws, 0))[-1]
+    assert status.startswith("Propagated"), status
+    ws, _, status, files = app["on_export"](ws, 0)
+    assert status.startswith("Exported"), status
+    saved = next(f for f in files if f.endswith(".npz"))
+    expected = _labels(ws.session)
+
+    # a second browser session: its own workspace; the file comes back through the page's upload folder
+    other, _, _, _ = app["on_start"](None)
+    assert other is not ws and other.folder != ws.folder and not other.session.object_ids
+    other.upload_roots = [Path(saved).parent]
+    other, image, status = app["on_load_session"](other, saved, 0)
+    assert status.startswith("Loaded the session: objects 1"), status
+    assert image.shape[:2] == (clip.video.height * other.scale, clip.video.width * other.scale)
+    np.testing.assert_array_equal(_labels(other.session), expected)
+    _click(app, other, 0, "positive", x3, y3)  # continue editing the loaded session
+    assert len(other.session.points()) == 3 and other.session.can_undo
+    other, _, status = app["on_undo"](other, 0)
+    np.testing.assert_array_equal(_labels(other.session), expected)
+    ws.remove()
+    other.remove()
+
+
+def test_loading_a_session_file_that_is_not_one_shows_an_error(app, tmp_path):
+    ws, *_ = app["on_start"](None)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a session")
+    ws.upload_roots = [tmp_path]
+    ws, image, status = app["on_load_session"](ws, str(bad), 0)
+    assert status.startswith("**Error:**") and image is not None, status
+    ws.remove()
+
+
+def test_nothing_to_undo_and_an_unknown_object_are_messages_not_exceptions(app, clip):
+    ws, *_ = app["on_start"](None)
+    _, _, status = app["on_undo"](ws, 0)
+    assert status == "**Error:** nothing to undo"
+    _, _, status = _click(app, ws, 0, "negative", *_object_points(clip)[0])
+    assert "object 1 does not exist yet" in status
+    ws.remove()
+
+
+# -- the options form ---------------------------------------------------------------------------------
+
+def test_options_form_lists_the_components_options_with_types_and_ranges():
+    from sampt.plugins import Registry
+    from sampt.ui.options import option_rows
+
+    rows = {r[0]: r for r in option_rows(Registry(), "tracker", "lk")}
+    assert rows["window_size"] == ["window_size", "15", "int", ">= 3"]
+    assert rows["pyramid_levels"][3] == "in [0, 10]"
+    rows = {r[0]: r for r in option_rows(Registry(), "tracker", "lk", {"window_size": "21"})}
+    assert rows["window_size"][1] == "21"
+
+
+def test_options_form_values_go_through_the_config_like_the_cli(app, clip_folder):
+    from sampt.plugins import Registry
+    from sampt.ui.options import option_rows
+
+    ws, *_ = app["on_start"](None)
+    rows = option_rows(Registry(), "tracker", "lk")
+    for r in rows:
+        if r[0] == "window_size":
+            r[1] = "9"
+    seg_rows = option_rows(Registry(), "segmenter", "grabcut")
+    _, _, status = app["on_components"](ws, "lk", "grabcut", "pipeline.positive_points=4", 0, rows, seg_rows)
+    assert status.startswith("New session"), status
+    assert ws.overrides == ["tracker=lk", "segmenter=grabcut", "tracker.window_size=9", "pipeline.positive_points=4"]
+    assert ws.session.ctx.tracker.window_size == 9
+
+    for r in rows:
+        if r[0] == "window_size":
+            r[1] = "1"
+    _, _, status = app["on_components"](ws, "lk", "grabcut", "", 0, rows, seg_rows)
+    assert status.startswith("**Error:**") and "tracker.window_size=1" in status and ">= 3" in status, status
+    assert ws.session.ctx.tracker.window_size == 9  # the previous session is kept
+    for r in rows:
+        if r[0] == "window_size":
+            r[1] = "big"
+    _, _, status = app["on_components"](ws, "lk", "grabcut", "", 0, rows, seg_rows)
+    assert status.startswith("**Error:**") and "window_size" in status and "int" in status, status
+    ws.remove()
+
+
+def test_command_line_component_options_fill_the_form_not_the_text_box(clip_folder, tmp_path):
+    from sampt.ui.options import split_component_overrides
+
+    picked, options, rest = split_component_overrides(
+        ["tracker=lk", "tracker.window_size=21", "segmenter=grabcut", "pipeline.positive_points=4", "seed=3"])
+    assert picked == {"tracker": "lk", "segmenter": "grabcut"}
+    assert options == {"tracker": {"window_size": "21"}, "segmenter": {}}
+    assert rest == ["pipeline.positive_points=4", "seed=3"]
+
+
+# -- gradio missing -----------------------------------------------------------------------------------
+
+def test_sampt_ui_without_gradio_says_how_to_install_it(monkeypatch, capsys):
+    from sampt.cli import main
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` now raises ImportError
+    code = main(["ui", "tracker=lk"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "pip install 'sampt[ui]'" in err and "Traceback" not in err, err
