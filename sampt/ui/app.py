@@ -223,7 +223,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                 with gr.Row():
                     tracker = gr.Dropdown(trackers, value=tracker0, label="tracker", elem_id="tracker")
                     segmenter = gr.Dropdown(segmenters, value=segmenter0, label="segmenter", elem_id="segmenter")
-                with gr.Accordion("tracker and segmenter options (empty value: the default)", open=False):
+                with gr.Accordion("tracker and segmenter options (empty value: the default)", open=True):
                     tracker_rows = gr.Dataframe(on_pick("tracker")(tracker0), label="tracker options",
                                                 elem_id="tracker-options", **form)
                     segmenter_rows = gr.Dataframe(on_pick("segmenter")(segmenter0), label="segmenter options",
@@ -242,8 +242,9 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         forms = [tracker_rows, segmenter_rows]
         demo.load(on_start, [state], main + [frame])
         upload.upload(on_upload, [state, upload, *picks, *forms], main + [frame])
-        tracker.change(on_pick("tracker"), [tracker], [tracker_rows])
-        segmenter.change(on_pick("segmenter"), [segmenter], [segmenter_rows])
+        # listing options may import a plugin's module (torch): not queued behind a propagation
+        tracker.change(on_pick("tracker"), [tracker], [tracker_rows], concurrency_limit=None)
+        segmenter.change(on_pick("segmenter"), [segmenter], [segmenter_rows], concurrency_limit=None)
         apply.click(on_components, [state, *picks, frame, *forms], main)
         frame.change(on_frame, [state, frame], [image])
         image.select(on_click, [state, frame, mode, object_id], main)
