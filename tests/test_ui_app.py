@@ -251,6 +251,22 @@ def test_nothing_to_undo_and_an_unknown_object_are_messages_not_exceptions(app, 
     ws.remove()
 
 
+def test_launch_serves_with_the_default_float_upload_limit(clip_folder, tmp_path):
+    """`sampt ui` passes --max-upload-mb (200.0 by default, a float) to the web server as a byte count."""
+    import urllib.request
+
+    from sampt.ui.app import build_app, launch
+
+    demo = build_app(str(clip_folder), OVERRIDES, root=str(tmp_path / "ui"), max_upload_mb=200.0)
+    try:
+        url = launch(demo, port=None, max_upload_mb=200.0)
+        assert demo.max_file_size == 200 * (1 << 20)
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert r.status == 200
+    finally:
+        demo.close()
+
+
 # -- the options form ---------------------------------------------------------------------------------
 
 def test_options_form_lists_the_components_options_with_types_and_ranges():

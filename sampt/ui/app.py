@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 
 from sampt.errors import SamptError
 from sampt.ui.options import HEADERS, option_overrides, option_rows, split_component_overrides
-from sampt.ui.workspace import MODES, SESSION_SUFFIX, VIDEO_UPLOADS, Workspace
+from sampt.ui.workspace import MB, MODES, SESSION_SUFFIX, VIDEO_UPLOADS, Workspace
 
 log = logging.getLogger("sampt.ui")
 
@@ -34,8 +34,9 @@ def launch(demo: Any, host: str = "127.0.0.1", port: Optional[int] = None, max_u
     """Serve ``demo`` without blocking and return its URL; the web server refuses uploads over
     ``max_upload_mb`` before they reach a handler (the page shows its message)."""
     demo.queue(default_concurrency_limit=concurrency)
+    # in bytes: Gradio's "<n>mb" strings take whole numbers only ("200.0mb", the default, is refused)
     _, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=True,
-                            max_file_size=f"{max_upload_mb}mb", quiet=True, inbrowser=False)
+                            max_file_size=int(max_upload_mb * MB), quiet=True, inbrowser=False)
     return url
 
 
