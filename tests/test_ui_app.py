@@ -243,6 +243,14 @@ def test_loading_a_session_file_that_is_not_one_shows_an_error(app, tmp_path):
 
 
 def test_nothing_to_undo_and_an_unknown_object_are_messages_not_exceptions(app, clip):
+    for name, args in [("on_undo", (0,)), ("on_redo", (0,)), ("on_export", (0,)),
+                       ("on_click", (0, "positive", 1, SimpleNamespace(index=[1, 1])))]:
+        early = app[name](None, *args)  # before the page's load event gave the browser session a workspace
+        assert early[2] == "**Error:** open a video first", (name, early)
+        early[0].remove()
+    *_, (early, _, status) = app["on_propagate"](None, 0)
+    assert status == "**Error:** open a video first"
+    early.remove()
     ws, *_ = app["on_start"](None)
     _, _, status = app["on_undo"](ws, 0)
     assert status == "**Error:** nothing to undo"

@@ -107,6 +107,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         return (*ok(ws, f"Opened the upload: {len(ws.video)} frames."), slider_update(ws))
 
     def on_components(ws, tracker, segmenter, options, frame, tracker_rows=None, segmenter_rows=None):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
             ws.new_session(config_overrides(tracker, segmenter, options, tracker_rows, segmenter_rows))
         except (SamptError, OSError, ValueError) as exc:
@@ -127,6 +128,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         return ws.render(frame) if ws is not None else None
 
     def on_click(ws, frame, mode, object_id, evt: gr.SelectData):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         frame = int(frame)
         try:
             x, y = ws.to_frame(float(evt.index[0]), float(evt.index[1]))
@@ -136,6 +138,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         return ok(ws, message, frame)
 
     def on_undo(ws, frame):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
             message = ws.undo()
         except SamptError as exc:
@@ -143,6 +146,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         return ok(ws, message, frame)
 
     def on_redo(ws, frame):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
             message = ws.redo()
         except SamptError as exc:
@@ -151,6 +155,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
 
     def on_propagate(ws, frame, progress=gr.Progress()):
         """A generator: the page shows each frame's progress, and cancel stops it between two frames."""
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
             n = ws.require().num_frames
             progress(0, desc="propagating")
@@ -163,6 +168,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         yield ok(ws, f"Propagated through {n} frames.", frame)
 
     def on_export(ws, frame, progress=gr.Progress()):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
             from sampt.results import mask_folder
 
@@ -184,6 +190,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         return (*ok(ws, "Exported masks, overlay and session file.", frame), files)
 
     def on_load_session(ws, file, frame):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         if file is None:
             return ws, ws.render(frame) if ws else None, ""
         try:
