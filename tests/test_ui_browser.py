@@ -212,9 +212,17 @@ def test_corrupt_upload_shows_an_error_and_the_page_keeps_working(page, clip_dir
     page.locator("#video-upload input[type=file]").set_input_files(str(bad))
     text = _wait_status(page, "Error")
     assert "broken" in text or "decod" in text or "video" in text, text
+    assert "not an upload of this page" not in text, text  # the page's own upload folder is accepted
     assert "Traceback" not in page.content()
     x, y = _inside(clip.masks[0, 0], 2)
     _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    # a good upload after the bad one opens
+    from sampt.io import write_video
+
+    good = tmp_path / "good.mp4"
+    write_video(good, list(clip.video.frames), fps=5)
+    page.locator("#video-upload input[type=file]").set_input_files(str(good))
+    assert f"{len(clip.video)} frames" in _wait_status(page, "Opened the upload")
 
 
 def test_too_large_upload_is_refused_in_the_page_and_the_server_keeps_serving(page, clip_dir, tmp_path):

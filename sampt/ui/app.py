@@ -98,13 +98,13 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
     def on_upload(ws, file, tracker, segmenter, options, tracker_rows=None, segmenter_rows=None):
         ws = ws or new_workspace()
         if file is None:
-            return ws, ws.render(0), "", slider_update(ws)
+            return ws, ws.render(0), "", slider_update(ws), gr.skip()
         try:
             path = ws.take_upload(file if isinstance(file, str) else file.name, VIDEO_UPLOADS)
             ws.open_video(path, config_overrides(tracker, segmenter, options, tracker_rows, segmenter_rows))
-        except (SamptError, OSError, ValueError) as exc:
-            return (*failed(ws, exc), slider_update(ws))
-        return (*ok(ws, f"Opened the upload: {len(ws.video)} frames."), slider_update(ws))
+        except (SamptError, OSError, ValueError) as exc:  # the refused file leaves the drop zone for the next
+            return (*failed(ws, exc), slider_update(ws), None)
+        return (*ok(ws, f"Opened the upload: {len(ws.video)} frames."), slider_update(ws), gr.skip())
 
     def on_components(ws, tracker, segmenter, options, frame, tracker_rows=None, segmenter_rows=None):
         ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
@@ -249,7 +249,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         picks = [tracker, segmenter, options]
         forms = [tracker_rows, segmenter_rows]
         demo.load(on_start, [state], main + [frame])
-        upload.upload(on_upload, [state, upload, *picks, *forms], main + [frame])
+        upload.upload(on_upload, [state, upload, *picks, *forms], main + [frame, upload])
         # listing options may import a plugin's module (torch): not queued behind a propagation
         tracker.change(on_pick("tracker"), [tracker], [tracker_rows], concurrency_limit=None)
         segmenter.change(on_pick("segmenter"), [segmenter], [segmenter_rows], concurrency_limit=None)
