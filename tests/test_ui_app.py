@@ -185,11 +185,14 @@ def test_each_workspace_has_its_own_folder_and_removes_it(tmp_path, clip_folder)
 
 # -- the page's handlers ------------------------------------------------------------------------------
 
-gr = pytest.importorskip("gradio") if not os.environ.get("CI") else __import__("gradio")
+@pytest.fixture
+def gradio():
+    """Gradio (a test extra): skipped where it is missing, except in CI, where these tests must run."""
+    return pytest.importorskip("gradio") if not os.environ.get("CI") else __import__("gradio")
 
 
 @pytest.fixture
-def app(clip_folder, tmp_path):
+def app(gradio, clip_folder, tmp_path):
     from sampt.ui.app import build_app
 
     demo = build_app(str(clip_folder), OVERRIDES, root=str(tmp_path / "ui"), max_upload_mb=1)
@@ -259,7 +262,7 @@ def test_nothing_to_undo_and_an_unknown_object_are_messages_not_exceptions(app, 
     ws.remove()
 
 
-def test_launch_serves_with_the_default_float_upload_limit(clip_folder, tmp_path):
+def test_launch_serves_with_the_default_float_upload_limit(gradio, clip_folder, tmp_path):
     """`sampt ui` passes --max-upload-mb (200.0 by default, a float) to the web server as a byte count."""
     import urllib.request
 
@@ -288,7 +291,7 @@ def test_options_form_lists_the_components_options_with_types_and_ranges():
     assert rows["window_size"][1] == "21"
 
 
-def test_options_form_values_go_through_the_config_like_the_cli(app, clip_folder):
+def test_options_form_values_go_through_the_config_like_the_cli(app):
     from sampt.plugins import Registry
     from sampt.ui.options import option_rows
 
@@ -317,7 +320,7 @@ def test_options_form_values_go_through_the_config_like_the_cli(app, clip_folder
     ws.remove()
 
 
-def test_command_line_component_options_fill_the_form_not_the_text_box(clip_folder, tmp_path):
+def test_command_line_component_options_split_into_picks_forms_and_the_rest():
     from sampt.ui.options import split_component_overrides
 
     picked, options, rest = split_component_overrides(
