@@ -98,6 +98,17 @@ def test_remove_and_move_a_point_by_clicking_equal_the_session_api(workspace, cl
     with pytest.raises(SamptError, match="no point within"):
         workspace.click("remove", 1, 0, 0.0, 0.0)
 
+    # remove on a later frame than the point was placed on: it goes from there on, its earlier frames stay
+    assert "from frame 2 on" in workspace.click("remove", 1, 2, *_on_frame(workspace, 1, 2))
+    assert [v.point_id for v in workspace.session.points(frame=1)] == [1, 3]
+    assert [v.point_id for v in workspace.session.points(frame=2)] == [3]
+
+    def then_cut(s):
+        then_move(s)
+        s.remove_point(1, from_frame=2)
+
+    np.testing.assert_array_equal(_labels(workspace.session), _reference(clip_folder, then_cut))
+
 
 def _on_frame(ws, point_id: int, frame: int) -> tuple[float, float]:
     (view,) = [v for v in ws.session.points(frame=frame) if v.point_id == point_id]

@@ -168,7 +168,8 @@ class Workspace:
     # -- edits ----------------------------------------------------------------------------------------
     def click(self, mode: str, object_id: int, frame: int, x: float, y: float) -> str:
         """Apply one click at frame pixel ``(x, y)`` of ``frame``: add a positive/negative point (the first
-        positive one starts the object), remove the point clicked on, or move one (first click picks the
+        positive one starts the object), remove the point clicked on (from this frame on when it was placed
+        on an earlier frame), or move one (first click picks the
         point, the second places it). Returns the message for the page."""
         session = self.require()
         if mode not in MODES:
@@ -192,8 +193,12 @@ class Workspace:
         point = self.nearest_point(frame, x, y, within)
         if point is None:
             raise InputError(f"no point within {within:.3g} px of ({x:.4g}, {y:.4g}) on frame {frame}; click on a point")
-        if mode == "remove":
+        if mode == "remove":  # clicked on a later frame than it was placed on: gone from there on
             self.move_from = None
+            placed = next(p.frame for o in session.state for p in o.points if p.point_id == point)
+            if frame > placed:
+                session.remove_point(point, from_frame=frame)
+                return f"Removed point {point} from frame {frame} on (it stays on frames before)."
             session.remove_point(point)
             return f"Removed point {point}."
         self.move_from = point
