@@ -81,6 +81,7 @@ class Workspace:
 
     # -- session --------------------------------------------------------------------------------------
     def close_session(self) -> None:
+        """Close the open session (its caches go with it)."""
         if self.session is not None:
             self.session.close()
         self.session = None
@@ -94,6 +95,8 @@ class Workspace:
         self.new_session(overrides)
 
     def new_session(self, overrides: Optional[Sequence[str]] = None) -> None:
+        """A fresh session over the open video, from the config composed with ``overrides`` (kept for the
+        next one); a bad override raises before the current session is closed."""
         from sampt.config import compose
         from sampt.interactive import Session
 
@@ -107,6 +110,7 @@ class Workspace:
         self.move_from = None
 
     def load_session(self, path: Path) -> None:
+        """Continue the session saved in ``path`` (over the video open now)."""
         from sampt.interactive import Session
 
         if self.video is None:
@@ -116,6 +120,7 @@ class Workspace:
         self.session = loaded
 
     def require(self):
+        """The open session, or a message saying to open a video."""
         if self.session is None:
             raise UsageError("open a video first")
         return self.session
@@ -205,6 +210,7 @@ class Workspace:
         return f"Point {point} picked: click where it should go."
 
     def undo(self) -> str:
+        """Undo the last edit (Session.undo); the message for the page."""
         session = self.require()
         if not session.can_undo:
             raise UsageError("nothing to undo")
@@ -213,6 +219,7 @@ class Workspace:
         return "Undone."
 
     def redo(self) -> str:
+        """Redo the last edit undone (Session.redo); the message for the page."""
         session = self.require()
         if not session.can_redo:
             raise UsageError("nothing to redo")
