@@ -181,6 +181,25 @@ def test_uploads_come_only_from_the_upload_folder_and_are_size_limited(workspace
     assert copied.parent == workspace.uploads and copied.name != "ok.mp4"
 
 
+def test_a_video_or_options_refused_leave_the_open_video_and_session_as_they_were(workspace, clip, tmp_path):
+    from sampt.data.synthetic import make_clip
+    from sampt.errors import SamptError
+    from sampt.io import write_frames
+
+    workspace.click("positive", 1, 0, *_object_points(clip)[1])
+    video, session, overrides = workspace.video, workspace.session, list(workspace.overrides)
+    other = tmp_path / "other"
+    write_frames(other, make_clip(seed=1, num_frames=3, height=30, width=30).video, suffix=".png")
+    with pytest.raises(SamptError, match="window_size"):
+        workspace.open_video(other, ["tracker=lk", "tracker.window_size=1"])
+    with pytest.raises(SamptError, match="window_size"):
+        workspace.new_session(["tracker=lk", "tracker.window_size=1"])
+    assert workspace.video is video and workspace.session is session and workspace.overrides == overrides
+    assert workspace.render(0).shape[:2] == (clip.video.height * workspace.scale, clip.video.width * workspace.scale)
+    workspace.open_video(other)  # with the kept options
+    assert len(workspace.video) == 3 and workspace.session is not session and not workspace.session.object_ids
+
+
 def test_each_workspace_has_its_own_folder_and_removes_it(tmp_path, clip_folder):
     from sampt.ui.workspace import Workspace
 

@@ -87,27 +87,28 @@ class Workspace:
         self.session = None
 
     def open_video(self, path: Path, overrides: Optional[Sequence[str]] = None) -> None:
-        """Decode ``path`` and start a fresh session over it with ``overrides`` (tracker=..., ...)."""
+        """Decode ``path`` and start a fresh session over it with ``overrides`` (tracker=..., ...); on any
+        error the video and session open before stay as they were."""
         video = read_video(path, max_frames=self.max_frames, max_side=self.max_side)
         if len(video) == 0:
             raise InputError(f"{path.name} holds no frame")
-        self.video = video
-        self.new_session(overrides)
+        self._start(video, overrides)
 
     def new_session(self, overrides: Optional[Sequence[str]] = None) -> None:
         """A fresh session over the open video, from the config composed with ``overrides`` (kept for the
-        next one); a bad override raises before the current session is closed."""
+        next one); on a bad override the current session stays."""
+        if self.video is None:
+            raise UsageError("open a video first")
+        self._start(self.video, overrides)
+
+    def _start(self, video: Any, overrides: Optional[Sequence[str]]) -> None:
         from sampt.config import compose
         from sampt.interactive import Session
 
-        if self.video is None:
-            raise UsageError("open a video first")
-        if overrides is not None:
-            self.overrides = list(overrides)
-        cfg = compose(self.overrides, registry=self.registry)
+        overrides = self.overrides if overrides is None else list(overrides)
+        session = Session.from_config(compose(overrides, registry=self.registry), video, registry=self.registry)
         self.close_session()
-        self.session = Session.from_config(cfg, self.video, registry=self.registry)
-        self.move_from = None
+        self.video, self.session, self.overrides, self.move_from = video, session, overrides, None
 
     def load_session(self, path: Path) -> None:
         """Continue the session saved in ``path`` (over the video open now)."""
