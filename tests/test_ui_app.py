@@ -149,6 +149,21 @@ def test_small_frames_are_shown_enlarged_and_clicks_map_back(workspace, clip):
     assert workspace.to_frame(3 * k + (k - 1) / 2, 5 * k + (k - 1) / 2) == pytest.approx((3, 5))
 
 
+def test_occluded_points_are_drawn_red_and_hollow():
+    """The issue's overlay: positive points as circles, negative as crosses, occluded points in red."""
+    from sampt.overlay import OCCLUDED, draw_points
+
+    out = np.zeros((40, 80, 3), np.uint8)
+    draw_points(out, np.array([[10.0, 20.0], [30.0, 20.0], [50.0, 20.0], [70.0, 20.0]]), np.array([1, 1, 0, 0]),
+                np.array([True, False, True, False]), (0, 128, 0), radius=4)
+    r, g, b = (out[..., i].astype(int) for i in range(3))
+    red = (r >= 180) & (g < 60) & (b < 60)  # lines are anti-aliased: near the pure colour
+    assert OCCLUDED == (255, 0, 0)
+    assert not red[:, :20].any() and red[:, 20:40].any() and not red[:, 40:60].any() and red[:, 60:].any()
+    assert not red[20, 30] and not out[20, 30].any()  # the occluded ring is hollow
+    assert np.array_equal(out[20, 10], [0, 128, 0])  # a visible point: solid, its object's colour
+
+
 # -- files: uploads, limits, folders ------------------------------------------------------------------
 
 def test_uploads_come_only_from_the_upload_folder_and_are_size_limited(workspace, tmp_path):
