@@ -140,6 +140,34 @@ def test_propagate_yields_each_frame(workspace, clip):
     assert list(workspace.propagate()) == list(range(len(clip.video)))
 
 
+def test_one_browser_sessions_events_run_one_at_a_time(workspace, clip):
+    """With --concurrency > 1 two events of one page may run in two threads: the second waits for the first."""
+    import threading
+    import time
+
+    order = []
+    started = threading.Event()
+    encode = workspace.session.ctx.segmenter._encode
+
+    def slow_encode(image):  # the first click's segmentation takes a while
+        started.set()
+        time.sleep(0.5)
+        order.append("click done")
+        return encode(image)
+
+    workspace.session.ctx.segmenter._encode = slow_encode
+    first = threading.Thread(target=workspace.click, args=("positive", 1, 0, *_object_points(clip)[1]))
+    first.start()
+    assert started.wait(30)
+    try:
+        workspace.undo()  # waits for the click to finish, then undoes it
+        order.append("undo done")
+    finally:
+        first.join()
+    assert order[:2] == ["click done", "undo done"]
+    assert not workspace.session.object_ids
+
+
 def test_small_frames_are_shown_enlarged_and_clicks_map_back(workspace, clip):
     k = workspace.scale
     assert k == 640 // max(clip.video.height, clip.video.width) and k > 1

@@ -172,15 +172,16 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         try:
             from sampt.results import mask_folder
 
-            session = ws.require()
-            progress(0.1, desc="exporting")
-            out = session.export(str(ws.output_path("export")))
-            progress(0.6, desc="zipping masks")
-            archive = ws.output_path("masks.zip")
-            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-                for png in sorted(mask_folder(out).glob("*.png")):
-                    z.write(png, f"masks/{png.name}")
-            session_file = session.save(str(ws.output_path(f"session{SESSION_SUFFIX}")))
+            with ws.lock:
+                session = ws.require()
+                progress(0.1, desc="exporting")
+                out = session.export(str(ws.output_path("export")))
+                progress(0.6, desc="zipping masks")
+                archive = ws.output_path("masks.zip")
+                with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+                    for png in sorted(mask_folder(out).glob("*.png")):
+                        z.write(png, f"masks/{png.name}")
+                session_file = session.save(str(ws.output_path(f"session{SESSION_SUFFIX}")))
             files = [str(archive), str(session_file)]
             if (out / "overlay.mp4").exists():
                 files.insert(1, str(out / "overlay.mp4"))

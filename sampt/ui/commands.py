@@ -49,5 +49,6 @@ def register_commands(cli) -> None:
     p.add_argument("--session-ttl", type=int, default=3600, help="seconds before an idle session and its files go")
     p.add_argument("--max-frames", type=int, default=None, help="read at most this many frames of a video")
     p.add_argument("--max-side", type=int, default=None, help="resize frames so the longer side is at most this")
-    p.add_argument("--concurrency", type=int, default=1, help="requests processed at once (default 1)")
+    p.add_argument("--concurrency", type=int, default=1, help="requests processed at once, across browser sessions; each session's own run one "
+                        "at a time (default 1)")
     p.set_defaults(func=cmd_ui)

@@ -3,8 +3,10 @@ served), the video and the :class:`~sampt.interactive.Session` over it. The Grad
 :class:`Workspace` per browser session and removes it (folder included) when the session expires."""
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
+import threading
 import tempfile
 import uuid
 from pathlib import Path
@@ -32,8 +34,19 @@ def inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(real.is_relative_to(Path(r).resolve()) for r in roots)
 
 
+def _serial(method):
+    """Run ``method`` holding the workspace's lock: with ``sampt ui --concurrency`` above 1 the page's events
+    run in several threads, and one browser session's events must not change its session at once."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class Workspace:
-    """Per-browser-session state; every file it reads or writes lives under ``self.folder``."""
+    """Per-browser-session state; every file it reads or writes lives under ``self.folder``. Its methods
+    that read or change the session hold :attr:`lock` (one event of a browser session at a time)."""
 
     def __init__(self, root: Path, overrides: Sequence[str] = (), max_upload_mb: float = 200.0,
                  max_frames: Optional[int] = None, max_side: Optional[int] = None, registry: Any = None,
@@ -52,6 +65,7 @@ class Workspace:
         self.video = None
         self.session = None
         self.move_from: Optional[int] = None  # point picked by the first click of a move
+        self.lock = threading.RLock()
 
     # -- files ----------------------------------------------------------------------------------------
     def take_upload(self, src: str, allowed: Sequence[str]) -> Path:
@@ -74,6 +88,7 @@ class Workspace:
         """A fresh path under the outputs folder (``name`` is ours, never the user's)."""
         return self.outputs / f"{uuid.uuid4().hex[:8]}-{name}"
 
+    @_serial
     def remove(self) -> None:
         """Close the session and delete the folder (uploads and outputs)."""
         self.close_session()
@@ -86,6 +101,7 @@ class Workspace:
             self.session.close()
         self.session = None
 
+    @_serial
     def open_video(self, path: Path, overrides: Optional[Sequence[str]] = None) -> None:
         """Decode ``path`` and start a fresh session over it with ``overrides`` (tracker=..., ...); on any
         error the video and session open before stay as they were."""
@@ -94,6 +110,7 @@ class Workspace:
             raise InputError(f"{path.name} holds no frame")
         self._start(video, overrides)
 
+    @_serial
     def new_session(self, overrides: Optional[Sequence[str]] = None) -> None:
         """A fresh session over the open video, from the config composed with ``overrides`` (kept for the
         next one); on a bad override the current session stays."""
@@ -110,6 +127,7 @@ class Workspace:
         self.close_session()
         self.video, self.session, self.overrides, self.move_from = video, session, overrides, None
 
+    @_serial
     def load_session(self, path: Path) -> None:
         """Continue the session saved in ``path`` (over the video open now)."""
         from sampt.interactive import Session
@@ -139,6 +157,7 @@ class Workspace:
         k = self.scale
         return (x + 0.5) / k - 0.5, (y + 0.5) / k - 0.5
 
+    @_serial
     def render(self, frame: int) -> Optional[np.ndarray]:
         """Frame ``frame`` with masks and the points living there (:func:`sampt.overlay.draw_frame`),
         enlarged by :attr:`scale` so that marks and clicks on a small video stay usable."""
@@ -172,6 +191,7 @@ class Workspace:
         return views[k].point_id if d[k] <= within else None
 
     # -- edits ----------------------------------------------------------------------------------------
+    @_serial
     def click(self, mode: str, object_id: int, frame: int, x: float, y: float) -> str:
         """Apply one click at frame pixel ``(x, y)`` of ``frame``: add a positive/negative point (the first
         positive one starts the object), remove the point clicked on (from this frame on when it was placed
@@ -210,6 +230,7 @@ class Workspace:
         self.move_from = point
         return f"Point {point} picked: click where it should go."
 
+    @_serial
     def undo(self) -> str:
         """Undo the last edit (Session.undo); the message for the page."""
         session = self.require()
@@ -219,6 +240,7 @@ class Workspace:
         session.undo()
         return "Undone."
 
+    @_serial
     def redo(self) -> str:
         """Redo the last edit undone (Session.redo); the message for the page."""
         session = self.require()
@@ -234,7 +256,10 @@ class Workspace:
         session = self.require()
         if not session.object_ids:
             raise UsageError("add an object first (click on it)")
-        for t, _ in enumerate(session.masks()):
+        frames = session.masks()
+        for t in range(session.num_frames):
+            with self.lock:  # a frame at a time: the page's other events may come between two frames
+                next(frames)
             yield t
 
 VIDEO_UPLOADS = tuple(sorted(VIDEO_SUFFIXES))
