@@ -1,8 +1,8 @@
 """``sampt ui`` driven in a real headless browser (Debian's chromium through Playwright): the masks the page
 exports equal the Session API's for the same clicks, undo restores them; a corrupt or too-large upload shows
 an error in the page while the server keeps serving; two browser sessions do not share state; a long
-propagation shows progress and cancel stops it; the options form reaches the component. The handlers'
-logic is tested without a browser in tests/test_ui_app.py."""
+propagation shows progress and cancel stops it; the options form reaches the component; an idle session
+expires with its folder. The handlers' logic is tested without a browser in tests/test_ui_app.py."""
 from __future__ import annotations
 
 import os
@@ -285,3 +285,24 @@ def test_long_propagation_shows_progress_and_cancel_stops_it(page, clip_dir):
     assert "Propagated" not in page.locator("#status").inner_text()
     page.click("#undo")
     _wait_status(page, "Undone")
+
+
+def test_an_idle_session_expires_and_its_folder_is_removed(browser, clip_dir, tmp_path):
+    from sampt.ui.app import build_app, launch
+
+    root = tmp_path / "ui"
+    demo = build_app(str(clip_dir[0]), OVERRIDES, root=str(root), session_ttl_s=2)
+    try:
+        context, pg = _open(browser, launch(demo, port=_free_port()))
+        _, clip = clip_dir
+        x, y = _inside(clip.masks[0, 0], 2)
+        _click_pixel(pg, x, y, clip.video.width, clip.video.height, "Added object 1")
+        (folder,) = [p for p in root.iterdir() if p.is_dir()]
+        assert (folder / "uploads").is_dir() and (folder / "outputs").is_dir()
+        deadline = time.monotonic() + 20
+        while folder.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not folder.exists(), "an idle session's folder outlived its time to live"
+        context.close()
+    finally:
+        demo.close()
