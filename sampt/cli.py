@@ -236,8 +236,6 @@ def _verbosity_of(argv: Sequence[str]) -> tuple[int, bool]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (2 for an expected error, printed as one line)."""
-    from sampt.errors import SamptError
-
     argv = join_coordinate_values(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     verbose, quiet = _verbosity_of(argv)
