@@ -172,3 +172,32 @@ def test_bad_weights_and_design_are_usage_errors(tmp_path, capsys):
     assert "whole methods" in capsys.readouterr().err
     with pytest.raises(UsageError, match="weights='random'"):
         bench.plan_bench("ci", weights="random")
+
+
+def test_paper_config_rows_each_build_a_valid_config():
+    """configs/bench/davis2017_paper.yaml parses, every row composes into a valid config (nothing is run), and
+    each row carries the paper's columns (null where not filled in)."""
+    plan = bench.plan_bench("davis2017_paper")
+    assert len(plan.combos) >= 20 and plan.dataset["name"] == "davis2017"
+    names = [bench.combination_name(c)[0] for c in plan.combos]
+    assert len(set(names)) == len(names) and set(plan.reference) == set(names)
+    for name in names:
+        assert {"paper_J&F", "paper_J", "paper_F"} <= set(plan.reference[name])
+    trackers = {dict(o.split("=", 1) for o in c)["tracker"] for c in plan.combos}
+    segmenters = {dict(o.split("=", 1) for o in c)["segmenter"] for c in plan.combos}
+    assert {"pips", "cotracker1"} <= trackers and {"sam_vit_h", "hq_sam_vit_h", "mobile_sam"} <= segmenters
+    columns = bench_report.table_columns([{"name": "x", "J&F": 0.5, "J": 0.5, "F": 0.5, **plan.reference[names[0]]}])
+    assert columns[columns.index("F") + 1:columns.index("F") + 4] == ("paper_J&F", "paper_J", "paper_F")
+
+
+def test_bad_rows_are_usage_errors(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("rows:\n  - {overrides: [tracker=lk], paper: {J&F: high}}\n")
+    with pytest.raises(UsageError, match="numbers"):
+        bench.plan_bench(str(path))
+    path.write_text("rows:\n  - {overrides: [tracker=lk]}\n  - {overrides: [tracker=lk]}\n")
+    with pytest.raises(UsageError, match="repeats"):
+        bench.plan_bench(str(path))
+    path.write_text("grid: {tracker: [lk]}\nrows:\n  - {overrides: [tracker=lk]}\n")
+    with pytest.raises(UsageError, match="not both"):
+        bench.plan_bench(str(path))
