@@ -738,7 +738,7 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
 
 
 COMPOSED_KEYS = ("spf_min", "spf_median", "cpu_spf_median", *(f"spf_{s}" for s in STAGES), "peak_rss_mib",
-                 "rss_increase_mib", "setup_s")
+                 "rss_increase_mib", "peak_gpu_mib", "setup_s")
 """Row values :func:`compose_axes_rows` adds up (FPS follows from the composed seconds per frame)."""
 
 
