@@ -23,23 +23,23 @@ def _rows(path):
 
 
 def test_components_config_lists_every_installed_tracker_and_sam_size():
+    """Every installed tracker (aliases aside) is a row; every SAM-family size class a column; the axes
+    design's combinations compose (checked by plan_bench) and its cross product is the whole grid."""
     from sampt.plugins import Registry
 
-    plan = bench.plan_bench("components")
+    cfg = bench.load_bench_config("components")
+    trackers, segmenters = cfg["grid"]["tracker"], cfg["grid"]["segmenter"]
     registry = Registry()
-    installed = {e.name for e in registry.entries("tracker")} if hasattr(registry, "entries") else None
-    trackers, segmenters = plan.grid["tracker"], plan.grid["segmenter"]
-    assert {"lk", "flow", "pips", "pips2", "cotracker1", "cotracker2", "cotracker3_offline", "cotracker3_online",
-            "tapir", "bootstapir", "bootstapir_online"} <= set(trackers)
+    assert set(trackers) <= set(registry.names("tracker"))  # each one installed
+    assert {"lk", "flow", "pips", "pips2", "cotracker1", "cotracker2", "cotracker2v1", "cotracker3_offline",
+            "cotracker3_online", "tapir", "bootstapir", "bootstapir_online"} <= set(trackers)
     assert {"mobile_sam", "light_hq_sam", "sam_vit_b", "hq_sam_vit_b", "sam2.1_hiera_tiny", "sam2.1_hiera_small",
             "sam2.1_hiera_base_plus", "sam2.1_hiera_large"} <= set(segmenters)
-    if installed is not None:
-        assert set(trackers) <= installed
-    assert plan.weights == "keyed_if_missing" and plan.force_visible
-    assert len(plan.combos) == len(trackers) * len(segmenters)  # design cross: every combination runs
+    assert cfg["weights"] == "keyed_if_missing" and cfg["force_visible"] is True and cfg["design"] == "cross"
     axes = bench.plan_bench("components", design="axes")
     assert axes.anchor == ["tracker=lk", "segmenter=grabcut"]
-    assert len(axes.combos) == len(trackers) + len(segmenters) - 1 and len(axes.cross) == len(plan.combos)
+    assert len(axes.combos) == len(trackers) + len(segmenters) - 1
+    assert len(axes.cross) == len(trackers) * len(segmenters)
 
 
 def test_axes_grid_varies_one_axis_at_a_time():
