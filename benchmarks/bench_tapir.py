@@ -74,14 +74,14 @@ def worker(model: str, frames: int, points: int, device: str, threads: int, size
     import torch
 
     from sampt.types import Video
-    from sampt_tapir.trackers import (BootsTapirTracker, OnlineBootsTapirTracker, TapirTracker, build_model)
+    from sampt_tapir.tracker import OnlineBootsTapirTracker, TapirTracker, build_model
 
     torch.set_num_threads(threads)
-    cls = {"tapir": TapirTracker, "bootstapir": BootsTapirTracker, "bootstapir_online": OnlineBootsTapirTracker}[model]
+    cls = OnlineBootsTapirTracker if model == "bootstapir_online" else TapirTracker
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"{model}_random.pt")
         torch.save(build_model(model).state_dict(), path)
-        tracker = cls(checkpoint=path, device=device)
+        tracker = cls(variant=model, checkpoint=path, device=device)
     rng = np.random.RandomState(1)
     q = np.stack([rng.randint(0, frames, points) * (model != "bootstapir_online"),
                   rng.uniform(0, size - 1, points), rng.uniform(0, size - 1, points)], axis=-1).astype(np.float32)

@@ -6,6 +6,7 @@ written atomically: to a temporary file in the destination folder, then renamed 
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -426,6 +427,25 @@ def _labels_from_colours(rgba: np.ndarray, path: Path) -> np.ndarray:
         if i != VOID_LABEL:
             labels[fg & (packed == c)] = i
     return labels
+
+
+def read_json_records(path: str | os.PathLike, what: str, required: Sequence[set[str]], layout: str) -> list[dict]:
+    """A JSON file holding a list of objects (results, proposals), checked once for users' files: each entry
+    must have at least one key of every set in ``required``. ``what`` names the file in messages, ``layout``
+    describes the expected content (``"a list of {video_id, score, segmentations}"``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{what} {path} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise UsageError(f"{what} {path} is not JSON ({exc})") from exc
+    if not isinstance(data, list):
+        raise UsageError(f"{what} {path} must be {layout}")
+    for k, entry in enumerate(data):
+        if not isinstance(entry, dict) or any(not (keys & set(entry)) for keys in required):
+            raise UsageError(f"{what} {path}: entry {k} does not fit; it must be {layout}")
+    return data
 
 
 def write_label_png(path: str | os.PathLike, labels: np.ndarray) -> None:

@@ -12,14 +12,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-import numpy as np
-
-from sampt.pipeline.store import MaskStore
+from sampt.pipeline.store import MaskStore, StoredMasksView
 from sampt.types import Video
 
 
 @dataclass
-class MethodResult:
+class MethodResult(StoredMasksView):
     """A whole method's output: each object's logits per frame in ``store`` (objects in ``object_ids``
     order), ``timings`` seconds per stage, ``encoder_calls`` frames the method's image encoder ran on."""
 
@@ -27,20 +25,6 @@ class MethodResult:
     store: MaskStore
     timings: dict[str, float] = field(default_factory=dict)
     encoder_calls: int = 0
-
-    @property
-    def num_frames(self) -> int:
-        return self.store.num_frames
-
-    def mask(self, t: int, object_index: int) -> np.ndarray:
-        return self.store.mask(t, object_index)
-
-    def label_map(self, t: int) -> np.ndarray:
-        """Frame ``t``'s objects in one ``(H, W)`` uint8 map: highest positive logit wins, else 0."""
-        return self.store.label_map(t, self.object_ids)
-
-    def label_maps(self) -> np.ndarray:
-        return np.stack([self.label_map(t) for t in range(self.num_frames)])
 
 
 class VOSMethod(ABC):

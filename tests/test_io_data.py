@@ -135,3 +135,21 @@ def test_streamed_masks_appear_only_when_the_run_completes(tmp_path):
     writer.unit.commit()
     assert sorted(p.name for p in (out / "masks").iterdir()) == ["00000.png", "00001.png", "00002.png"]
     assert [p.name for p in out.iterdir()] == ["masks"]
+
+def test_json_record_files_name_each_fault(tmp_path):
+    from sampt.io import read_json_records
+
+    def read(text):
+        path = tmp_path / "r.json"
+        path.write_text(text)
+        return read_json_records(path, "results file", [{"video_id", "video"}, {"score"}], "a list of {video_id, score}")
+
+    with pytest.raises(UsageError, match="does not exist"):
+        read_json_records(tmp_path / "missing.json", "results file", [], "a list")
+    with pytest.raises(UsageError, match="is not JSON"):
+        read("[{")
+    with pytest.raises(UsageError, match=r"must be a list of \{video_id, score\}"):
+        read('{"video_id": 1, "score": 1}')
+    with pytest.raises(UsageError, match="entry 1 does not fit"):
+        read('[{"video_id": 1, "score": 1}, {"video": "a"}]')
+    assert read('[{"video": "a", "score": 0.5}]') == [{"video": "a", "score": 0.5}]

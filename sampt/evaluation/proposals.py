@@ -14,15 +14,14 @@
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.io import read_json_records
 from sampt.types import Prompt
 
 
@@ -143,21 +142,11 @@ def propose(segmenter: Any, image: np.ndarray, options: Optional[ProposalOptions
 def read_proposals(path: str | os.PathLike) -> dict[str, list[dict]]:
     """Read a proposals file; returns ``{video key: [entry, ...]}`` keyed by ``str(video_id)`` or ``video``
     name, decoded per video by :func:`proposals_for`."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"proposals file {path} does not exist")
-    try:
-        data = json.loads(path.read_text())
-    except ValueError as exc:
-        raise UsageError(f"proposals file {path} is not JSON ({exc})") from exc
-    if not isinstance(data, list):
-        raise UsageError(f"proposals file {path} must hold a list of {{video_id, segmentation, score}}")
+    data = read_json_records(path, "proposals file", [{"video_id", "video"}, {"segmentation", "segmentations"}],
+                             "a list of {video_id (or video), segmentation (an RLE of the prompt frame) or "
+                             "segmentations (one per frame), score}")
     out: dict[str, list[dict]] = {}
-    for k, entry in enumerate(data):
-        if not isinstance(entry, dict) or not ({"video_id", "video"} & set(entry)) or \
-                not ({"segmentation", "segmentations"} & set(entry)):
-            raise UsageError(f"proposals file {path}: entry {k} needs video_id (or video) and segmentation "
-                             "(an RLE of the prompt frame) or segmentations (one per frame)")
+    for entry in data:
         out.setdefault(str(entry.get("video_id", entry.get("video"))), []).append(entry)
     return out
 

@@ -3,9 +3,7 @@ dataset (:class:`~sampt.evaluation.uvo.UVODataset`): decode the RLE masks, compu
 hand them to :mod:`sampt.evaluation.metrics_vis`."""
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -13,21 +11,13 @@ import numpy as np
 from sampt.errors import UsageError
 from sampt.evaluation.metrics_vis import VideoMatches, video_mask_iou, vis_scores
 from sampt.evaluation.uvo import UVODataset, VISVideo, decode_rle
+from sampt.io import read_json_records
 
 
 def load_results(path: str | os.PathLike) -> list[dict]:
     """A YouTube-VIS results JSON: a list of ``{"video_id", "score", "segmentations"}``."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"results file {path} does not exist")
-    try:
-        results = json.loads(path.read_text())
-    except ValueError as exc:
-        raise UsageError(f"{path} is not JSON ({exc})") from exc
-    if not isinstance(results, list) or any(not isinstance(r, dict) or not {"video_id", "score", "segmentations"} <= set(r)
-                                            for r in results):
-        raise UsageError(f"{path} is not a YouTube-VIS results list ([{{video_id, score, segmentations}}, ...])")
-    return results
+    return read_json_records(path, "results file", [{"video_id"}, {"score"}, {"segmentations"}],
+                             "a YouTube-VIS results list ([{video_id, score, segmentations}, ...])")
 
 
 def score_vis_results(dataset: UVODataset, results: Iterable[dict], max_dets: Sequence[int] = (1, 10, 100),

@@ -21,7 +21,6 @@ import logging
 import os
 import pickle
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -123,10 +122,7 @@ class SpillingEmbeddingCache(EmbeddingCache):
         if embedding is None and t in self._on_disk:
             embedding = self._read(t)
         if embedding is None:
-            start = time.perf_counter()
-            embedding = self.segmenter.encode(self.video[t])
-            self.encode_seconds += time.perf_counter() - start
-            self.encoder_calls += 1
+            embedding = self._encode(t)
         self._cache[t] = embedding  # most recently used last
         self._bytes[t] = embedding_bytes(embedding.data)
         self._evict()

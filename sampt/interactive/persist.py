@@ -17,7 +17,8 @@ from typing import Any, Optional
 import numpy as np
 
 from sampt.interactive.cache import video_fingerprint
-from sampt.interactive.state import HistoryEntry, ObjectState, Point
+from sampt.interactive.options import EditError, SessionOptions
+from sampt.interactive.state import HistoryEntry, ObjectState, Point, SegmentationMemo
 from sampt.outputs import atomic_file
 from sampt.pipeline.options import SamPtOptions
 
@@ -93,8 +94,6 @@ def write_session(session: Any, path: Path) -> Path:
 def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any, positive_sampler: Any,
                  negative_sampler: Any, registry: Any, overrides: dict) -> Any:
     """The session saved at ``path`` (see :meth:`~sampt.interactive.session.Session.load`)."""
-    from sampt.interactive.session import EditError, SessionOptions
-
     if not path.is_file():
         raise EditError(f"session file {path} does not exist")
     try:
@@ -143,9 +142,6 @@ def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any,
 
 def _restore(session: Any, meta: dict, arrays: dict, video: Any) -> None:
     """Put the saved points, history, masks and counters into a fresh ``session``."""
-    from sampt.interactive.session import _Result
-
-
     T = meta["video"]["frames"]
     visible = np.unpackbits(arrays["visible"], axis=1, count=T).astype(bool) if len(meta["points"]) else None
     points = []
@@ -171,7 +167,7 @@ def _restore(session: Any, meta: dict, arrays: dict, video: Any) -> None:
         n = r["prompt"]
         prompt = (arrays["prompt_points"][prompt_offset:prompt_offset + n], arrays["prompt_labels"][prompt_offset:prompt_offset + n])
         prompt_offset += n
-        session._results[(r["frame"], r["object_id"])] = _Result(bytes(arrays["result_keys"][k]), entry,
+        session._results[(r["frame"], r["object_id"])] = SegmentationMemo(bytes(arrays["result_keys"][k]), entry,
                                                                  np.nan if r["iou"] is None else r["iou"], prompt)
     session._dirty = set(meta["dirty"])
     session.segmented_pairs = meta["counters"]["segmented_pairs"]

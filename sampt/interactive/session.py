@@ -36,15 +36,16 @@ import shutil
 import tempfile
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from sampt.errors import InputError, UsageError
+from sampt.errors import UsageError
 from sampt.interactive.cache import SpillingEmbeddingCache
-from sampt.interactive.state import Change, HistoryEntry, ObjectState, Point, PointView, State
+from sampt.interactive.options import EditError, SessionOptions
+from sampt.interactive.state import Change, HistoryEntry, ObjectState, Point, PointView, SegmentationMemo, State
 from sampt.interfaces import PointSampler, Segmenter, Tracker
 from sampt.pipeline.context import RunContext
 from sampt.pipeline.options import SamPtOptions
@@ -60,37 +61,6 @@ SESSION_FORMAT = 1
 MB = 1 << 20
 
 
-class EditError(InputError):
-    """An edit that cannot be made (the message says why and what to do); the session is unchanged."""
-
-
-@dataclass
-class SessionOptions:
-    """How a session works, beyond the SAM-PT options (``pipeline``) and ``seed`` of a run."""
-
-    pipeline: SamPtOptions = field(default_factory=SamPtOptions)
-    seed: int = 0
-    tracking: bool = True
-    """Track points through the video. Off: a point lives on its own frame only (SAM per frame)."""
-    backward: bool = False
-    """Points added after the object also get tracked backward from their frame (default: forward only;
-    each :meth:`Session.add_point` may say otherwise)."""
-    embedding_memory_mb: float = 1024.0
-    """Image embeddings kept in memory; the rest go to ``cache_dir`` as float16."""
-    result_memory_mb: float = 256.0
-    """Masks kept for prompts no longer in use (undo, redo and back-and-forth edits reuse them)."""
-    cache_dir: Optional[str] = None
-    """Where embeddings are spilled (default: a temporary folder removed by :meth:`Session.close`)."""
-
-    def __post_init__(self) -> None:
-        if self.pipeline.reinit_variant is not None:
-            raise EditError("an interactive session edits points itself and does not re-initialise them; "
-                            "set pipeline.reinit_variant=null")
-        for name in ("embedding_memory_mb", "result_memory_mb"):
-            if getattr(self, name) < 0:
-                raise EditError(f"session option {name} must be >= 0, got {getattr(self, name)}")
-
-
 @dataclass(frozen=True)
 class FrameMasks:
     """One frame's masks: ``masks`` ``(O, H, W)`` bool in the order of ``object_ids``, and the combined
@@ -100,18 +70,6 @@ class FrameMasks:
     object_ids: tuple[int, ...]
     masks: np.ndarray
     label_map: np.ndarray
-
-
-@dataclass
-class _Result:
-    key: bytes
-    entry: Optional[tuple[int, int, np.ndarray]]
-    iou: float
-    prompt: tuple[np.ndarray, np.ndarray]
-
-    @property
-    def nbytes(self) -> int:
-        return 64 + (0 if self.entry is None else self.entry[2].nbytes) + self.prompt[0].nbytes + self.prompt[1].nbytes
 
 
 def _prompt_key(points: np.ndarray, labels: np.ndarray) -> bytes:
@@ -154,8 +112,8 @@ class Session:
         self._history: list[HistoryEntry] = [HistoryEntry({"action": "start"}, ())]
         self._position = 0
         self._next_point_id = 1
-        self._results: dict[tuple[int, int], _Result] = {}  # (frame, object id) -> the mask shown now
-        self._memo: OrderedDict[tuple[int, bytes], _Result] = OrderedDict()  # results of earlier prompts
+        self._results: dict[tuple[int, int], SegmentationMemo] = {}  # (frame, object id) -> the mask shown now
+        self._memo: OrderedDict[tuple[int, bytes], SegmentationMemo] = OrderedDict()  # results of earlier prompts
         self._memo_bytes = 0
         self._dirty: set[int] = set()  # frames whose prompts may differ from those of their results
         self.segmented_pairs = 0  # (frame, object) masks computed by the segmenter
@@ -599,11 +557,11 @@ class Session:
                     scratch.set(0, 0, r.logits)
                     entry = scratch.entry(0, 0)
                 iou = np.nan if r is None or r.iou is None else float(r.iou)
-                self._set(t, oid, _Result(key, entry, iou, prompt))
+                self._set(t, oid, SegmentationMemo(key, entry, iou, prompt))
                 self.segmented_pairs += int(np.any(prompt[1] == POSITIVE))
         self._dirty.discard(t)
 
-    def _set(self, t: int, object_id: int, result: _Result) -> None:
+    def _set(self, t: int, object_id: int, result: SegmentationMemo) -> None:
         self._forget((t, object_id))
         self._results[(t, object_id)] = result
 

@@ -107,3 +107,19 @@ class HistoryEntry:
     action: dict
     state: State
     frames: range = field(default_factory=lambda: range(0))
+
+
+@dataclass
+class SegmentationMemo:
+    """One object's segmentation on one frame, kept to be reused when the same prompt comes back (undo, redo,
+    back-and-forth edits): the prompt's ``key``, the mask as a crop ``(y0, x0, mask)`` (``None``: empty),
+    the predicted IoU and the prompt itself."""
+
+    key: bytes
+    entry: Optional[tuple[int, int, np.ndarray]]
+    iou: float
+    prompt: tuple[np.ndarray, np.ndarray]
+
+    @property
+    def nbytes(self) -> int:
+        return 64 + (0 if self.entry is None else self.entry[2].nbytes) + self.prompt[0].nbytes + self.prompt[1].nbytes

@@ -49,12 +49,17 @@ class EmbeddingCache:
     def get(self, t: int) -> ImageEmbedding:
         embedding = self._cache.pop(t, None)
         if embedding is None:
-            start = time.perf_counter()
-            embedding = self.segmenter.encode(self.video[t])
-            self.encode_seconds += time.perf_counter() - start
-            self.encoder_calls += 1
+            embedding = self._encode(t)
         self._cache[t] = embedding  # most recently used last
         self._evict()
+        return embedding
+
+    def _encode(self, t: int) -> ImageEmbedding:
+        """Frame ``t``'s embedding from the segmenter, counted and timed."""
+        start = time.perf_counter()
+        embedding = self.segmenter.encode(self.video[t])
+        self.encode_seconds += time.perf_counter() - start
+        self.encoder_calls += 1
         return embedding
 
     def _evict(self) -> None:

@@ -22,8 +22,8 @@ from sampt.pipeline.options import SamPtOptions
 from sampt.pipeline.prompting import segment_video
 from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_points
 from sampt.pipeline.reinit import run_reinit
-from sampt.pipeline.store import MaskStore, SegmentationOutput
-from sampt.pipeline.streaming import StreamedFrame, declared_latency, uses_online_tracking
+from sampt.pipeline.store import MaskStore, SegmentationOutput, StoredMasksView
+from sampt.pipeline.streaming import StreamedFrame, declared_latency
 from sampt.pipeline.streaming import stream as stream_frames
 from sampt.pipeline.tracking import track_objects
 from sampt.types import Tracks, Video
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class SamPtResult:
+class SamPtResult(StoredMasksView):
     """What a run produced.
 
     ``store`` holds each object's mask on each frame (:meth:`mask`, :meth:`label_map`, :attr:`masks`);
@@ -53,10 +53,6 @@ class SamPtResult:
     encoder_calls: int = 0
 
     @property
-    def num_frames(self) -> int:
-        return self.store.num_frames
-
-    @property
     def scores(self) -> np.ndarray:
         iou = self.iou
         counts = np.sum(~np.isnan(iou), axis=0)
@@ -66,16 +62,6 @@ class SamPtResult:
     def masks(self) -> np.ndarray:
         """``(T, O, H, W)`` bool (materialised)."""
         return self.store.masks()
-
-    def mask(self, t: int, object_index: int) -> np.ndarray:
-        return self.store.mask(t, object_index)
-
-    def label_map(self, t: int) -> np.ndarray:
-        """Frame ``t``'s objects in one ``(H, W)`` uint8 map: highest positive logit wins, else 0."""
-        return self.store.label_map(t, self.object_ids)
-
-    def label_maps(self) -> np.ndarray:
-        return np.stack([self.label_map(t) for t in range(self.num_frames)])
 
 
 class SamPt:
@@ -127,16 +113,15 @@ class SamPt:
 
         ``source``: a video path or frame folder (decoded lazily), a camera index or URL, a :class:`Video`, a
         ``(T, H, W, 3)`` array or any iterator of ``(H, W, 3)`` uint8 frames. Online trackers stream with
-        their declared latency; offline trackers are run on overlapping chunks (see
-        :mod:`sampt.pipeline.streaming`). Nothing is kept for frames already yielded.
+        their declared latency; offline trackers are run on overlapping chunks; with re-initialisation the
+        horizons run as their frames arrive (see :mod:`sampt.pipeline.streaming`). Nothing is kept for frames
+        already yielded.
         """
         return stream_frames(self.context, source, objects)
 
     def stream_latency(self, query_frame: int = 0, size: Optional[tuple[int, int]] = None) -> int:
         """The most frames :meth:`stream` holds a frame back (see :func:`~sampt.pipeline.streaming.declared_latency`)."""
-        if size is not None and not uses_online_tracking(self.tracker, size):
-            return max(self.options.stream_chunk_length - 1, query_frame)
-        return declared_latency(self.tracker, self.options, query_frame)
+        return declared_latency(self.tracker, self.options, query_frame, size)
 
     # -- everything ---------------------------------------------------------------------------------
     def run(self, video: Video | str | np.ndarray, objects: Sequence[ObjectPrompt], progress: bool = False,

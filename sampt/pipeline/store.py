@@ -105,3 +105,26 @@ class SegmentationOutput:
         self.store.set(t, o, result.logits)
         self.iou[t, o] = np.nan if result.iou is None else result.iou
         self.prompts[t][o] = (result.prompt_points, result.prompt_labels)
+
+
+class StoredMasksView:
+    """Read access to a result's masks, for result classes holding a :class:`MaskStore` as ``store`` and
+    their objects' ids as ``object_ids`` (SAM-PT's result and any VOS method's)."""
+
+    store: MaskStore
+    object_ids: list[int]
+
+    @property
+    def num_frames(self) -> int:
+        return self.store.num_frames
+
+    def mask(self, t: int, object_index: int) -> np.ndarray:
+        return self.store.mask(t, object_index)
+
+    def label_map(self, t: int) -> np.ndarray:
+        """Frame ``t``'s objects in one ``(H, W)`` uint8 map: highest positive logit wins, else 0."""
+        return self.store.label_map(t, self.object_ids)
+
+    def label_maps(self) -> np.ndarray:
+        """Every frame's label map, ``(T, H, W)`` uint8."""
+        return np.stack([self.label_map(t) for t in range(self.num_frames)])

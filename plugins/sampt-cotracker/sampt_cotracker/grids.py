@@ -1,6 +1,6 @@
 """User conveniences: query points on a regular grid, or on the part of a grid that falls inside a mask.
 
-The grid is the official CoTracker one (:func:`sampt_cotracker.predictor_utils.grid_points`), laid out at
+The grid is the official CoTracker one (:func:`sampt_cotracker.predictor.grid_points`), laid out at
 the model resolution and mapped to the original frame's pixels, so tracking these queries reproduces the
 official predictor's ``grid_size`` / ``segm_mask`` options.
 """
@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from sampt_cotracker.predictor_utils import from_model_coords, grid_in_mask, grid_points
+from sampt_cotracker.predictor import from_model_coords, grid_in_mask, grid_points
 
 
 def grid_queries(height: int, width: int, grid_size: int, frame: int = 0, mask: Optional[np.ndarray] = None,

@@ -35,14 +35,14 @@ no published SHA-256 or size could be found, so they are None and files are not 
 
 @sampt.hookimpl
 def register_trackers(register: Callable) -> None:
-    register("cotracker3_offline", "sampt_cotracker.v3:CoTracker3OfflineTracker",
+    register("cotracker3_offline", "sampt_cotracker.tracker:CoTracker3OfflineTracker",
              description="CoTracker 3 offline (whole video in one window, bidirectional)")
-    register("cotracker3_online", "sampt_cotracker.v3:CoTracker3OnlineTracker",
+    register("cotracker3_online", "sampt_cotracker.tracker:CoTracker3OnlineTracker",
              description="CoTracker 3 online (sliding windows, streaming, bounded memory)")
-    register("cotracker2", "sampt_cotracker.v2:CoTracker2Tracker", description="CoTracker 2 (sliding windows)")
-    register("cotracker2v1", "sampt_cotracker.v2:CoTracker2Tracker", description="CoTracker 2.1 (sliding windows of 16)",
+    register("cotracker2", "sampt_cotracker.tracker:CoTracker2Tracker", description="CoTracker 2 (sliding windows)")
+    register("cotracker2v1", "sampt_cotracker.tracker:CoTracker2Tracker", description="CoTracker 2.1 (sliding windows of 16)",
              defaults={"variant": "cotracker2v1"})
-    register("cotracker1", "sampt_cotracker.v1:CoTracker1Tracker", description="CoTracker 1 (as used by SAM-PT)")
+    register("cotracker1", "sampt_cotracker.tracker:CoTracker1Tracker", description="CoTracker 1 (as used by SAM-PT)")
 
 
 @sampt.hookimpl

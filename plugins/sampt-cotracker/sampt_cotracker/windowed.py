@@ -1,5 +1,5 @@
-"""Windowed inference of the CoTracker 1 and 2 networks (sliding windows over the video), shared by
-:mod:`sampt_cotracker.v1` and :mod:`sampt_cotracker.v2`: resizing, coordinate conversion, support grids, the backward pass and
+"""Windowed inference of the CoTracker 1 and 2 networks (sliding windows over the video), used by
+the CoTracker 1 and 2 trackers (:mod:`sampt_cotracker.tracker`): resizing, coordinate conversion, support grids, the backward pass and
 thresholding, configurable to reproduce either the official predictor or SAM-PT's own wrapper.
 
 Frames are resized on demand, window by window, so memory does not grow with the video's length beyond
@@ -17,8 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sampt.types import Tracks, Video
-from sampt_cotracker.predictor_utils import coord_scale, flip_queries, merge_backward, write_query_points
-from sampt_cotracker.v2_model import FrameSource
+from sampt_cotracker.predictor import coord_scale, flip_queries, merge_backward, write_query_points
+from sampt_cotracker.model_v2 import FrameSource
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 
 from sampt.testing import golden, keyed_state_dict
 from sampt.types import Video
-from sampt_cotracker import predictor_utils as pu
-from sampt_cotracker.v3 import CoTracker3OfflineTracker, CoTracker3OnlineTracker, OnlineSession
-from sampt_cotracker.v3_model import CoTracker3
+from sampt_cotracker import predictor as pu
+from sampt_cotracker.tracker import CoTracker3OfflineTracker, CoTracker3OnlineTracker, OnlineSession
+from sampt_cotracker.model_v3 import CoTracker3
 
 TRACK_ATOL = 1e-2
 LOGIT_ATOL = 1e-2

@@ -9,7 +9,7 @@ from sampt.plugins import Registry
 from sampt.testing import golden, keyed_state_dict, manifest
 from sampt.types import Video
 
-from sampt_cotracker.v1_model import VARIANTS, CoTracker1
+from sampt_cotracker.model_v1 import VARIANTS, CoTracker1
 
 MODEL_TOL = {"w1_it1": (1e-2, 1e-2), "w1_it2": (0.5, 2e-2), "w2_it1": (0.5, 2e-2)}  # (tracks px, vis logits)
 WRAPPER_TOL = 0.1

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sampt_tapir.nets import CausalState, ExtraConvs, PipsMixer, ResNet
+from sampt_tapir.model_blocks import CausalState, ExtraConvs, PipsMixer, ResNet
 
 HIRES_DIM = 128
 LOWRES_DIM = 256

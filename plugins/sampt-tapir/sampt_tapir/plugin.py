@@ -31,12 +31,13 @@ CHECKPOINTS: dict[str, WeightsSpec] = {
 
 @sampt.hookimpl
 def register_trackers(register: Callable) -> None:
-    register("tapir", "sampt_tapir.trackers:TapirTracker",
+    register("tapir", "sampt_tapir.tracker:TapirTracker", defaults={"variant": "tapir"},
              description="TAPIR (cost-volume init + PIPs refinement at 256x256; any query frame, tracks "
                          "both directions in one pass; occlusion + uncertainty heads)")
-    register("bootstapir", "sampt_tapir.trackers:BootsTapirTracker",
+    register("bootstapir", "sampt_tapir.tracker:TapirTracker", defaults={"variant": "bootstapir"},
              description="BootsTAPIR (self-supervised bootstrapped TAPIR; any query frame, both directions)")
-    register("bootstapir_online", "sampt_tapir.trackers:OnlineBootsTapirTracker",
+    register("bootstapir_online", "sampt_tapir.tracker:OnlineBootsTapirTracker",
+             defaults={"variant": "bootstapir_online"},
              description="online (causal) BootsTAPIR: streams frames one at a time, memory independent of "
                          "video length; forward only", aliases=("causal_bootstapir", "online_bootstapir"))
 

@@ -14,11 +14,10 @@ import torch
 from sampt.testing import golden, keyed_state_dict, manifest
 from sampt.types import Video
 
-from sampt_tapir.trackers import (BootsTapirTracker, OnlineBootsTapirTracker, TapirTracker, resize_frames,
+from sampt_tapir.tracker import (OnlineBootsTapirTracker, TapirTracker, resize_frames,
                                   to_model_queries, visibility_score)
 
 ATOL = 1e-2
-CLASSES = {"tapir": TapirTracker, "bootstapir": BootsTapirTracker, "bootstapir_online": OnlineBootsTapirTracker}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,8 @@ def trackers(tmp_path_factory):
         if name not in made:
             path = root / f"{name}_keyed.pt"
             torch.save(keyed_state_dict(name), path)
-            made[name] = CLASSES[name](checkpoint=str(path), device="cpu")
+            cls = OnlineBootsTapirTracker if name == "bootstapir_online" else TapirTracker
+            made[name] = cls(variant=name, checkpoint=str(path), device="cpu")
         return made[name]
 
     return get

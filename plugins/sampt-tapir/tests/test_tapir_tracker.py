@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from sampt.plugins import Registry
+from sampt.plugins import OptionError, Registry
 from sampt.testing import keyed_state_dict
 from sampt.types import Tracks, Video
 from sampt.weights import WeightsError
 
-from sampt_tapir.trackers import (BootsTapirTracker, OnlineBootsTapirTracker, TapirTracker, causal_loop,
+from sampt_tapir.tracker import (OnlineBootsTapirTracker, TapirTracker, causal_loop,
                                   from_model_points, resize_frames, to_model_queries, to_unit_range)
 
 RES = (64, 64)
@@ -75,7 +75,7 @@ def test_registered_lazily_with_official_weights():
 def test_created_from_registry_with_config_keys(ckpt):
     tr = Registry().create("tracker", "bootstapir", checkpoint=str(ckpt["bootstapir"]), device="cpu",
                            resolution=[64, 64], query_chunk_size=8)
-    assert isinstance(tr, BootsTapirTracker)
+    assert isinstance(tr, TapirTracker) and tr.variant == "bootstapir"
     assert tr.resolution == RES and tr.query_chunk_size == 8
     assert tr.capabilities.bidirectional and not tr.capabilities.online
 
@@ -85,14 +85,14 @@ def test_strict_loading_rejects_wrong_files(tmp_path, ckpt, monkeypatch):
     del state["torch_pips_mixer.linear.bias"]
     torch.save(state, tmp_path / "missing.pt")
     with pytest.raises(WeightsError, match="missing"):
-        BootsTapirTracker(checkpoint=str(tmp_path / "missing.pt"), device="cpu")
+        TapirTracker(variant="bootstapir", checkpoint=str(tmp_path / "missing.pt"), device="cpu")
     state = keyed_state_dict("bootstapir")
     state["extra.weight"] = torch.zeros(1)
     torch.save({"state_dict": state}, tmp_path / "extra.pt")
     with pytest.raises(WeightsError, match="unexpected"):
-        BootsTapirTracker(checkpoint=str(tmp_path / "extra.pt"), device="cpu")
+        TapirTracker(variant="bootstapir", checkpoint=str(tmp_path / "extra.pt"), device="cpu")
     with pytest.raises(WeightsError, match="does not match"):  # TAPIR weights into BootsTAPIR
-        BootsTapirTracker(checkpoint=str(ckpt["tapir"]), device="cpu")
+        TapirTracker(variant="bootstapir", checkpoint=str(ckpt["tapir"]), device="cpu")
     with pytest.raises(WeightsError, match="does not match"):  # and the other way round
         TapirTracker(checkpoint=str(ckpt["bootstapir"]), device="cpu")
     # offline and causal BootsTAPIR share every key: the other variant's official file is refused
@@ -105,11 +105,15 @@ def test_strict_loading_rejects_wrong_files(tmp_path, ckpt, monkeypatch):
     monkeypatch.setenv("SAMPT_CACHE_DIR", str(cache))
     monkeypatch.setenv("SAMPT_OFFLINE", "1")
     with pytest.raises(WeightsError, match="not a bootstapir checkpoint"):
-        BootsTapirTracker(checkpoint="causal_bootstapir_checkpoint", device="cpu")
+        TapirTracker(variant="bootstapir", checkpoint="causal_bootstapir_checkpoint", device="cpu")
     tr = OnlineBootsTapirTracker(device="cpu", resolution=RES)  # default name, found in the cache
     assert tr.capabilities.online
     with pytest.raises(WeightsError, match="not in the cache"):
         TapirTracker(device="cpu")
+    with pytest.raises(ValueError, match="online BootsTAPIR is the tracker bootstapir_online"):
+        TapirTracker(variant="bootstapir_online", device="cpu")
+    with pytest.raises(OptionError, match="variant is preset"):  # a preset is not settable from config
+        Registry().create("tracker", "bootstapir", variant="tapir")
 
 
 def test_coordinate_conversion_is_exact_at_the_boundary():

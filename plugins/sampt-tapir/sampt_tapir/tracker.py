@@ -16,7 +16,7 @@ from typing import Annotated, ClassVar, Optional, Sequence
 import numpy as np
 import torch
 
-from sampt.constraints import Choices, Range
+from sampt.constraints import Range
 from sampt.interfaces import Tracker, TrackerCapabilities, TrackStream
 from sampt.types import Tracks, Video
 from sampt.weights import load_checkpoint
@@ -33,6 +33,13 @@ VARIANTS: dict[str, dict] = {
     "bootstapir_online": dict(pyramid_level=1, extra_convs=True, causal=True),
 }
 """Constructor arguments of each released checkpoint's network."""
+
+DEFAULT_CHECKPOINTS: dict[str, str] = {
+    "tapir": "tapir_checkpoint_panning",
+    "bootstapir": "bootstapir_checkpoint_v2",
+    "bootstapir_online": "causal_bootstapir_checkpoint",
+}
+"""The official checkpoint each variant loads when no ``checkpoint`` is given."""
 
 
 def build_model(variant: str, **options) -> TAPIR:
@@ -102,23 +109,30 @@ def causal_loop(model: TAPIR, frames: torch.Tensor, query_points: torch.Tensor, 
 
 
 class _TapirTracker(Tracker):
-    """What the three trackers share: options, loading, resizing and coordinate conversion."""
+    """What the offline and online trackers share: options, loading, resizing and coordinate conversion.
+    ``variants`` are the variants a class runs (the plugin registers one name per variant as a preset)."""
 
-    variant: ClassVar[str] = ""
-    default_checkpoint: ClassVar[str] = ""
+    variants: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", query_chunk_size: Annotated[int, Range(1, None)] = 64,
+    def __init__(self, variant: Optional[str] = None, checkpoint: Optional[str] = None, device: str = "auto",
+                 query_chunk_size: Annotated[int, Range(1, None)] = 64,
                  feature_chunk: Annotated[int, Range(1, None)] = 10, resolution: tuple[int, int] = (256, 256),
                  visibility_threshold: Annotated[float, Range(0, 1)] = 0.5):
+        variant = self.variants[0] if variant is None else variant
+        if variant not in self.variants:
+            raise ValueError(f"{type(self).__name__} runs variant {' or '.join(map(repr, self.variants))}, not "
+                             f"{variant!r}" + ("; online BootsTAPIR is the tracker bootstapir_online"
+                                               if variant == "bootstapir_online" else ""))
+        self.variant = variant
         self.device = pick_device(device)
         self.query_chunk_size = max(1, int(query_chunk_size))
         self.resolution = (int(resolution[0]), int(resolution[1]))
         if self.resolution[0] % 8 or self.resolution[1] % 8 or min(self.resolution) < 64:
             raise ValueError(f"resolution must be multiples of 8 of at least 64 px, got {resolution}")
         self.visibility_threshold = float(visibility_threshold)
-        self.model = build_model(self.variant, feature_chunk=int(feature_chunk))
-        load_checkpoint(self.model, checkpoint, self.default_checkpoint, CHECKPOINTS,
-                        what=f"{self.variant} (sampt_tapir.model.TAPIR{VARIANTS[self.variant]})", family=self.variant)
+        self.model = build_model(variant, feature_chunk=int(feature_chunk))
+        load_checkpoint(self.model, checkpoint, DEFAULT_CHECKPOINTS[variant], CHECKPOINTS,
+                        what=f"{variant} (sampt_tapir.model.TAPIR{VARIANTS[variant]})", family=variant)
         self.model = self.model.to(self.device).eval()
 
     def _finish(self, tracks_xy: np.ndarray, score: np.ndarray, queries: np.ndarray, size: tuple[int, int],
@@ -136,9 +150,19 @@ class _TapirTracker(Tracker):
         return Tracks(points, visible, score)
 
 
-class _OfflineTapirTracker(_TapirTracker):
+class TapirTracker(_TapirTracker):
+    """TAPIR (``variant="tapir"``, ``tapir_checkpoint_panning.pt``) or BootsTAPIR (``variant="bootstapir"``,
+    ``bootstapir_checkpoint_v2.pt``), offline: any query frame, both directions in one pass.
+
+    Options: ``checkpoint`` (a file or a registered name; default: the variant's official checkpoint),
+    ``device``, ``query_chunk_size`` (queries per cost-volume chunk, official 64), ``feature_chunk`` (frames
+    per encoder call, official 10), ``resolution`` (model input (H, W), official (256, 256)),
+    ``visibility_threshold`` (official 0.5 on the visibility score, which is also reported as confidence).
+    """
+
     capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True,
                                        has_visibility=True, has_confidence=True)
+    variants = ("tapir", "bootstapir")
 
     def model_outputs(self, frames_u8: np.ndarray, model_queries: np.ndarray) -> dict:
         """The demo's ``inference()``: ``frames_u8`` already at the model resolution, ``model_queries``
@@ -171,26 +195,6 @@ class _OfflineTapirTracker(_TapirTracker):
         return self._predict(video, queries)[0]
 
 
-class TapirTracker(_OfflineTapirTracker):
-    """TAPIR (``tapir_checkpoint_panning.pt``).
-
-    Options: ``checkpoint`` (a file or ``tapir_checkpoint_panning``), ``device``, ``query_chunk_size``
-    (queries per cost-volume chunk, official 64), ``feature_chunk`` (frames per encoder call, official
-    10), ``resolution`` (model input (H, W), official (256, 256)), ``visibility_threshold`` (official 0.5
-    on the visibility score, which is also reported as confidence).
-    """
-
-    variant = "tapir"
-    default_checkpoint = "tapir_checkpoint_panning"
-
-
-class BootsTapirTracker(_OfflineTapirTracker):
-    """BootsTAPIR (``bootstapir_checkpoint_v2.pt``); options as :class:`TapirTracker`."""
-
-    variant = "bootstapir"
-    default_checkpoint = "bootstapir_checkpoint_v2"
-
-
 class OnlineBootsTapirTracker(_TapirTracker):
     """Online (causal) BootsTAPIR (``causal_bootstapir_checkpoint.pt``): frames are processed one at a
     time with a fixed-size causal state per point, so memory does not grow with the video.
@@ -202,8 +206,7 @@ class OnlineBootsTapirTracker(_TapirTracker):
 
     capabilities = TrackerCapabilities(online=True, any_query_frame=True, bidirectional=False,
                                        has_visibility=True, has_confidence=True)
-    variant = "bootstapir_online"
-    default_checkpoint = "causal_bootstapir_checkpoint"
+    variants = ("bootstapir_online",)
 
     def open_stream(self, queries: np.ndarray, height: int, width: int) -> "TapirStream":
         return TapirStream(self, self.check_queries(queries, height, width), int(height), int(width))

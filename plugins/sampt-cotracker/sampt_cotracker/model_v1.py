@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sampt_cotracker.v2_model import (
+from sampt_cotracker.model_v2 import (
     CORR_LEVELS,
     CORR_RADIUS,
     HIDDEN_SIZE,
@@ -155,7 +155,7 @@ class CoTracker1(nn.Module):
                 feature_store: Optional[dict] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Track ``queries`` ``(1, N, 3)`` ``(t, x, y)`` (model pixels) through ``video`` (``(1, T, 3, h, w)``
         float 0..255 at model resolution, or a :class:`FrameSource`). ``feature_store``: see
-        :class:`~sampt_cotracker.v2_model.FeatureCache`.
+        :class:`~sampt_cotracker.model_v2.FeatureCache`.
 
         Returns ``tracks`` ``(1, T, N, 2)`` (model pixels) and ``visibility`` ``(1, T, N)`` probabilities.
         Frames no window reached for a point (before its first window) are 0, as in the official model.

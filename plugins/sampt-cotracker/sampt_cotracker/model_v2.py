@@ -1,6 +1,6 @@
 """CoTracker 2 network (Karaev et al., "CoTracker: It is Better to Track Together"), checkpoint-compatible
 with the official ``cotracker2.pth`` / ``cotracker2v1.pth`` files, plus the building blocks that CoTracker 1
-shares with it (:mod:`sampt_cotracker.v1_model` imports them from here).
+shares with it (:mod:`sampt_cotracker.model_v1` imports them from here).
 
 All coordinates inside the network are pixels of the model-resolution video (384x512 by default) with pixel
 centres on integers (``align_corners=True`` sampling); the tracker modules convert at their boundary.

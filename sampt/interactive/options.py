@@ -1,0 +1,40 @@
+"""What an interactive session is configured with (:class:`SessionOptions`) and the error an edit that
+cannot be made raises (:class:`EditError`): shared by the session and its file format."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from sampt.errors import InputError
+from sampt.pipeline.options import SamPtOptions
+
+
+class EditError(InputError):
+    """An edit that cannot be made (the message says why and what to do); the session is unchanged."""
+
+
+@dataclass
+class SessionOptions:
+    """How a session works, beyond the SAM-PT options (``pipeline``) and ``seed`` of a run."""
+
+    pipeline: SamPtOptions = field(default_factory=SamPtOptions)
+    seed: int = 0
+    tracking: bool = True
+    """Track points through the video. Off: a point lives on its own frame only (SAM per frame)."""
+    backward: bool = False
+    """Points added after the object also get tracked backward from their frame (default: forward only;
+    each :meth:`Session.add_point` may say otherwise)."""
+    embedding_memory_mb: float = 1024.0
+    """Image embeddings kept in memory; the rest go to ``cache_dir`` as float16."""
+    result_memory_mb: float = 256.0
+    """Masks kept for prompts no longer in use (undo, redo and back-and-forth edits reuse them)."""
+    cache_dir: Optional[str] = None
+    """Where embeddings are spilled (default: a temporary folder removed by :meth:`Session.close`)."""
+
+    def __post_init__(self) -> None:
+        if self.pipeline.reinit_variant is not None:
+            raise EditError("an interactive session edits points itself and does not re-initialise them; "
+                            "set pipeline.reinit_variant=null")
+        for name in ("embedding_memory_mb", "result_memory_mb"):
+            if getattr(self, name) < 0:
+                raise EditError(f"session option {name} must be >= 0, got {getattr(self, name)}")
