@@ -28,12 +28,15 @@ import itertools
 import logging
 import statistics
 import tempfile
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from sampt.errors import UsageError
+from sampt.interfaces import Tracker
+from sampt.types import Tracks
 from sampt.evaluation.executors import ExecutorSpec, Job, make_executor, split_executor_overrides
 from sampt.evaluation.inference import SequenceInput, object_prompts, predict_sequence
 from sampt.evaluation.measure import STAGES, PeakMemory, Stopwatch
@@ -42,7 +45,20 @@ from sampt.evaluation.provenance import provenance
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "synthetic"
-CONFIG_KEYS = ("dataset", "grid", "overrides", "repeats", "warmup", "interleave", "seed", "sequences", "config")
+CONFIG_KEYS = ("dataset", "grid", "overrides", "repeats", "warmup", "interleave", "seed", "sequences", "config",
+               "weights", "force_visible", "design", "anchor", "rows", "paper")
+WEIGHTS_CHOICES = ("checkpoint", "keyed_if_missing")
+"""``weights:`` of a bench config. ``checkpoint`` (default): every model loads its checkpoint (cache, download)
+or the run fails; ``keyed_if_missing``: a model whose checkpoint is not in the cache gets keyed (random)
+weights instead (:func:`sampt.weights.keyed_weights_if_missing`): its row's speed and memory are valid, its
+accuracy reads "n/a (keyed weights)"."""
+KEYED_ACCURACY = "n/a (keyed weights)"
+COMPOSED_ACCURACY = "n/a (composed)"
+DESIGNS = ("cross", "axes")
+"""``design:`` of a bench config. ``cross`` (default): every combination of the grid is run. ``axes``: one
+factor at a time: the ``anchor`` combination, and each value of each axis with the anchor's other values;
+every other combination of the cross product is then *composed* from their stage times (see
+:func:`compose_axes_rows`) and marked so. For grids too large to run on a small machine."""
 
 
 # -- configuration ------------------------------------------------------------------------------------
@@ -95,17 +111,48 @@ def parse_grid_item(item: str) -> tuple[str, list[str]]:
     return key.strip(), as_list(values)
 
 
+def grid_value(v: Any) -> str:
+    """A grid value as an override writes it (``null``, ``true``/``false``, else ``str``)."""
+    return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def expand_grid(grid: dict[str, list]) -> list[list[str]]:
     """All combinations of the grid as lists of ``key=value`` overrides (in the grid's key order)."""
     if not grid:
         return [[]]
     keys = list(grid)
-    values = [[("null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for v in as_list(grid[k])]
-              for k in keys]
+    values = [[grid_value(v) for v in as_list(grid[k])] for k in keys]
     for k, vs in zip(keys, values):
         if not vs:
             raise UsageError(f"grid axis {k!r} has no values")
     return [[f"{k}={v}" for k, v in zip(keys, combo)] for combo in itertools.product(*values)]
+
+
+def axes_grid(grid: dict[str, list], anchor: Optional[dict] = None) -> tuple[list[str], list[list[str]]]:
+    """The ``axes`` design: ``(anchor combination, combinations to run)``: the anchor (each axis at
+    ``anchor[axis]``, default its first value) and, for each axis in turn, each of its other values with
+    the anchor's values on the other axes."""
+    anchor = dict(anchor or {})
+    unknown = set(anchor) - set(grid)
+    if unknown:
+        raise UsageError(f"anchor names {sorted(unknown)[0]!r}, which is not a grid axis ({', '.join(grid)})")
+    if METHOD_KEY in grid:
+        raise UsageError("design=axes composes SAM-PT stage times; it cannot vary whole methods (method=)")
+    values = {k: [grid_value(v) for v in as_list(vs)] for k, vs in grid.items()}
+    base = {}
+    for k, vs in values.items():
+        if not vs:
+            raise UsageError(f"grid axis {k!r} has no values")
+        base[k] = grid_value(anchor[k]) if k in anchor else vs[0]
+        if base[k] not in vs:
+            raise UsageError(f"anchor {k}={base[k]} is not one of the axis's values ({', '.join(vs)})")
+    first = [f"{k}={v}" for k, v in base.items()]
+    combos = [first]
+    for k, vs in values.items():
+        for v in vs:
+            if v != base[k]:
+                combos.append([f"{key}={v if key == k else b}" for key, b in base.items()])
+    return first, combos
 
 
 METHOD_KEY = "method"
@@ -191,6 +238,12 @@ class BenchPlan:
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     vis: dict[str, str] = field(default_factory=dict)  #: ``vis.KEY=VALUE`` options (dataset uvo)
     proposals: Optional[str] = None  #: a first-frame proposals file (dataset uvo)
+    weights: str = "checkpoint"  #: one of :data:`WEIGHTS_CHOICES`
+    design: str = "cross"  #: one of :data:`DESIGNS`
+    anchor: list[str] = field(default_factory=list)  #: design axes: the anchor combination's overrides
+    cross: list[list[str]] = field(default_factory=list)  #: design axes: the whole cross product (report order)
+    reference: dict[str, dict] = field(default_factory=dict)  #: combination name -> published scores (``rows:``)
+    force_visible: bool = False  #: every tracked point reported visible (see :class:`ForcedVisibleTracker`)
 
     @property
     def config_file(self) -> str:
@@ -201,7 +254,8 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
                split: Optional[str] = None, sequences: Optional[str] = None, trackers: Optional[str] = None,
                segmenters: Optional[str] = None, grid: Sequence[str] = (), repeats: Optional[int] = None,
                warmup: Optional[int] = None, interleave: Optional[bool] = None,
-               pipeline_config: Optional[str] = None) -> BenchPlan:
+               pipeline_config: Optional[str] = None, weights: Optional[str] = None,
+               design: Optional[str] = None) -> BenchPlan:
     """Load the bench ``config`` and apply the caller's choices (None keeps the config's); checks that every
     combination composes before anything runs."""
     cfg = load_bench_config(config)
@@ -241,7 +295,33 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
 
         vis_items, proposals, common = split_vis_overrides(common)
     pipeline_config = pipeline_config or cfg.get("config")
-    combos = method_combos(expand_grid(axes), common)
+    weights = str(weights or cfg.get("weights") or "checkpoint")
+    if weights not in WEIGHTS_CHOICES:
+        raise UsageError(f"weights={weights!r} is not one of {', '.join(WEIGHTS_CHOICES)}")
+    force_visible = cfg.get("force_visible", False)
+    if not isinstance(force_visible, bool):
+        raise UsageError(f"force_visible must be true or false, got {force_visible!r}")
+    if (weights != "checkpoint" or force_visible) and executor.name != "local":
+        raise UsageError(f"weights={weights} / force_visible run with the local executor only, not "
+                         f"executor={executor.name}")
+    design = str(design or cfg.get("design") or "cross")
+    if design not in DESIGNS:
+        raise UsageError(f"design={design!r} is not one of {', '.join(DESIGNS)}")
+    anchor: list[str] = []
+    cross: list[list[str]] = []
+    reference: dict[str, dict] = {}
+    if cfg.get("rows") is not None:  # explicit combinations (a paper's ablation rows), not a grid
+        if axes or design == "axes":
+            raise UsageError(f"bench config {cfg['_path']}: give either rows: or grid:/design: axes, not both")
+        combos, reference = config_rows(cfg["rows"])
+    elif design == "axes":
+        anchor_cfg = cfg.get("anchor") or {}
+        if not isinstance(anchor_cfg, dict):
+            raise UsageError(f"anchor must map grid axes to values, got {anchor_cfg!r}")
+        anchor, combos = axes_grid(axes, anchor_cfg)
+        cross = expand_grid(axes)
+    else:
+        combos = method_combos(expand_grid(axes), common)
     from sampt.config import compose
 
     for combo in combos:  # every combination composes (a method is known, its options exist) before time is spent
@@ -253,7 +333,37 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
     return BenchPlan(config=cfg, dataset=dataset_spec, grid=axes, common=common, combos=combos, repeats=repeats,
                      warmup=warmup, interleave=bool(interleave if interleave is not None else cfg.get("interleave", False)),
                      seed=None if seed is None else int(seed), sequences=names, pipeline_config=pipeline_config,
-                     executor=executor, vis=vis_items, proposals=proposals)
+                     executor=executor, vis=vis_items, proposals=proposals, weights=weights,
+                     force_visible=force_visible, design=design, anchor=anchor, cross=cross, reference=reference)
+
+
+REFERENCE_PREFIX = "paper_"
+"""Published scores of a ``rows:`` entry are reported beside the measured ones as ``paper_<metric>``."""
+
+
+def config_rows(rows: Any) -> tuple[list[list[str]], dict[str, dict]]:
+    """A bench config's ``rows:``: each ``{overrides: [KEY=VALUE, ...], paper: {"J&F": 76.6, ...}}``
+    (``paper`` optional; its values in percent as published, or null where unknown). Returns the
+    combinations and the published scores by combination name."""
+    if not isinstance(rows, list) or not rows:
+        raise UsageError("rows: must be a non-empty list of {overrides: [KEY=VALUE, ...], paper: {...}}")
+    combos, reference = [], {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("overrides"), list) or set(row) - {"overrides", "paper", "note"}:
+            raise UsageError(f"rows[{i}] must be a mapping with overrides: [KEY=VALUE, ...] (and optional paper:, "
+                             f"note:), got {row!r}")
+        combo = [str(o) for o in row["overrides"]]
+        name = combination_name(combo)[0]
+        if name in reference:
+            raise UsageError(f"rows[{i}] repeats the combination {name!r}")
+        paper = row.get("paper") or {}
+        if not isinstance(paper, dict) or any(v is not None and not isinstance(v, (int, float)) for v in paper.values()):
+            raise UsageError(f"rows[{i}].paper must map metrics to numbers (or null), got {paper!r}")
+        combos.append(combo)
+        reference[name] = {f"{REFERENCE_PREFIX}{k}": v for k, v in paper.items()}
+        if row.get("note"):
+            reference[name][f"{REFERENCE_PREFIX}note"] = str(row["note"])
+    return combos, reference
 
 
 def check_method(name: str, options: dict[str, Any], registry: Any = None) -> None:
@@ -342,13 +452,19 @@ class CombinationBench:
         self.peak_gpu: Optional[int] = None
         self.nodes: set[str] = set()
         self.measured: set[str] = set()  # sequences added by add_result (empty: run_pass measured them all)
+        self.weights = "checkpoint"  #: the plan's :data:`WEIGHTS_CHOICES` (set by :func:`run_bench`)
+        self.force_visible = False  #: wrap the tracker in :class:`ForcedVisibleTracker`
+        self.keyed: list[str] = []  #: the models that got keyed weights (their checkpoints were missing)
 
     def setup(self) -> None:
         from sampt.config import build_pipeline
 
-        with Stopwatch() as sw:
+        with weights_policy(self.weights, int(self.cfg.seed)) as keyed, Stopwatch() as sw:
             self.pipeline = build_method(self.method, self.method_options, int(self.cfg.seed)) \
                 if self.method is not None else build_pipeline(self.cfg)
+        self.keyed = list(keyed.used) if keyed is not None else []
+        if self.force_visible and self.method is None:
+            self.pipeline.tracker = ForcedVisibleTracker(self.pipeline.tracker)
         self.setup_seconds = sw.seconds
 
     def warm_up(self, runs: int) -> None:
@@ -441,10 +557,13 @@ class CombinationBench:
         spf = [t / frames for t in totals]
         if self.method is None:
             tracker, segmenter = tracker or str(self.cfg.tracker.name), segmenter or str(self.cfg.segmenter.name)
+        accuracy = {"J&F": g["J&F-Mean"], "J": g["J-Mean"], "F": g["F-Mean"]}
+        if self.keyed:  # random weights: the scores say nothing
+            accuracy = dict.fromkeys(accuracy, KEYED_ACCURACY)
         row = {
             "name": name, "method": self.method or SAMPT_METHOD, "tracker": tracker, "segmenter": segmenter,
-            "options": options,
-            "J&F": g["J&F-Mean"], "J": g["J-Mean"], "F": g["F-Mean"],
+            "options": options, **accuracy,
+            "weights": "keyed" if self.keyed else "checkpoint", "keyed_models": list(self.keyed),
             "fps_median": frames / statistics.median(totals), "fps_best": frames / min(totals),
             "spf_min": min(spf), "spf_median": statistics.median(spf),
             "cpu_spf_median": statistics.median(self.cpu_totals) / frames,
@@ -458,6 +577,39 @@ class CombinationBench:
         if self.nodes:
             row["nodes"] = sorted(self.nodes)
         return row, self.per_sequence, OmegaConf.to_container(self.cfg, resolve=True)
+
+
+@contextmanager
+def weights_policy(weights: str, seed: int) -> Iterator[Optional[Any]]:
+    """The bench's ``weights:`` choice around building components: with ``keyed_if_missing`` a
+    :func:`sampt.weights.keyed_weights_if_missing` block (yields its record), else nothing (yields None)."""
+    if weights == "keyed_if_missing":
+        from sampt.weights import keyed_weights_if_missing
+
+        with keyed_weights_if_missing(seed) as record:
+            yield record
+    else:
+        yield None
+
+
+class ForcedVisibleTracker(Tracker):
+    """A benchmark-only wrapper (bench config ``force_visible: true``): the wrapped tracker's tracks with
+    every point reported visible and kept inside the frame, so every object is prompted on every frame and
+    the segmenter encodes and decodes every frame. With keyed (random) tracker weights the points are
+    otherwise mostly invisible, nothing is prompted, and the encoding and decoding columns would read zero.
+    The tracker's own work is unchanged; its visibility output is what is overridden."""
+
+    def __init__(self, tracker: Tracker):
+        self.inner = tracker
+        self.capabilities = replace(tracker.capabilities, online=False)
+
+    def _track(self, video: Any, queries: Any) -> Tracks:
+        import numpy as np
+
+        tracks = self.inner.track(video, queries)
+        points = np.nan_to_num(tracks.points, nan=0.0, posinf=0.0, neginf=0.0)
+        points = np.clip(points, 0, [video.width - 1, video.height - 1]).astype(np.float32)
+        return Tracks(points, np.ones(tracks.visibility.shape, bool), tracks.confidence)
 
 
 def build_method(name: str, options: dict[str, Any], seed: int) -> Any:
@@ -536,6 +688,8 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
                 raise UsageError("the benchmark dataset has no sequences")
             benches = [CombinationBench(plan.common, combo, sequences, plan.pipeline_config, dataset.exclude_first_last)
                        for combo in plan.combos]
+        for b in benches:
+            b.weights, b.force_visible = plan.weights, plan.force_visible
         sequences = benches[0].sequences
         if plan.executor.name == "local":
             summary = None
@@ -560,6 +714,10 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
             rows.append(row)
             per_sequence.extend(seq_rows)
             configs[row["name"]] = resolved
+        if plan.design == "axes":
+            rows = compose_axes_rows(rows, plan.anchor, plan.cross)
+        for row in rows:
+            row.update(plan.reference.get(row["name"], {}))
         dataset_desc = describe_dataset(plan.dataset, dataset, len(sequences), dataset_root)
         frames = sum(len(v) for _, v, _ in sequences)
     plan_dict = {k: v for k, v in asdict(plan).items() if k != "config"}
@@ -568,7 +726,8 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         "plan": plan_dict, "dataset_root": dataset_root, **provenance(),
         "bench_config": {k: v for k, v in plan.config.items() if k != "_path"}, "bench_config_file": plan.config_file,
         "grid": plan.grid, "common_overrides": plan.common, "repeats": plan.repeats, "warmup": plan.warmup,
-        "interleave": plan.interleave,
+        "interleave": plan.interleave, "weights": plan.weights, "force_visible": plan.force_visible,
+        "design": plan.design, "anchor": plan.anchor,
         "seed": plan.seed if plan.seed is not None else next((int(c["seed"]) for c in configs.values()), None),
         "dataset": dataset_desc, "frames": frames, "sequences": len(sequences), "configs": configs,
         "executor": {"name": plan.executor.name, "workers": summary.workers if summary else 1,
@@ -576,6 +735,59 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         "failures": [asdict(f) for f in summary.failures] if summary else [],
     }
     return BenchResult(rows, per_sequence, meta, summary)
+
+
+COMPOSED_KEYS = ("spf_min", "spf_median", "cpu_spf_median", *(f"spf_{s}" for s in STAGES), "peak_rss_mib",
+                 "rss_increase_mib", "peak_gpu_mib", "setup_s")
+"""Row values :func:`compose_axes_rows` adds up (FPS follows from the composed seconds per frame)."""
+
+
+def compose_axes_rows(rows: Sequence[dict], anchor: Sequence[str], cross: Sequence[list[str]]) -> list[dict]:
+    """The whole cross product from an ``axes`` run: measured rows as they are (``source: measured``), and
+    each combination not run composed additively from the rows that vary one axis from the anchor::
+
+        value(c) = value(anchor) + sum over axes k where c differs from the anchor of
+                   (value(anchor with k = c[k]) - value(anchor))
+
+    for seconds per frame (in total and by stage), CPU seconds and memory. SAM-PT's stages run one after
+    another and each depends on one component (tracking on the tracker, encoding and decoding on the
+    segmenter), so stage times compose; peak memory composes only approximately (it adds each component's
+    weights and its own working set, an upper bound when their peaks do not overlap). Accuracy is not
+    composed. A composed row says ``source: composed`` and names its ``composed_from`` rows."""
+    by_name = {r["name"]: r for r in rows}
+    anchor_name = combination_name(anchor)[0]
+    if anchor_name not in by_name:
+        return list(rows)  # the anchor failed: nothing can be composed
+    base = by_name[anchor_name]
+    base_values = dict(o.split("=", 1) for o in anchor)
+    out = []
+    for combo in cross:
+        name, tracker, segmenter, options = combination_name(combo)
+        if name in by_name:
+            out.append({**by_name[name], "source": "measured"})
+            continue
+        values = dict(o.split("=", 1) for o in combo)
+        sources = [combination_name([f"{k}={values[k] if k == key else v}" for k, v in base_values.items()])[0]
+                   for key in base_values if values[key] != base_values[key]]
+        if any(s not in by_name for s in sources):
+            continue  # one of its axis rows failed
+        row = {k: v for k, v in base.items() if k not in ("seconds_per_pass", "nodes")}
+        for key in COMPOSED_KEYS:
+            if base.get(key) is None:
+                continue
+            value = base[key] + sum(by_name[s][key] - base[key] for s in sources)
+            row[key] = max(0.0, value)
+        keyed = sorted({m for s in [anchor_name, *sources] for m in by_name[s].get("keyed_models", [])})
+        accuracy = KEYED_ACCURACY if keyed else COMPOSED_ACCURACY
+        row.update({"name": name, "tracker": tracker or base["tracker"], "segmenter": segmenter or base["segmenter"],
+                    "options": options, "J&F": accuracy, "J": accuracy, "F": accuracy,
+                    "weights": "keyed" if keyed else "checkpoint", "keyed_models": keyed,
+                    "fps_median": 1.0 / max(row["spf_median"], 1e-12), "fps_best": 1.0 / max(row["spf_min"], 1e-12),
+                    "overrides": list(combo), "source": "composed", "composed_from": [anchor_name, *sources]})
+        row.pop("fps_predicted", None)
+        row.pop("prediction_error_pct", None)
+        out.append(row)
+    return out
 
 
 def run_jobs(plan: BenchPlan, benches: list[CombinationBench], sequences: list[tuple[Any, Any, list]],
@@ -618,7 +830,8 @@ def predict_bench(plan: BenchPlan, dataset_root: Optional[str] = None, timings_p
         if not dataset.sequences:
             raise UsageError("the benchmark dataset has no sequences")
         videos = [(len(seq), len(seq.object_ids)) for seq in dataset]
-        timings = ensure_timings(timings_path, list(cfgs.values()), dataset.sequence(dataset.sequences[0]).video())
+        with weights_policy(plan.weights, int(next(iter(cfgs.values())).seed) if cfgs else 0):
+            timings = ensure_timings(timings_path, list(cfgs.values()), dataset.sequence(dataset.sequences[0]).video())
     return predict_rows(cfgs, videos, timings), timings
 
 
