@@ -11,7 +11,7 @@ import pytest
 
 from sampt.cli import main
 from sampt.errors import UsageError
-from sampt.evaluation import bench, bench_report
+from sampt.evaluation import bench, bench_report, combination
 from sampt.evaluation.measure import STAGES
 
 TINY = ["--dataset", "synthetic", "--repeats", "1", "--warmup", "0", "--no-progress"]
@@ -88,7 +88,7 @@ def test_forced_visible_tracker_reports_every_point_visible_inside_the_frame():
             return Tracks(np.full((T, N, 2), 500.0, np.float32), np.zeros((T, N), bool))
 
     video = Video(np.zeros((4, 20, 30, 3), np.uint8))
-    tracks = bench.ForcedVisibleTracker(Lost()).track(video, np.array([[0, 5, 5], [0, 10, 10]], np.float32))
+    tracks = combination.ForcedVisibleTracker(Lost()).track(video, np.array([[0, 5, 5], [0, 10, 10]], np.float32))
     assert tracks.visibility.all() and tracks.points.shape == (4, 2, 2)
     assert (tracks.points[..., 0] <= 29).all() and (tracks.points[..., 1] <= 19).all()
 
