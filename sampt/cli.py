@@ -32,7 +32,8 @@ EXIT_CODES = """exit codes:
   0    success
   1    unexpected failure (a bug: rerun with --debug and report the traceback)
   2    bad input or usage (a one-line error says what to fix)
-  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): unfinished outputs are discarded"""
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): unfinished outputs are discarded
+       (streamed runs keep the frames finished; stopping a camera is its normal end: 0)"""
 
 EXAMPLES = """examples:
   sampt demo                                        # offline, a few seconds
@@ -235,8 +236,6 @@ def _verbosity_of(argv: Sequence[str]) -> tuple[int, bool]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (2 for an expected error, printed as one line)."""
-    from sampt.errors import SamptError
-
     argv = join_coordinate_values(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     verbose, quiet = _verbosity_of(argv)

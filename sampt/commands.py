@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from typing import Optional
 
 import numpy as np
@@ -57,11 +58,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sampt.results import RunOutput
 
     # everything is checked before any work, and nothing is written until the run succeeds
+    if args.video and "=" in args.video and not os.path.exists(args.video):
+        args.overrides, args.video = [args.video, *args.overrides], None  # no video given: that was an override
+    if (args.video is None) == (args.camera is None):
+        raise UsageError("give a video (file or folder of frames) or --camera INDEX|URL" if args.video is None else
+                         "give a video or --camera, not both")
     output = RunOutput(args.output)
     objects = objects_from_arguments(args.mask, args.points, args.box, args.frame)
     if args.max_side and any(o.kind == "mask" for o in objects):
         raise UsageError("--max-side resizes frames but not --mask; resize the mask too, or drop --max-side")
     cfg, pipeline = _pipeline(args)  # check the config before reading anything
+    if args.stream or args.camera is not None:
+        return _run_stream(args, objects, output, cfg, pipeline)
     progress = not args.no_progress
     video = read_video(args.video, stride=args.stride, max_frames=args.max_frames, max_side=args.max_side,
                        progress=progress)
@@ -73,6 +81,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("segmented %d object(s) over %d frames in %.1fs (%.2f fps), scores %s; results in %s",
              len(objects), len(video), elapsed, len(video) / max(elapsed, 1e-9),
              ", ".join(f"{i}: {s:.2f}" for i, s in zip(result.object_ids, result.scores)), out)
+    return 0
+
+
+def _run_stream(args: argparse.Namespace, objects: list, output, cfg, pipeline) -> int:
+    """``sampt run --stream`` / ``--camera``: see :mod:`sampt.live`."""
+    import signal
+
+    from sampt.live import display_available, open_stream_source, stream_to_folder
+
+    source = open_stream_source(args.video, args.camera, args.stride, args.max_frames, args.max_side)
+    display = source.endless and not args.no_display and display_available()
+    inputs = {**source.described, "stride": args.stride, "max_frames": args.max_frames, "max_side": args.max_side}
+    done = stream_to_folder(pipeline, source, objects, output, overlay=_overlay_format(args), sequence=args.sequence,
+                            display=display, progress=not args.no_progress, config=OmegaConf.to_container(cfg),
+                            inputs=inputs)
+    log.info("streamed %d object(s) over %d frames in %.1fs (%.2f fps), latency up to %d frame(s) (declared %d)%s, "
+             "scores %s; results in %s", len(objects), done.frames, done.seconds, done.frames / max(done.seconds, 1e-9),
+             done.max_latency, done.declared_latency, f", stopped by {done.stopped}" if done.stopped else "",
+             ", ".join(f"{o.object_id}: {s:.2f}" for o, s in zip(objects, done.scores)), done.path)
+    if done.stopped and done.stopped.startswith("SIG") and not source.endless:
+        return 128 + signal.Signals[done.stopped]  # an interrupted video: its finished frames were kept
     return 0
 
 
@@ -169,8 +198,15 @@ def register_commands(cli) -> None:
   sampt run video.mp4 --points 'frame=10:120,80;140,95' --points 'frame=30:60,40;10,44,0' -o out/
   sampt run video.mp4 --mask first.png --mask 'frame=30:new_object.png' --overlay gif -o out/
   sampt run video.mp4 --box 10,20,80,90 tracker=cotracker3_offline segmenter=sam_vit_h -o out/
+  sampt run long_video.mp4 --stream --mask first.png -o out/             # masks written as frames finish
+  sampt run --camera 0 --points '320,240;330,250' tracker=cotracker3_online -o live/   # Ctrl-C or q stops
   sampt score out/ DAVIS_ROOT                                           # when the video is a DAVIS sequence""")
-    p.add_argument("video", help="video file (mp4/webm/avi/mov/mkv) or folder of JPEG/PNG frames")
+    p.add_argument("video", nargs="?", help="video file (mp4/webm/avi/mov/mkv) or folder of JPEG/PNG frames")
+    p.add_argument("--stream", action="store_true", help="stream: frames in, masks and overlay written as each frame "
+                   "is final (bounded memory; Ctrl-C keeps the frames done)")
+    p.add_argument("--camera", metavar="INDEX|URL", help="stream from a camera (0, 1, ...) or a stream URL instead of "
+                   "a video; shows a live window where a display exists (q stops), writes --output either way")
+    p.add_argument("--no-display", action="store_true", help="with --camera: no live window")
     p.add_argument("--mask", action="append", default=[], metavar="[frame=N:]PNG",
                    help="mask PNG (indexed DAVIS PNG: one object per label; ids kept), on --frame or frame N; "
                         "repeat for masks on other frames")

@@ -90,17 +90,31 @@ def clean_stale(folder: str | os.PathLike) -> None:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM/SIGHUP back for a few renames (delivered right after)."""
-    sigs = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    except (AttributeError, OSError, ValueError):
-        yield
+    """Hold SIGINT/SIGTERM/SIGHUP back while a unit of output is written (a frame's files, a few renames) and
+    deliver them right after, so an interruption never splits the unit.
+
+    Blocking the signals at the OS level is not enough: a signal that arrived just before the block may
+    already be pending for Python's handler, which would then run (and raise) in the middle of it. So the
+    handlers are swapped for recorders for the block's duration (in the main thread, where Python runs
+    them), and a recorded signal is raised again once the previous handlers are back."""
+    import threading
+
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python runs signal handlers in the main thread only: nothing can interrupt this one
         return
+    caught: list[int] = []
+    previous = {}
+    for sig in sigs:
+        if signal.getsignal(sig) is not None:  # None: installed outside Python, left alone
+            previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 _libc = None

@@ -3,7 +3,7 @@
 Each object in its palette colour (the colour of its label in the mask PNGs): a light fill with its contour
 drawn over it; its tracked points in the same colour, positive points as filled dots and negative points
 as crosses, both with a white rim so they stand out on the fill; points the tracker reports occluded (or
-lost) as hollow rings / thin crosses; the frame's name in the top-left corner.
+lost) as red hollow rings / thin red crosses; the frame's name in the top-left corner.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sampt.io import davis_palette
 from sampt.types import Video
 
 WHITE = (255, 255, 255)
+OCCLUDED = (255, 0, 0)  # occluded points, whatever their object (DAVIS red, label 1, is darker: 128, 0, 0)
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,14 +62,14 @@ def draw_points(out: np.ndarray, points: np.ndarray, labels: np.ndarray, visible
                 cv2.circle(out, c, radius + 1, WHITE, thickness=-1, lineType=cv2.LINE_AA)
                 cv2.circle(out, c, radius, colour, thickness=-1, lineType=cv2.LINE_AA)
             else:
-                cv2.circle(out, c, radius, colour, thickness=1, lineType=cv2.LINE_AA)
+                cv2.circle(out, c, radius, OCCLUDED, thickness=1, lineType=cv2.LINE_AA)
         else:
             size = 3 * radius
             if vis:
                 cv2.drawMarker(out, c, WHITE, cv2.MARKER_TILTED_CROSS, size, thickness=4)
                 cv2.drawMarker(out, c, colour, cv2.MARKER_TILTED_CROSS, size, thickness=2)
             else:
-                cv2.drawMarker(out, c, colour, cv2.MARKER_TILTED_CROSS, size, thickness=1)
+                cv2.drawMarker(out, c, OCCLUDED, cv2.MARKER_TILTED_CROSS, size, thickness=1)
 
 
 def draw_label(out: np.ndarray, text: str) -> None:

@@ -43,13 +43,24 @@ class MaskStats:
 
     def __init__(self, object_ids: Sequence[int], num_frames: int):
         self.object_ids = [int(i) for i in object_ids]
-        self.areas = np.zeros((num_frames, len(self.object_ids)), np.int64)
+        self._areas = np.zeros((num_frames, len(self.object_ids)), np.int64)
         self.boxes: list[list[Optional[list[int]]]] = [[None] * len(self.object_ids) for _ in range(num_frames)]
 
+    @property
+    def areas(self) -> np.ndarray:
+        """``(T, O)`` pixels per frame and object."""
+        return self._areas[: len(self.boxes)]
+
     def __call__(self, t: int, labels: np.ndarray) -> None:
+        if t >= len(self.boxes):  # a stream of unknown length: grow (amortised doubling)
+            if t >= len(self._areas):
+                grown = np.zeros((max(2 * len(self._areas), t + 1), len(self.object_ids)), np.int64)
+                grown[: len(self._areas)] = self._areas
+                self._areas = grown
+            self.boxes += [[None] * len(self.object_ids) for _ in range(t + 1 - len(self.boxes))]
         counts = np.bincount(labels.reshape(-1), minlength=256)
         for o, oid in enumerate(self.object_ids):
-            self.areas[t, o] = counts[oid]
+            self._areas[t, o] = counts[oid]
             if counts[oid]:
                 rows, cols = np.flatnonzero((labels == oid).any(axis=1)), np.flatnonzero((labels == oid).any(axis=0))
                 self.boxes[t][o] = [int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])]
@@ -204,11 +215,13 @@ class RunOutput:
         """The staging folder (inside it: ``masks/``, ``tracks.npz``, the overlay, ``result.json``)."""
         return self.unit.path
 
-    def __call__(self, t: int, labels: np.ndarray) -> None:
+    def __call__(self, t: int, labels: np.ndarray, name: Optional[str] = None) -> None:
+        """Write frame ``t``'s label PNG, named ``name`` (default: after the video's frames, or ``00000``...)."""
         folder = self.path / "masks" / self.sequence if self.sequence else self.path / "masks"
         if not self.masks_written:
             folder.mkdir(parents=True, exist_ok=True)
-        name = self.frame_names[t] if self.frame_names is not None else f"{t:05d}"
+        if name is None:
+            name = self.frame_names[t] if self.frame_names is not None else f"{t:05d}"
         write_label_png(folder / f"{name}.png", labels)
         if self.stats is not None:
             self.stats(t, labels)

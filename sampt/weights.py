@@ -24,9 +24,11 @@ import os
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from sampt.errors import SamptError
 
@@ -365,10 +367,44 @@ def unpack_archive(path: Path) -> Path:
     return target
 
 
+@dataclass
+class KeyedFallback:
+    """The models that :func:`keyed_weights_if_missing` filled with keyed weights (their ``what``), in order."""
+
+    seed: int = 0
+    used: list[str] = field(default_factory=list)
+
+
+_KEYED_FALLBACK: ContextVar[Optional[KeyedFallback]] = ContextVar("sampt_keyed_fallback", default=None)
+
+
+@contextmanager
+def keyed_weights_if_missing(seed: int = 0) -> Iterator[KeyedFallback]:
+    """Within this block, :func:`load_checkpoint` fills a model whose checkpoint is a known name missing
+    from the cache with keyed weights (:func:`sampt.testing.keyed_state` of the model's own keys and
+    shapes) instead of downloading it or failing; the returned record lists the models so filled.
+
+    For speed and memory benchmarks only (``sampt bench`` with ``weights: keyed_if_missing``): the model
+    runs the same operations on the same shapes, so time and memory are valid, but its outputs are
+    meaningless. A checkpoint given as a file path is never replaced (a missing file stays an error)."""
+    record = KeyedFallback(seed)
+    token = _KEYED_FALLBACK.set(record)
+    try:
+        yield record
+    finally:
+        _KEYED_FALLBACK.reset(token)
+
+
+def _checkpoint_missing(checkpoint: Optional[str], default: Optional[str], known: Mapping[str, WeightsSpec]) -> bool:
+    """Whether ``checkpoint`` (None: ``default``) is a known checkpoint name whose file is not in the cache."""
+    name = checkpoint if checkpoint not in (None, "") else default
+    return name is not None and str(name) in known and not cached_path(known[str(name)]).is_file()
+
+
 def load_checkpoint(model: Any, checkpoint: Optional[str], default: Optional[str], known: Mapping[str, WeightsSpec],
                     what: str = "model", family: Optional[str] = None,
                     nested_keys: Iterable[str] = NESTED_STATE_KEYS, optional_prefixes: Iterable[str] = (),
-                    progress: bool = True) -> Path:
+                    progress: bool = True) -> Optional[Path]:
     """Find ``checkpoint`` and load it into torch ``model`` strictly: the one checkpoint loader of every plugin.
 
     ``checkpoint`` is a file path or a name in ``known`` (the plugin's :class:`WeightsSpec` s; None means
@@ -376,8 +412,18 @@ def load_checkpoint(model: Any, checkpoint: Optional[str], default: Optional[str
     (:func:`unpack_archive`). With ``family``, a file known to belong to another family (by name, or by
     its official file name) is rejected before loading: variants that share parameter names and shapes
     would otherwise load each other's weights silently. ``nested_keys`` / ``optional_prefixes`` as
-    :func:`load_into`. Returns the file loaded.
+    :func:`load_into`. Returns the file loaded; None when, inside :func:`keyed_weights_if_missing`, the
+    checkpoint was missing and the model got keyed weights instead.
     """
+    fallback = _KEYED_FALLBACK.get()
+    if fallback is not None and _checkpoint_missing(checkpoint, default, known):
+        from sampt.testing import keyed_state, manifest_of
+
+        model.load_state_dict(keyed_state(manifest_of(model), seed=fallback.seed), strict=True)
+        fallback.used.append(what)
+        log.warning("%s: checkpoint %s is not in the cache; using keyed (random) weights: speed and memory "
+                    "are valid, outputs are not", what, checkpoint or default)
+        return None
     path, spec = resolve(checkpoint, default, known, progress=progress)
     if family is not None:
         if spec is None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import csv
 import json
 
-import pytest
-
 from sampt.cli import main
 
 ARGS = ["synthetic.num_clips=1", "synthetic.num_frames=6", "synthetic.height=48", "synthetic.width=64", "mode=online",

@@ -125,7 +125,6 @@ def test_interactive_long_video_over_the_memory_budget_encodes_each_frame_once(c
     session.propagate()
     assert seg.encoder_calls == 12 and cache.disk_reads >= 9
     assert sorted(int(p.stem.split("-")[1]) for p in (tmp_path / "cache").glob("frame-*.pkl")) == list(range(12))
-    stored = np.load  # noqa: F841 (the float16 storage is checked in the cache test)
 
 
 def test_interactive_undo_redo_restore_masks_exactly(clip, tmp_path):

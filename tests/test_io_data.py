@@ -7,8 +7,8 @@ from PIL import Image
 
 from sampt.data.synthetic import make_clip, make_synthetic_set, write_davis
 from sampt.errors import UsageError
-from sampt.io import (VideoReader, atomic_write, davis_palette, read_label_png, read_video, write_frames,
-                      write_label_png, write_video)
+from sampt.io import (VideoReader, atomic_write, davis_palette, read_label_png, read_video, write_label_png,
+                      write_video)
 from sampt.types import Tracks, Video, as_queries
 
 

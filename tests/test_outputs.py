@@ -268,3 +268,20 @@ def test_load_result_of_an_older_flat_folder(tmp_path):
     saved = sampt.load_result(tmp_path)
     assert saved.frame_names == ["0", "1", "2", "10"] and saved.label_maps[:, 0, 0].tolist() == [0, 1, 0, 0]
     assert saved.tracks is None and saved.object_ids == [1]
+
+
+def test_a_signal_during_a_held_unit_is_delivered_after_it_whole():
+    import os
+    import signal
+
+    from sampt.outputs import signals_held
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGINT)  # pending for Python's handler from the next bytecode on
+            for k in range(1000):
+                steps.append(k)
+        steps.append("after")  # not reached: the interrupt comes as the unit ends
+    assert steps == list(range(1000))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

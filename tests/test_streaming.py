@@ -127,3 +127,38 @@ def test_bad_streams_fail_clearly(small_clip, recording_segmenter):
         list(pipeline.stream(iter([np.zeros((72, 96, 3), np.float32)]), _objects(small_clip)))
     with pytest.raises(InputError, match="cannot stream"):
         list(pipeline.stream(3.5, _objects(small_clip)))
+
+
+@pytest.fixture(scope="module")
+def reinit_clip():
+    from sampt.data.synthetic import make_clip
+
+    return make_clip(seed=3, num_frames=20, height=72, width=96, num_objects=2, max_rotation=3.0)
+
+
+@pytest.mark.parametrize("variant,horizon,tracker_horizon", [("A", 4, 4), ("C", 4, 6), ("D", 5, 5)])
+def test_reinit_stream_equals_the_offline_reinit_run_holding_one_horizon(reinit_clip, recording_segmenter, variant,
+                                                                         horizon, tracker_horizon):
+    pipeline = _pipeline(LucasKanadeTracker(), recording_segmenter, reinit_variant=variant, reinit_horizon=horizon,
+                         reinit_tracker_horizon=tracker_horizon, min_reinit_area=5)
+    offline = pipeline.run(reinit_clip.video, _objects(reinit_clip))
+    camera = FakeCamera(reinit_clip.video.frames, fps=None)
+    frames = list(pipeline.stream(camera, _objects(reinit_clip)))
+    assert [f.t for f in frames] == list(range(len(reinit_clip.video)))
+    np.testing.assert_array_equal(np.stack([f.label_map for f in frames]), offline.label_maps())
+    iou = np.array([[np.nan if f.objects[o].iou is None else f.objects[o].iou for o in (1, 2)] for f in frames])
+    np.testing.assert_allclose(iou, offline.iou, rtol=1e-6)
+    # held frames are bounded by one tracker horizon (+1 to see whether the stream goes on), not the video
+    lookahead = max(tracker_horizon, horizon + 1)
+    assert max(f.latency for f in frames) == lookahead - 1 == pipeline.stream_latency()
+    assert offline.label_maps()[-1].any()  # the objects are still tracked at the end: re-initialisation worked
+
+
+def test_reinit_stream_with_objects_marked_later_runs_their_backward_half_first(reinit_clip, recording_segmenter):
+    pipeline = _pipeline(LucasKanadeTracker(), recording_segmenter, reinit_variant="A", reinit_horizon=4,
+                         reinit_tracker_horizon=4, min_reinit_area=5)
+    objects = [ObjectPrompt(1, 0, mask=reinit_clip.masks[0, 0]), ObjectPrompt(2, 6, mask=reinit_clip.masks[6, 1])]
+    frames = list(pipeline.stream(reinit_clip.video, objects))
+    labels = np.stack([f.label_map for f in frames])
+    assert len(frames) == 20 and (labels[:6] == 2).any() and (labels[6:] == 2).any() and (labels == 1).any()
+    assert max(f.latency for f in frames) == 6 == pipeline.stream_latency(query_frame=6)

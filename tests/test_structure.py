@@ -30,7 +30,7 @@ def _imports(top_level_only: bool = False) -> dict[str, set[str]]:
     return graph
 
 
-def _assert_acyclic(graph: dict[str, set[str]], skip: tuple[str, ...] = ()) -> None:
+def _assert_acyclic(graph: dict[str, set[str]]) -> None:
     visiting, done = [], set()
 
     def visit(module: str) -> None:
@@ -39,12 +39,12 @@ def _assert_acyclic(graph: dict[str, set[str]], skip: tuple[str, ...] = ()) -> N
         assert module not in visiting, "import cycle: " + " -> ".join(visiting[visiting.index(module):] + [module])
         visiting.append(module)
         for target in sorted(graph[module]):
-            if not module.startswith(target + ".") and not target.startswith(skip):  # a package's own __init__
+            if not module.startswith(target + "."):  # a package's own __init__
                 visit(target)
         visiting.pop()
         done.add(module)
 
-    for module in sorted(m for m in graph if not m.startswith(skip)):
+    for module in sorted(graph):
         visit(module)
 
 
@@ -54,13 +54,8 @@ def test_no_import_cycle_when_sampt_is_imported():
     _assert_acyclic(graph)
 
 
-# sampt.evaluation's bench and its VIS variant still import back lazily (being mended); every other module,
-# deferred imports included, must not.
-LAZY_CYCLES_BEING_MENDED = ("sampt.evaluation.",)
-
-
 def test_no_import_cycle_even_through_deferred_imports():
-    _assert_acyclic(_imports(), skip=LAZY_CYCLES_BEING_MENDED)
+    _assert_acyclic(_imports())
 
 
 def test_the_pipeline_steps_import_no_torch():

@@ -1,12 +1,14 @@
 """``sampt ui`` driven in a real headless browser (Debian's chromium through Playwright): the masks the page
-exports equal the Session API's for the same clicks, undo restores them, and a corrupt upload shows an
-error in the page while the server keeps serving."""
+exports equal the Session API's for the same clicks, undo restores them; a corrupt or too-large upload shows
+an error in the page while the server keeps serving; two browser sessions do not share state; a long
+propagation shows progress and cancel stops it; the options form reaches the component; an idle session
+expires with its folder. The handlers' logic is tested without a browser in tests/test_ui_app.py."""
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
+import time
 import zipfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 CHROMIUM = os.environ.get("SAMPT_CHROMIUM", "/usr/bin/chromium")
 OVERRIDES = ["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=4", "pipeline.negative_points=1"]
 TIMEOUT_MS = 30_000
+MAX_MB = 1
 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip(f"no chromium at {CHROMIUM} (apt-get install -y chromium; in CI these tests must run)",
@@ -42,14 +45,43 @@ def clip_dir(tmp_path_factory):
     return folder, clip
 
 
+ENCODED: list[int] = []  # frames the slow segmenter encoded, in order
+
+
+class SlowGrabCut:
+    """A test plugin: GrabCut that takes ``delay`` seconds to encode a frame (a long propagation)."""
+
+    @staticmethod
+    def factory(delay: float = 0.0, **options):
+        from sampt.builtin.segmenters import GrabCutSegmenter
+
+        class Slow(GrabCutSegmenter):
+            def _encode(self, image):
+                time.sleep(delay)
+                ENCODED.append(1)
+                return super()._encode(image)
+
+        return Slow(**options)
+
+    def __init__(self):
+        import sampt
+
+        @sampt.hookimpl
+        def register_segmenters(register):
+            register("slow_grabcut", SlowGrabCut.factory, description="GrabCut with a delay (tests)")
+
+        self.register_segmenters = register_segmenters
+
+
 @pytest.fixture(scope="module")
 def server(clip_dir, tmp_path_factory):
-    from sampt.ui.app import build_app
+    from sampt.plugins import Registry, plugin_manager
+    from sampt.ui.app import build_app, launch
 
-    demo = build_app(str(clip_dir[0]), OVERRIDES, root=str(tmp_path_factory.mktemp("ui")), max_upload_mb=5)
-    demo.queue()
-    port = _free_port()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    registry = Registry(plugin_manager(extra_plugins=[SlowGrabCut()]))
+    demo = build_app(str(clip_dir[0]), OVERRIDES, root=str(tmp_path_factory.mktemp("ui")), max_upload_mb=MAX_MB,
+                     registry=registry)
+    url = launch(demo, port=_free_port(), max_upload_mb=MAX_MB)  # as `sampt ui` serves it
     yield url
     demo.close()
 
@@ -64,13 +96,18 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, server):
+def _open(browser, url: str):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
-    pg.goto(server)
+    pg.goto(url)
     _wait_status(pg, "Opened")
+    return context, pg
+
+
+@pytest.fixture
+def page(browser, server):
+    context, pg = _open(browser, server)
     yield pg
     context.close()
 
@@ -83,15 +120,24 @@ def _wait_status(page, text: str) -> str:
 
 def _click_pixel(page, x: float, y: float, width: int, height: int, expect: str) -> tuple[float, float]:
     """Click frame pixel (x, y) of the shown image; returns the position the page reports it used."""
-    img = page.locator("#frame img").first
-    box = img.bounding_box()
-    page.mouse.click(box["x"] + (x + 0.5) * box["width"] / width, box["y"] + (y + 0.5) * box["height"] / height)
+    sx, sy = _screen(page, x, y, width, height)
+    page.mouse.click(sx, sy)
     text = _wait_status(page, expect)
     m = re.search(r"at \(([-\d.e]+), ([-\d.e]+)\)", text)
     assert m, text
     used = float(m.group(1)), float(m.group(2))
     assert abs(used[0] - x) <= 1.5 and abs(used[1] - y) <= 1.5, (used, (x, y))
     return used
+
+
+def _screen(page, x: float, y: float, width: int, height: int) -> tuple[float, float]:
+    """Where frame pixel (x, y) is on the screen: the image is drawn scaled to fit ('contain') its box."""
+    img = page.locator("#frame img").first
+    box = img.bounding_box()
+    scale = min(box["width"] / width, box["height"] / height)
+    left = box["x"] + (box["width"] - width * scale) / 2
+    top = box["y"] + (box["height"] - height * scale) / 2
+    return left + (x + 0.5) * scale, top + (y + 0.5) * scale
 
 
 def _export(page, tmp_path: Path, name: str) -> np.ndarray:
@@ -147,9 +193,6 @@ def test_clicks_propagate_export_and_undo_match_the_session_api(page, clip_dir, 
 
     page.click("#propagate")
     _wait_status(page, f"Propagated through {len(clip.video)} frames")
-    shot = os.environ.get("SAMPT_UI_SCREENSHOT")
-    if shot:
-        page.screenshot(path=shot, full_page=True)
     three = _export(page, tmp_path, "three")
     expected = _reference(folder, [(c1, True), (c2, True), (c3, False)])
     assert three.shape == expected.shape == (len(clip.video), H, W)
@@ -169,6 +212,97 @@ def test_corrupt_upload_shows_an_error_and_the_page_keeps_working(page, clip_dir
     page.locator("#video-upload input[type=file]").set_input_files(str(bad))
     text = _wait_status(page, "Error")
     assert "broken" in text or "decod" in text or "video" in text, text
+    assert "not an upload of this page" not in text, text  # the page's own upload folder is accepted
     assert "Traceback" not in page.content()
     x, y = _inside(clip.masks[0, 0], 2)
     _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    # a good upload after the bad one opens
+    from sampt.io import write_video
+
+    good = tmp_path / "good.mp4"
+    write_video(good, list(clip.video.frames), fps=5)
+    page.locator("#video-upload input[type=file]").set_input_files(str(good))
+    assert f"{len(clip.video)} frames" in _wait_status(page, "Opened the upload")
+
+
+def test_too_large_upload_is_refused_in_the_page_and_the_server_keeps_serving(page, clip_dir, tmp_path):
+    _, clip = clip_dir
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * int((MAX_MB + 1) * (1 << 20)))
+    page.locator("#video-upload input[type=file]").set_input_files(str(big))
+    page.get_by_text(re.compile(r"exceed the maximum allowed size of 1(\.0)? ?mb", re.I)).first.wait_for()
+    assert "Traceback" not in page.content()
+    x, y = _inside(clip.masks[0, 0], 2)
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")  # the video still open
+
+
+def test_two_browser_sessions_have_their_own_state_and_files(browser, server, clip_dir):
+    _, clip = clip_dir
+    (ca, a), (cb, b) = _open(browser, server), _open(browser, server)
+    try:
+        x, y = _inside(clip.masks[0, 0], 1)
+        _click_pixel(a, x, y, clip.video.width, clip.video.height, "Added object 1")
+        b.click("#propagate")  # b has no object: a's click is not in b's session
+        assert "add an object first" in _wait_status(b, "Error")
+        _click_pixel(b, x, y, clip.video.width, clip.video.height, "Added object 1")
+        b.click("#undo")
+        _wait_status(b, "Undone")
+        a.click("#propagate")  # b's undo did not touch a's object
+        _wait_status(a, f"Propagated through {len(clip.video)} frames")
+        # the server hands out no file outside its upload and output folders
+        for path in ("/etc/passwd", str(clip_dir[0] / "00000.png")):
+            assert a.request.get(f"{server}gradio_api/file={path}").status >= 400, path
+    finally:
+        ca.close()
+        cb.close()
+
+
+def test_long_propagation_shows_progress_and_cancel_stops_it(page, clip_dir):
+    _, clip = clip_dir
+    delay, n = 1.5, len(clip.video)
+    # pick the slow segmenter in the dropdown and set its delay in the options form
+    page.locator("#segmenter input").click()
+    page.get_by_role("option", name="slow_grabcut").click()
+    form = page.locator("#segmenter-options")
+    row = form.get_by_role("row").filter(has=page.get_by_text("delay", exact=True))
+    row.get_by_role("gridcell").nth(1).dblclick()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(delay))
+    page.keyboard.press("Enter")
+    page.click("#apply")
+    _wait_status(page, "New session with tracker lk and segmenter slow_grabcut")
+    x, y = _inside(clip.masks[0, 0], 2)
+    ENCODED.clear()
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    assert len(ENCODED) == 1  # frame 0, to show its mask: the delay reached the segmenter
+    page.click("#propagate")
+    assert re.search(rf"Propagating: frame \d of {n}", _wait_status(page, "Propagating: frame"))
+    page.click("#cancel")
+    _wait_status(page, "Cancelled")
+    done = len(ENCODED)
+    time.sleep(delay * (n - done) + 1)  # time enough to finish, had it kept going
+    assert len(ENCODED) - done <= 1 and len(ENCODED) < n, (done, len(ENCODED))  # at most the frame under way
+    assert "Propagated" not in page.locator("#status").inner_text()
+    page.click("#undo")
+    _wait_status(page, "Undone")
+
+
+def test_an_idle_session_expires_and_its_folder_is_removed(browser, clip_dir, tmp_path):
+    from sampt.ui.app import build_app, launch
+
+    root = tmp_path / "ui"
+    demo = build_app(str(clip_dir[0]), OVERRIDES, root=str(root), session_ttl_s=2)
+    try:
+        context, pg = _open(browser, launch(demo, port=_free_port()))
+        _, clip = clip_dir
+        x, y = _inside(clip.masks[0, 0], 2)
+        _click_pixel(pg, x, y, clip.video.width, clip.video.height, "Added object 1")
+        (folder,) = [p for p in root.iterdir() if p.is_dir()]
+        assert (folder / "uploads").is_dir() and (folder / "outputs").is_dir()
+        deadline = time.monotonic() + 20
+        while folder.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not folder.exists(), "an idle session's folder outlived its time to live"
+        context.close()
+    finally:
+        demo.close()

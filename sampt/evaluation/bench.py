@@ -18,7 +18,8 @@ Besides SAM-PT combinations, the grid may hold whole VOS methods that plugins re
 SAM-PT itself (the tracker/segmenter/pipeline axes apply to it only); a whole method takes its options as
 ``method.KEY=VALUE`` overrides (``method.model=sam2.1_hiera_tiny``, ``method.checkpoint=/path``).
 
-This module plans and runs the grid (:func:`plan_bench`, :func:`run_bench`); the measuring tools are in
+This module plans and runs the grid (:func:`plan_bench`, :func:`run_bench`); one combination's measurement
+is :mod:`sampt.evaluation.combination`, the measuring tools are in
 :mod:`sampt.evaluation.measure`, the machine and versions in :mod:`sampt.evaluation.provenance`, the table,
 plot and files in :mod:`sampt.evaluation.bench_report`, the command line in :mod:`sampt.evaluation.commands`.
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import statistics
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -35,14 +35,28 @@ from typing import Any, Optional, Sequence
 
 from sampt.errors import UsageError
 from sampt.evaluation.executors import ExecutorSpec, Job, make_executor, split_executor_overrides
-from sampt.evaluation.inference import SequenceInput, object_prompts, predict_sequence
-from sampt.evaluation.measure import STAGES, PeakMemory, Stopwatch
+from sampt.evaluation.inference import SequenceInput, object_prompts
+from sampt.evaluation.measure import STAGES
 from sampt.evaluation.provenance import provenance
+from sampt.evaluation.combination import (KEYED_ACCURACY, METHOD_KEY, CombinationBench, combination_name,
+                                          is_whole_method, run_grid, split_method, weights_policy)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "synthetic"
-CONFIG_KEYS = ("dataset", "grid", "overrides", "repeats", "warmup", "interleave", "seed", "sequences", "config")
+CONFIG_KEYS = ("dataset", "grid", "overrides", "repeats", "warmup", "interleave", "seed", "sequences", "config",
+               "weights", "force_visible", "design", "anchor", "rows", "paper")
+WEIGHTS_CHOICES = ("checkpoint", "keyed_if_missing")
+"""``weights:`` of a bench config. ``checkpoint`` (default): every model loads its checkpoint (cache, download)
+or the run fails; ``keyed_if_missing``: a model whose checkpoint is not in the cache gets keyed (random)
+weights instead (:func:`sampt.weights.keyed_weights_if_missing`): its row's speed and memory are valid, its
+accuracy reads "n/a (keyed weights)"."""
+COMPOSED_ACCURACY = "n/a (composed)"
+DESIGNS = ("cross", "axes")
+"""``design:`` of a bench config. ``cross`` (default): every combination of the grid is run. ``axes``: one
+factor at a time: the ``anchor`` combination, and each value of each axis with the anchor's other values;
+every other combination of the cross product is then *composed* from their stage times (see
+:func:`compose_axes_rows`) and marked so. For grids too large to run on a small machine."""
 
 
 # -- configuration ------------------------------------------------------------------------------------
@@ -95,46 +109,48 @@ def parse_grid_item(item: str) -> tuple[str, list[str]]:
     return key.strip(), as_list(values)
 
 
+def grid_value(v: Any) -> str:
+    """A grid value as an override writes it (``null``, ``true``/``false``, else ``str``)."""
+    return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def expand_grid(grid: dict[str, list]) -> list[list[str]]:
     """All combinations of the grid as lists of ``key=value`` overrides (in the grid's key order)."""
     if not grid:
         return [[]]
     keys = list(grid)
-    values = [[("null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for v in as_list(grid[k])]
-              for k in keys]
+    values = [[grid_value(v) for v in as_list(grid[k])] for k in keys]
     for k, vs in zip(keys, values):
         if not vs:
             raise UsageError(f"grid axis {k!r} has no values")
     return [[f"{k}={v}" for k, v in zip(keys, combo)] for combo in itertools.product(*values)]
 
 
-METHOD_KEY = "method"
-SAMPT_METHOD = "sampt"
-"""``method=sampt``: the SAM-PT pipeline (the default); any other name is a registered whole method."""
-
-
-def split_method(overrides: Sequence[str]) -> tuple[Optional[str], dict[str, Any], list[str]]:
-    """``(method name or None, its options from method.KEY=VALUE, the other overrides)``; the last
-    ``method=`` wins."""
-    from sampt.config import _parse_value
-
-    name: Optional[str] = None
-    options: dict[str, Any] = {}
-    rest = []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if sep and key == METHOD_KEY:
-            name = value.strip()
-        elif sep and key.startswith(METHOD_KEY + "."):
-            options[key[len(METHOD_KEY) + 1:]] = _parse_value(value.strip())
-        else:
-            rest.append(item)
-    return name, options, rest
-
-
-def is_whole_method(name: Optional[str]) -> bool:
-    return name not in (None, "", SAMPT_METHOD)
+def axes_grid(grid: dict[str, list], anchor: Optional[dict] = None) -> tuple[list[str], list[list[str]]]:
+    """The ``axes`` design: ``(anchor combination, combinations to run)``: the anchor (each axis at
+    ``anchor[axis]``, default its first value) and, for each axis in turn, each of its other values with
+    the anchor's values on the other axes."""
+    anchor = dict(anchor or {})
+    unknown = set(anchor) - set(grid)
+    if unknown:
+        raise UsageError(f"anchor names {sorted(unknown)[0]!r}, which is not a grid axis ({', '.join(grid)})")
+    if METHOD_KEY in grid:
+        raise UsageError("design=axes composes SAM-PT stage times; it cannot vary whole methods (method=)")
+    values = {k: [grid_value(v) for v in as_list(vs)] for k, vs in grid.items()}
+    base = {}
+    for k, vs in values.items():
+        if not vs:
+            raise UsageError(f"grid axis {k!r} has no values")
+        base[k] = grid_value(anchor[k]) if k in anchor else vs[0]
+        if base[k] not in vs:
+            raise UsageError(f"anchor {k}={base[k]} is not one of the axis's values ({', '.join(vs)})")
+    first = [f"{k}={v}" for k, v in base.items()]
+    combos = [first]
+    for k, vs in values.items():
+        for v in vs:
+            if v != base[k]:
+                combos.append([f"{key}={v if key == k else b}" for key, b in base.items()])
+    return first, combos
 
 
 def method_combos(combos: Sequence[list[str]], common: Sequence[str] = ()) -> list[list[str]]:
@@ -156,22 +172,6 @@ def method_combos(combos: Sequence[list[str]], common: Sequence[str] = ()) -> li
     return out
 
 
-def combination_name(overrides: Sequence[str]) -> tuple[str, str, str, str]:
-    """``(name, tracker, segmenter, options)`` for a combination's overrides (a whole method is named
-    by its name and options)."""
-    method, method_options, rest = split_method(overrides)
-    if is_whole_method(method):
-        options = " ".join(f"{k}={v}" for k, v in method_options.items())
-        return (f"{method} ({options})" if options else str(method)), "", "", options
-    d = dict(o.split("=", 1) for o in rest)
-    tracker, segmenter = d.pop("tracker", ""), d.pop("segmenter", "")
-    options = " ".join(f"{k.replace('pipeline.', '')}={v}" for k, v in d.items())
-    name = "+".join(x for x in (tracker, segmenter) if x) or "default"
-    if options:
-        name += f" ({options})"
-    return name, tracker, segmenter, options
-
-
 @dataclass
 class BenchPlan:
     """A benchmark to run: the bench config with the command line's choices applied. ``common`` overrides
@@ -191,6 +191,12 @@ class BenchPlan:
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     vis: dict[str, str] = field(default_factory=dict)  #: ``vis.KEY=VALUE`` options (dataset uvo)
     proposals: Optional[str] = None  #: a first-frame proposals file (dataset uvo)
+    weights: str = "checkpoint"  #: one of :data:`WEIGHTS_CHOICES`
+    design: str = "cross"  #: one of :data:`DESIGNS`
+    anchor: list[str] = field(default_factory=list)  #: design axes: the anchor combination's overrides
+    cross: list[list[str]] = field(default_factory=list)  #: design axes: the whole cross product (report order)
+    reference: dict[str, dict] = field(default_factory=dict)  #: combination name -> published scores (``rows:``)
+    force_visible: bool = False  #: every tracked point reported visible (see :class:`ForcedVisibleTracker`)
 
     @property
     def config_file(self) -> str:
@@ -201,7 +207,8 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
                split: Optional[str] = None, sequences: Optional[str] = None, trackers: Optional[str] = None,
                segmenters: Optional[str] = None, grid: Sequence[str] = (), repeats: Optional[int] = None,
                warmup: Optional[int] = None, interleave: Optional[bool] = None,
-               pipeline_config: Optional[str] = None) -> BenchPlan:
+               pipeline_config: Optional[str] = None, weights: Optional[str] = None,
+               design: Optional[str] = None) -> BenchPlan:
     """Load the bench ``config`` and apply the caller's choices (None keeps the config's); checks that every
     combination composes before anything runs."""
     cfg = load_bench_config(config)
@@ -241,7 +248,33 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
 
         vis_items, proposals, common = split_vis_overrides(common)
     pipeline_config = pipeline_config or cfg.get("config")
-    combos = method_combos(expand_grid(axes), common)
+    weights = str(weights or cfg.get("weights") or "checkpoint")
+    if weights not in WEIGHTS_CHOICES:
+        raise UsageError(f"weights={weights!r} is not one of {', '.join(WEIGHTS_CHOICES)}")
+    force_visible = cfg.get("force_visible", False)
+    if not isinstance(force_visible, bool):
+        raise UsageError(f"force_visible must be true or false, got {force_visible!r}")
+    if (weights != "checkpoint" or force_visible) and executor.name != "local":
+        raise UsageError(f"weights={weights} / force_visible run with the local executor only, not "
+                         f"executor={executor.name}")
+    design = str(design or cfg.get("design") or "cross")
+    if design not in DESIGNS:
+        raise UsageError(f"design={design!r} is not one of {', '.join(DESIGNS)}")
+    anchor: list[str] = []
+    cross: list[list[str]] = []
+    reference: dict[str, dict] = {}
+    if cfg.get("rows") is not None:  # explicit combinations (a paper's ablation rows), not a grid
+        if axes or design == "axes":
+            raise UsageError(f"bench config {cfg['_path']}: give either rows: or grid:/design: axes, not both")
+        combos, reference = config_rows(cfg["rows"])
+    elif design == "axes":
+        anchor_cfg = cfg.get("anchor") or {}
+        if not isinstance(anchor_cfg, dict):
+            raise UsageError(f"anchor must map grid axes to values, got {anchor_cfg!r}")
+        anchor, combos = axes_grid(axes, anchor_cfg)
+        cross = expand_grid(axes)
+    else:
+        combos = method_combos(expand_grid(axes), common)
     from sampt.config import compose
 
     for combo in combos:  # every combination composes (a method is known, its options exist) before time is spent
@@ -253,7 +286,37 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
     return BenchPlan(config=cfg, dataset=dataset_spec, grid=axes, common=common, combos=combos, repeats=repeats,
                      warmup=warmup, interleave=bool(interleave if interleave is not None else cfg.get("interleave", False)),
                      seed=None if seed is None else int(seed), sequences=names, pipeline_config=pipeline_config,
-                     executor=executor, vis=vis_items, proposals=proposals)
+                     executor=executor, vis=vis_items, proposals=proposals, weights=weights,
+                     force_visible=force_visible, design=design, anchor=anchor, cross=cross, reference=reference)
+
+
+REFERENCE_PREFIX = "paper_"
+"""Published scores of a ``rows:`` entry are reported beside the measured ones as ``paper_<metric>``."""
+
+
+def config_rows(rows: Any) -> tuple[list[list[str]], dict[str, dict]]:
+    """A bench config's ``rows:``: each ``{overrides: [KEY=VALUE, ...], paper: {"J&F": 76.6, ...}}``
+    (``paper`` optional; its values in percent as published, or null where unknown). Returns the
+    combinations and the published scores by combination name."""
+    if not isinstance(rows, list) or not rows:
+        raise UsageError("rows: must be a non-empty list of {overrides: [KEY=VALUE, ...], paper: {...}}")
+    combos, reference = [], {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("overrides"), list) or set(row) - {"overrides", "paper", "note"}:
+            raise UsageError(f"rows[{i}] must be a mapping with overrides: [KEY=VALUE, ...] (and optional paper:, "
+                             f"note:), got {row!r}")
+        combo = [str(o) for o in row["overrides"]]
+        name = combination_name(combo)[0]
+        if name in reference:
+            raise UsageError(f"rows[{i}] repeats the combination {name!r}")
+        paper = row.get("paper") or {}
+        if not isinstance(paper, dict) or any(v is not None and not isinstance(v, (int, float)) for v in paper.values()):
+            raise UsageError(f"rows[{i}].paper must map metrics to numbers (or null), got {paper!r}")
+        combos.append(combo)
+        reference[name] = {f"{REFERENCE_PREFIX}{k}": v for k, v in paper.items()}
+        if row.get("note"):
+            reference[name][f"{REFERENCE_PREFIX}note"] = str(row["note"])
+    return combos, reference
 
 
 def check_method(name: str, options: dict[str, Any], registry: Any = None) -> None:
@@ -308,200 +371,6 @@ def describe_dataset(spec: dict, dataset: Any, num_sequences: int, root: Optiona
 
 # -- the run ----------------------------------------------------------------------------------------
 
-class CombinationBench:
-    """Benchmark state of one grid combination: build the pipeline (:meth:`setup`, timed separately),
-    :meth:`warm_up`, timed passes over every sequence (:meth:`run_pass`), then :meth:`results`.
-    ``sequences`` holds ``(VOSSequence, Video, prompts)``; ``common`` overrides apply to every combination,
-    ``combo`` are this combination's own (they name it)."""
-
-    accuracy_columns: tuple[str, ...] = ("J&F", "J", "F")  #: the accuracy its result rows report
-
-    def __init__(self, common: list[str], combo: list[str], sequences: list[tuple[Any, Any, list]],
-                 config_file: Optional[str] = None, exclude_first_last: bool = True):
-        from omegaconf import OmegaConf
-
-        from sampt.config import compose
-
-        self.combo, self.sequences, self.exclude_first_last = combo, sequences, exclude_first_last
-        method, self.method_options, rest = split_method(list(common) + list(combo))
-        self.method = method if is_whole_method(method) else None
-        self.cfg = compose(rest, config_file=config_file)
-        if self.method is not None:  # a whole method: its own config, with the run's seed
-            self.cfg = OmegaConf.create({"method": {"name": self.method, **self.method_options},
-                                         "seed": int(self.cfg.seed)})
-        self.name = combination_name(combo)[0]
-        self.pipeline: Any = None
-        self.setup_seconds = 0.0
-        self.totals: list[float] = []
-        self.cpu_totals: list[float] = []
-        self.stage_totals: dict[str, list[float]] = {s: [] for s in STAGES}
-        self.object_scores: list = []
-        self.per_sequence: list[dict] = []
-        self.peak_rss = 0
-        self.peak_rss_increase = 0
-        self.peak_gpu: Optional[int] = None
-        self.nodes: set[str] = set()
-        self.measured: set[str] = set()  # sequences added by add_result (empty: run_pass measured them all)
-
-    def setup(self) -> None:
-        from sampt.config import build_pipeline
-
-        with Stopwatch() as sw:
-            self.pipeline = build_method(self.method, self.method_options, int(self.cfg.seed)) \
-                if self.method is not None else build_pipeline(self.cfg)
-        self.setup_seconds = sw.seconds
-
-    def warm_up(self, runs: int) -> None:
-        _, video, prompts = self.sequences[0]
-        for _ in range(runs):
-            self.pipeline.run(video, prompts)
-
-    def run_pass(self) -> None:
-        """One timed pass over every sequence (in this process); the first pass is also scored."""
-        first = not self.totals
-        elapsed = cpu = 0.0
-        stages = dict.fromkeys(STAGES, 0.0)
-        with PeakMemory() as mem:
-            for seq, video, prompts in self.sequences:
-                pred = predict_sequence(self.pipeline, seq, video=video, prompts=prompts)
-                elapsed += pred.seconds
-                cpu += pred.cpu_seconds
-                for s in STAGES:
-                    stages[s] += float(pred.result.timings.get(s, 0.0))
-                if first:
-                    self._score(seq, len(video), len(prompts), pred.labels, pred.seconds)
-                del pred
-        self.totals.append(elapsed)
-        self.cpu_totals.append(cpu)
-        for s in STAGES:
-            self.stage_totals[s].append(stages[s])
-        self._memory(mem.peak, mem.peak - mem.start, mem.gpu_peak)
-
-    def add_result(self, seq: Any, result: Any) -> None:
-        """Add a sequence measured elsewhere (a :class:`~sampt.evaluation.executors.JobResult` of
-        ``repeats`` runs): run ``r`` counts towards pass ``r``; its first run is scored."""
-        video, prompts = next((v, p) for q, v, p in self.sequences if q.name == seq.name)
-        self.measured.add(seq.name)
-        for r, run in enumerate(result.runs):
-            if r == len(self.totals):
-                self.totals.append(0.0)
-                self.cpu_totals.append(0.0)
-                for s in STAGES:
-                    self.stage_totals[s].append(0.0)
-            self.totals[r] += run.seconds
-            self.cpu_totals[r] += run.cpu_seconds
-            for s in STAGES:
-                self.stage_totals[s][r] += run.stages.get(s, 0.0)
-        self._score(seq, len(video), len(prompts), result.labels, result.runs[0].seconds, node=result.node)
-        self._memory(result.peak_rss, result.rss_increase, result.gpu_peak)
-        self.setup_seconds = max(self.setup_seconds, result.setup_seconds)
-        if result.node:
-            self.nodes.add(result.node)
-
-    def _score(self, seq: Any, frames: int, objects: int, labels: Any, seconds: float, node: str = "") -> None:
-        from sampt.evaluation.metrics import global_scores
-        from sampt.evaluation.scorers import score_prediction
-
-        if not seq.has_ground_truth:
-            return
-        index = {t: k for k, t in enumerate(seq.eval_frames)}
-        scores = score_prediction(seq, lambda t: labels[index[t]], self.exclude_first_last)
-        self.object_scores.extend(scores)
-        g = global_scores(scores)
-        row = {"name": self.name, "sequence": seq.name, "frames": frames, "objects": objects, "J&F": g["J&F-Mean"],
-               "J": g["J-Mean"], "F": g["F-Mean"], "seconds": seconds}
-        if node:
-            row["node"] = node
-        self.per_sequence.append(row)
-
-    def _memory(self, peak: int, increase: int, gpu_peak: Optional[int]) -> None:
-        self.peak_rss = max(self.peak_rss, peak)
-        self.peak_rss_increase = max(self.peak_rss_increase, increase)
-        if gpu_peak is not None:
-            self.peak_gpu = max(self.peak_gpu or 0, gpu_peak)
-
-    def release(self) -> None:
-        self.pipeline = None
-
-    def results(self) -> tuple[dict, list[dict], dict]:
-        """The run row, per-sequence rows and the composed config."""
-        from omegaconf import OmegaConf
-
-        from sampt.evaluation.metrics import global_scores
-
-        name, tracker, segmenter, options = combination_name(self.combo)
-        measured = [(q, v, p) for q, v, p in self.sequences if not self.measured or q.name in self.measured]
-        frames = sum(len(v) for _, v, _ in measured)
-        # in dataset order whatever order the sequences finished in, so every executor sums alike
-        order = {q.name: k for k, (q, _, _) in enumerate(self.sequences)}
-        self.object_scores.sort(key=lambda s: (order[s.sequence], s.object_id))
-        self.per_sequence.sort(key=lambda r: order[r["sequence"]])
-        g = global_scores(self.object_scores)
-        totals = self.totals
-        spf = [t / frames for t in totals]
-        if self.method is None:
-            tracker, segmenter = tracker or str(self.cfg.tracker.name), segmenter or str(self.cfg.segmenter.name)
-        row = {
-            "name": name, "method": self.method or SAMPT_METHOD, "tracker": tracker, "segmenter": segmenter,
-            "options": options,
-            "J&F": g["J&F-Mean"], "J": g["J-Mean"], "F": g["F-Mean"],
-            "fps_median": frames / statistics.median(totals), "fps_best": frames / min(totals),
-            "spf_min": min(spf), "spf_median": statistics.median(spf),
-            "cpu_spf_median": statistics.median(self.cpu_totals) / frames,
-            **{f"spf_{s}": statistics.median(self.stage_totals[s]) / frames for s in STAGES},
-            "peak_rss_mib": self.peak_rss / 2**20, "rss_increase_mib": self.peak_rss_increase / 2**20,
-            "peak_gpu_mib": (self.peak_gpu / 2**20) if self.peak_gpu is not None else None,
-            "frames": frames, "sequences": len(measured),
-            "objects": sum(len(p) for _, _, p in measured), "repeats": len(totals),
-            "setup_s": self.setup_seconds, "seconds_per_pass": totals, "overrides": list(self.combo),
-        }
-        if self.nodes:
-            row["nodes"] = sorted(self.nodes)
-        return row, self.per_sequence, OmegaConf.to_container(self.cfg, resolve=True)
-
-
-def build_method(name: str, options: dict[str, Any], seed: int) -> Any:
-    """A registered whole method built with ``options`` (and the run's ``seed`` when it takes one)."""
-    from sampt.plugins import Registry
-
-    registry = Registry()
-    params = registry.entry("method", name).parameters()
-    if "seed" in params and "seed" not in options:
-        options = {**options, "seed": seed}
-    return registry.create("method", name, **options)
-
-
-def run_grid(benches: list[CombinationBench], repeats: int, warmup: int, interleave: bool = False,
-             bar: Any = None) -> None:
-    """Run every combination: one after another (each pipeline built, measured and released in turn), or
-    ``interleave``d (all pipelines built first, then pass ``r`` of every combination before pass ``r + 1``,
-    so a change in machine load affects all combinations alike; memory then includes every pipeline)."""
-    if interleave:
-        for b in benches:
-            b.setup()
-            b.warm_up(warmup)
-        for _ in range(repeats):
-            for b in benches:
-                if bar is not None:
-                    bar.set_postfix_str(b.name, refresh=False)
-                b.run_pass()
-                if bar is not None:
-                    bar.update(1)
-        for b in benches:
-            b.release()
-        return
-    for b in benches:
-        if bar is not None:
-            bar.set_postfix_str(b.name, refresh=False)
-        b.setup()
-        b.warm_up(warmup)
-        for _ in range(repeats):
-            b.run_pass()
-            if bar is not None:
-                bar.update(1)
-        b.release()
-
-
 @dataclass
 class BenchResult:
     """What :func:`run_bench` measured: one row per combination, per-sequence rows, the metadata (machine,
@@ -536,6 +405,8 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
                 raise UsageError("the benchmark dataset has no sequences")
             benches = [CombinationBench(plan.common, combo, sequences, plan.pipeline_config, dataset.exclude_first_last)
                        for combo in plan.combos]
+        for b in benches:
+            b.weights, b.force_visible = plan.weights, plan.force_visible
         sequences = benches[0].sequences
         if plan.executor.name == "local":
             summary = None
@@ -560,6 +431,10 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
             rows.append(row)
             per_sequence.extend(seq_rows)
             configs[row["name"]] = resolved
+        if plan.design == "axes":
+            rows = compose_axes_rows(rows, plan.anchor, plan.cross)
+        for row in rows:
+            row.update(plan.reference.get(row["name"], {}))
         dataset_desc = describe_dataset(plan.dataset, dataset, len(sequences), dataset_root)
         frames = sum(len(v) for _, v, _ in sequences)
     plan_dict = {k: v for k, v in asdict(plan).items() if k != "config"}
@@ -568,7 +443,8 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         "plan": plan_dict, "dataset_root": dataset_root, **provenance(),
         "bench_config": {k: v for k, v in plan.config.items() if k != "_path"}, "bench_config_file": plan.config_file,
         "grid": plan.grid, "common_overrides": plan.common, "repeats": plan.repeats, "warmup": plan.warmup,
-        "interleave": plan.interleave,
+        "interleave": plan.interleave, "weights": plan.weights, "force_visible": plan.force_visible,
+        "design": plan.design, "anchor": plan.anchor,
         "seed": plan.seed if plan.seed is not None else next((int(c["seed"]) for c in configs.values()), None),
         "dataset": dataset_desc, "frames": frames, "sequences": len(sequences), "configs": configs,
         "executor": {"name": plan.executor.name, "workers": summary.workers if summary else 1,
@@ -576,6 +452,59 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         "failures": [asdict(f) for f in summary.failures] if summary else [],
     }
     return BenchResult(rows, per_sequence, meta, summary)
+
+
+COMPOSED_KEYS = ("spf_min", "spf_median", "cpu_spf_median", *(f"spf_{s}" for s in STAGES), "peak_rss_mib",
+                 "rss_increase_mib", "peak_gpu_mib", "setup_s")
+"""Row values :func:`compose_axes_rows` adds up (FPS follows from the composed seconds per frame)."""
+
+
+def compose_axes_rows(rows: Sequence[dict], anchor: Sequence[str], cross: Sequence[list[str]]) -> list[dict]:
+    """The whole cross product from an ``axes`` run: measured rows as they are (``source: measured``), and
+    each combination not run composed additively from the rows that vary one axis from the anchor::
+
+        value(c) = value(anchor) + sum over axes k where c differs from the anchor of
+                   (value(anchor with k = c[k]) - value(anchor))
+
+    for seconds per frame (in total and by stage), CPU seconds and memory. SAM-PT's stages run one after
+    another and each depends on one component (tracking on the tracker, encoding and decoding on the
+    segmenter), so stage times compose; peak memory composes only approximately (it adds each component's
+    weights and its own working set, an upper bound when their peaks do not overlap). Accuracy is not
+    composed. A composed row says ``source: composed`` and names its ``composed_from`` rows."""
+    by_name = {r["name"]: r for r in rows}
+    anchor_name = combination_name(anchor)[0]
+    if anchor_name not in by_name:
+        return list(rows)  # the anchor failed: nothing can be composed
+    base = by_name[anchor_name]
+    base_values = dict(o.split("=", 1) for o in anchor)
+    out = []
+    for combo in cross:
+        name, tracker, segmenter, options = combination_name(combo)
+        if name in by_name:
+            out.append({**by_name[name], "source": "measured"})
+            continue
+        values = dict(o.split("=", 1) for o in combo)
+        sources = [combination_name([f"{k}={values[k] if k == key else v}" for k, v in base_values.items()])[0]
+                   for key in base_values if values[key] != base_values[key]]
+        if any(s not in by_name for s in sources):
+            continue  # one of its axis rows failed
+        row = {k: v for k, v in base.items() if k not in ("seconds_per_pass", "nodes")}
+        for key in COMPOSED_KEYS:
+            if base.get(key) is None:
+                continue
+            value = base[key] + sum(by_name[s][key] - base[key] for s in sources)
+            row[key] = max(0.0, value)
+        keyed = sorted({m for s in [anchor_name, *sources] for m in by_name[s].get("keyed_models", [])})
+        accuracy = KEYED_ACCURACY if keyed else COMPOSED_ACCURACY
+        row.update({"name": name, "tracker": tracker or base["tracker"], "segmenter": segmenter or base["segmenter"],
+                    "options": options, "J&F": accuracy, "J": accuracy, "F": accuracy,
+                    "weights": "keyed" if keyed else "checkpoint", "keyed_models": keyed,
+                    "fps_median": 1.0 / max(row["spf_median"], 1e-12), "fps_best": 1.0 / max(row["spf_min"], 1e-12),
+                    "overrides": list(combo), "source": "composed", "composed_from": [anchor_name, *sources]})
+        row.pop("fps_predicted", None)
+        row.pop("prediction_error_pct", None)
+        out.append(row)
+    return out
 
 
 def run_jobs(plan: BenchPlan, benches: list[CombinationBench], sequences: list[tuple[Any, Any, list]],
@@ -618,7 +547,8 @@ def predict_bench(plan: BenchPlan, dataset_root: Optional[str] = None, timings_p
         if not dataset.sequences:
             raise UsageError("the benchmark dataset has no sequences")
         videos = [(len(seq), len(seq.object_ids)) for seq in dataset]
-        timings = ensure_timings(timings_path, list(cfgs.values()), dataset.sequence(dataset.sequences[0]).video())
+        with weights_policy(plan.weights, int(next(iter(cfgs.values())).seed) if cfgs else 0):
+            timings = ensure_timings(timings_path, list(cfgs.values()), dataset.sequence(dataset.sequences[0]).video())
     return predict_rows(cfgs, videos, timings), timings
 
 

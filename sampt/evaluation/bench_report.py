@@ -1,5 +1,5 @@
 """The benchmark's report: the table (terminal and Markdown), the speed/accuracy plot, and the result files
-(``runs.csv``, ``runs.json``, ``results.md``, ``speed_accuracy.png``)."""
+(``runs.csv``, ``runs.json``, ``results.md``, ``speed_accuracy.png``, ``pareto.png``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,7 @@ from sampt.evaluation.provenance import machine_label
 from sampt.evaluation.report import markdown_table, text_table, write_csv, write_json
 from sampt.outputs import atomic_file
 
-RUN_COLUMNS = ("name", "method", "tracker", "segmenter", "options", "J&F", "J", "F", "fps_median", "fps_best",
+RUN_COLUMNS = ("name", "method", "tracker", "segmenter", "options", "source", "weights", "J&F", "J", "F", "fps_median", "fps_best",
                "spf_min", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding", "spf_decoding", "spf_other",
                "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib", "frames", "sequences", "objects", "repeats", "setup_s",
                "fps_predicted", "prediction_error_pct")
@@ -31,6 +31,8 @@ DIGITS = {"J&F": 3, "J": 3, "F": 3, "fps_median": 1, "fps_best": 1, "peak_rss_mi
           **{c: 4 for c in RUN_COLUMNS if "spf_" in c}}
 DIGITS.update({"AP": 3, "AP50": 3, "AR10": 3})
 PLOT_NAME = "speed_accuracy.png"
+PARETO_PLOT_NAME = "pareto.png"
+"""Speed vs accuracy (or vs peak memory when no row has an accuracy: keyed weights) with the Pareto front."""
 VOS_ACCURACY = ("J&F", "J", "F")
 VIS_ACCURACY = ("AP", "AP50", "AR10")  #: video instance segmentation rows (``sampt bench --dataset uvo``)
 
@@ -74,9 +76,9 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
     metric = accuracy_of(rows)[0]
     fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
     for r in rows:
-        x, y = r["fps_median"], r.get(metric)
-        if y is None or not np.isfinite(y):
+        if not has_accuracy(r, metric):  # unscored, or keyed weights ("n/a")
             continue
+        x, y = r["fps_median"], float(r[metric])
         ax.scatter([x], [100 * y], s=40)
         ax.annotate(r["name"], (x, 100 * y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     fps = [r["fps_median"] for r in rows if r.get("fps_median")]
@@ -88,6 +90,63 @@ def plot_speed_accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def has_accuracy(row: dict, metric: str) -> bool:
+    """Whether ``row`` carries a real value of ``metric`` (not "n/a (keyed weights)" or missing)."""
+    value = row.get(metric)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both coordinates (both to be maximised), by x."""
+    front = []
+    for i, (x, y) in enumerate(points):
+        if not any((x2 >= x and y2 >= y) and (x2 > x or y2 > y) for x2, y2 in points):
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def plot_pareto(rows: Sequence[dict], path: Path, title: str) -> Path:
+    """Speed (FPS, log scale) against accuracy (J&F, or AP) when the rows carry it, else against peak memory
+    (keyed weights); every row a point (hollow when composed rather than measured), the Pareto front (faster
+    and more accurate, or faster and smaller) joined, highlighted and labelled."""
+    plt = require_matplotlib()
+    metric = accuracy_of(rows)[0]
+    scored = [r for r in rows if has_accuracy(r, metric)]
+    if scored:
+        use, ylabel = scored, f"{metric} (%)"
+        pts = [(r["fps_median"], 100 * float(r[metric])) for r in use]
+        front = pareto_front(pts)
+    else:
+        use, ylabel = [r for r in rows if r.get("peak_rss_mib")], "peak resident memory (MiB)"
+        pts = [(r["fps_median"], float(r["peak_rss_mib"])) for r in use]
+        front = pareto_front([(x, -y) for x, y in pts])  # faster and smaller
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=120)
+    for r, (x, y) in zip(use, pts):
+        composed = r.get("source") == "composed"
+        ax.scatter([x], [y], s=18, facecolors="none" if composed else "tab:blue", edgecolors="tab:blue",
+                   alpha=0.6)
+    fx, fy = [pts[i][0] for i in front], [pts[i][1] for i in front]
+    ax.plot(fx, fy, "-", color="tab:red", lw=1.2, zorder=1)
+    ax.scatter(fx, fy, s=50, color="tab:red", zorder=3, label="Pareto front")
+    for i in front:
+        ax.annotate(use[i]["name"], pts[i], textcoords="offset points", xytext=(5, 4), fontsize=7, color="tab:red")
+    ax.scatter([], [], s=18, color="tab:blue", label="measured")
+    if any(r.get("source") == "composed" for r in use):
+        ax.scatter([], [], s=18, facecolors="none", edgecolors="tab:blue", label="composed from stage times")
+    if pts and max(x for x, _ in pts) / max(min(x for x, _ in pts), 1e-9) > 10:
+        ax.set_xscale("log")
+    ax.set_xlabel("frames per second (whole pipeline, median of passes)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     with atomic_file(path) as tmp:
         fig.savefig(tmp, format="png")
@@ -123,13 +182,36 @@ def markdown_report(rows: Sequence[dict], meta: dict) -> str:
     if any("fps_predicted" in r for r in rows):
         lines.insert(3, "fps_predicted: estimated from per-component timings measured once (sampt bench --predict); "
                         "prediction_error_pct: (predicted - measured) / measured FPS.")
+    notes = []
+    if any(r.get("weights") == "keyed" for r in rows):
+        notes.append("Keyed weights (`weights: keyed_if_missing`): models whose checkpoint is not cached ran with "
+                     "keyed (random) weights (sampt.testing); their accuracy reads \"n/a (keyed weights)\", their "
+                     "speed and memory are valid (same operations on the same shapes).")
+    if meta.get("force_visible"):
+        notes.append("`force_visible: true` (benchmark only): every tracked point is reported visible, so every "
+                     "object is prompted on every frame and the segmenter encodes and decodes every frame, as with "
+                     "a good tracker on a visible object.")
+    if meta.get("design") == "axes":
+        notes.append(f"Design `axes`: measured rows are the anchor ({', '.join(meta.get('anchor') or [])}) and each "
+                     "axis value varied from it; rows with source \"composed\" were not run: their seconds per frame "
+                     "(total and by stage), CPU time and memory are the anchor's plus each varied axis's difference "
+                     "from the anchor (stages depend on one component each; memory is approximate).")
+    if notes:
+        lines[2:2] = [" ".join(notes), ""]
     return "\n".join(lines) + "\n"
 
 
 def table_columns(rows: Sequence[dict]) -> tuple[str, ...]:
     """:data:`TABLE_COLUMNS` with the rows' accuracy columns, and the prediction's columns when the rows
     have them."""
-    return with_accuracy(TABLE_COLUMNS, rows) + tuple(c for c in PREDICTION_COLUMNS if any(c in r for r in rows))
+    columns = with_accuracy(TABLE_COLUMNS, rows)
+    if any("source" in r for r in rows):
+        columns = columns[:1] + ("source",) + columns[1:]
+    published = tuple(f"paper_{c}" for c in accuracy_of(rows) if any(f"paper_{c}" in r for r in rows))
+    if published:  # the paper's numbers beside the measured ones
+        at = columns.index(accuracy_of(rows)[-1]) + 1
+        columns = columns[:at] + published + columns[at:]
+    return columns + tuple(c for c in PREDICTION_COLUMNS if any(c in r for r in rows))
 
 
 def terminal_table(rows: Sequence[dict]) -> str:
@@ -150,8 +232,8 @@ def write_predicted(out_dir: Path, rows: Sequence[dict], timings: Any, meta: dic
 
 def write_bench_report(out_dir: Path, rows: Sequence[dict], per_sequence: Sequence[dict], meta: dict,
                        plot: bool = True) -> list[str]:
-    """Write ``runs.csv``, ``runs.json``, ``results.md`` and (``plot``) the speed/accuracy plot, each
-    atomically; returns the names written."""
+    """Write ``runs.csv``, ``runs.json``, ``results.md`` and (``plot``) the speed/accuracy plot (when a row
+    has an accuracy) and the Pareto plot, each atomically; returns the names written."""
     out_dir = Path(out_dir)
     write_csv(out_dir / "runs.csv", rows, with_accuracy(RUN_COLUMNS, rows))
     write_json(out_dir / "runs.json", {"meta": meta, "runs": list(rows), "per_sequence": list(per_sequence)})
@@ -159,7 +241,13 @@ def write_bench_report(out_dir: Path, rows: Sequence[dict], per_sequence: Sequen
         tmp.write_text(markdown_report(rows, meta))
     written = ["runs.csv", "runs.json", "results.md"]
     if plot:
-        plot_speed_accuracy(rows, out_dir / PLOT_NAME,
-                            f"SAM-PT speed vs accuracy on {meta['dataset']}\n{machine_label(meta['machine'])}")
-        written.append(PLOT_NAME)
+        scored = any(has_accuracy(r, accuracy_of(rows)[0]) for r in rows)
+        if scored:
+            plot_speed_accuracy(rows, out_dir / PLOT_NAME,
+                                f"SAM-PT speed vs accuracy on {meta['dataset']}\n{machine_label(meta['machine'])}")
+            written.append(PLOT_NAME)
+        plot_pareto(rows, out_dir / PARETO_PLOT_NAME,
+                    f"SAM-PT speed vs {'accuracy' if scored else 'peak memory (keyed weights)'}, Pareto front, on "
+                    f"{meta['dataset']}\n{machine_label(meta['machine'])}")
+        written.append(PARETO_PLOT_NAME)
     return written

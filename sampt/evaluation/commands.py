@@ -173,6 +173,14 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                         "machine load hit all alike (default: the config's, off)")
     p.add_argument("--pipeline-config", default=None, help="base pipeline config file (default: configs/config.yaml)")
     p.add_argument("--output", "-o", default=None, help="output folder (default: sampt-output/bench/<config>-<time>)")
+    p.add_argument("--weights", default=None, choices=["checkpoint", "keyed_if_missing"],
+                   help="checkpoint: every model needs its checkpoint; keyed_if_missing: a model whose checkpoint is "
+                        "not cached gets keyed (random) weights, valid for speed and memory only (default: the "
+                        "config's, checkpoint)")
+    p.add_argument("--design", default=None, choices=["cross", "axes"],
+                   help="cross: run every combination; axes: run the config's anchor and each axis value from it, and "
+                        "compose the other combinations from their stage times (marked so) (default: the config's, "
+                        "cross)")
     p.add_argument("--no-plot", action="store_true", help="skip the speed/accuracy plot (no matplotlib needed)")
     p.add_argument("--predict", action="store_true",
                    help="estimate each combination's FPS from per-component timings (measured once, kept in "
@@ -200,7 +208,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     plan = plan_bench(args.config, args.overrides, dataset=args.dataset, split=args.split, sequences=args.sequences,
                       trackers=args.trackers, segmenters=args.segmenters, grid=args.grid, repeats=args.repeats,
-                      warmup=args.warmup, interleave=args.interleave, pipeline_config=args.pipeline_config)
+                      warmup=args.warmup, interleave=args.interleave, pipeline_config=args.pipeline_config,
+                      weights=args.weights, design=args.design)
     if args.predict and args.check_prediction:
         raise UsageError("--predict estimates without running; --check-prediction runs and compares: give one")
     if not args.no_plot and not args.predict:  # fail now rather than after the whole grid

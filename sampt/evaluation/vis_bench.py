@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from sampt.evaluation.bench import CombinationBench
+from sampt.evaluation.combination import CombinationBench
 from sampt.evaluation.measure import STAGES, PeakMemory
 from sampt.evaluation.vis import VISOptions, predict_vis_video
 

@@ -86,29 +86,51 @@ def choose_reinit_offsets(variant: str, areas: np.ndarray, first_areas: np.ndarr
     return np.where(usable, chosen, -1)
 
 
-def run_direction(ctx: RunContext, order: Sequence[int], objects: Sequence[ObjectQueries],
-                  starts: Sequence[Optional[int]], output: SegmentationOutput, owns: Callable[[int, int], bool],
-                  tracks_out: list[dict], progress: Any = None) -> None:
-    """Run re-initialised tracking over the frames ``order`` (forward or reversed).
+class ReinitDirection:
+    """Re-initialised tracking over the frames ``order`` (forward or reversed), one horizon at a time.
 
     ``starts[i]`` is object i's query position in ``order`` (None: not run in this direction); results for
-    frame t of object i are written to ``output`` and ``tracks_out[i][t]`` only where ``owns(i, t)``.
+    frame t of object i are recorded in ``output`` (anything with ``record(t, i, result)``) and, unless
+    ``tracks_out`` is None, ``tracks_out[i][t]``, only where ``owns(i, t)``. :meth:`step` runs the horizons
+    that start at :attr:`next_start`; positions before the new :attr:`next_start` are then final (no later
+    horizon revisits them), which is what lets :mod:`~sampt.pipeline.streaming` emit them and hold only
+    the frames of one tracker horizon.
     """
-    video, options = ctx.video, ctx.options
-    n = len(order)
-    current = [None if s is None else objects[i] for i, s in enumerate(starts)]
-    start_pos = list(starts)
-    h, h_track = options.reinit_horizon, options.reinit_tracker_horizon
-    positions = [s for s in start_pos if s is not None]
-    if not positions:
-        return
-    for s in range(min(positions), n):
+
+    def __init__(self, ctx: RunContext, order: Sequence[int], objects: Sequence[ObjectQueries],
+                 starts: Sequence[Optional[int]], output: Any, owns: Callable[[int, int], bool],
+                 tracks_out: Optional[list[dict]] = None, progress: Any = None):
+        self.ctx, self.order, self.objects, self.output, self.owns = ctx, order, objects, output, owns
+        self.tracks_out, self.progress = tracks_out, progress
+        self.current = [None if s is None else objects[i] for i, s in enumerate(starts)]
+        self.start_pos = list(starts)
+        self._released = 0
+
+    @property
+    def next_start(self) -> Optional[int]:
+        """The position of the next horizon (None: every object is done or absent in this direction)."""
+        positions = [s for s in self.start_pos if s is not None]
+        return min(positions) if positions else None
+
+    @property
+    def lookahead(self) -> int:
+        """Positions :meth:`step` needs from :attr:`next_start` on to give the same result as over the whole
+        order: the tracker's horizon, and one past the horizon to know whether re-initialisation follows."""
+        options = self.ctx.options
+        return max(options.reinit_tracker_horizon, options.reinit_horizon + 1)
+
+    def step(self, n: int) -> None:
+        """Track, segment and re-initialise the objects whose horizon starts at :attr:`next_start`, over
+        positions up to ``n`` (the order's length, or for a stream the positions known so far, at least
+        ``next_start + lookahead`` unless the stream has ended)."""
+        ctx, order, objects, current, start_pos = self.ctx, self.order, self.objects, self.current, self.start_pos
+        video, options, output, owns = ctx.video, ctx.options, self.output, self.owns
+        h, h_track = options.reinit_horizon, options.reinit_tracker_horizon
+        s = self.next_start
         group = [i for i in range(len(objects)) if start_pos[i] == s]
-        if not group:
-            continue
         end, end_track = min(s + h, n), min(s + h_track, n)
         frames = [order[k] for k in range(s, end_track)]
-        sub_video = Video(video.frames[frames], video.fps)
+        sub_video = Video(np.stack([video[t] for t in frames]), video.fps)
         local = [ObjectQueries(current[i].object_id, 0, current[i].points, current[i].labels, current[i].mask) for i in group]
         group_tracks = track_objects(ctx, local, sub_video)
         length = end - s
@@ -122,9 +144,10 @@ def run_direction(ctx: RunContext, order: Sequence[int], objects: Sequence[Objec
                     horizon_masks[g, k] = r.logits > 0
                 if owns(i, t):
                     output.record(t, i, r)
-                    tracks_out[i][t] = (group_tracks[g].points[k], group_tracks[g].visibility[k])
-            if progress is not None:
-                progress.update(1)
+                    if self.tracks_out is not None:
+                        self.tracks_out[i][t] = (group_tracks[g].points[k], group_tracks[g].visibility[k])
+            if self.progress is not None:
+                self.progress.update(1)
         for i in group:
             start_pos[i] = None
         if end < n:
@@ -144,7 +167,18 @@ def run_direction(ctx: RunContext, order: Sequence[int], objects: Sequence[Objec
                 current[i] = sample_query_points(ctx, horizon_masks[g, k], order[new_pos], objects[i].object_id,
                                                  ctx.reinit_seed(new_pos, i))
                 start_pos[i] = new_pos
-        ctx.embeddings.release(order[: s + 1])
+        ctx.embeddings.release(order[self._released: s + 1])  # no later horizon of this direction needs them
+        self._released = s + 1
+
+
+def run_direction(ctx: RunContext, order: Sequence[int], objects: Sequence[ObjectQueries],
+                  starts: Sequence[Optional[int]], output: SegmentationOutput, owns: Callable[[int, int], bool],
+                  tracks_out: Optional[list[dict]] = None, progress: Any = None) -> None:
+    """Run re-initialised tracking over the whole of ``order`` (see :class:`ReinitDirection`)."""
+    run = ReinitDirection(ctx, order, objects, starts, output, owns, tracks_out, progress)
+    n = len(order)
+    while run.next_start is not None and run.next_start < n:
+        run.step(n)
 
 
 def run_reinit(ctx: RunContext, objects: Sequence[ObjectQueries],

@@ -23,7 +23,7 @@ from sampt.pipeline.prompting import segment_video
 from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_points
 from sampt.pipeline.reinit import run_reinit
 from sampt.pipeline.store import MaskStore, SegmentationOutput, StoredMasksView
-from sampt.pipeline.streaming import StreamedFrame, declared_latency, uses_online_tracking
+from sampt.pipeline.streaming import StreamedFrame, declared_latency
 from sampt.pipeline.streaming import stream as stream_frames
 from sampt.pipeline.tracking import track_objects
 from sampt.types import Tracks, Video
@@ -113,16 +113,15 @@ class SamPt:
 
         ``source``: a video path or frame folder (decoded lazily), a camera index or URL, a :class:`Video`, a
         ``(T, H, W, 3)`` array or any iterator of ``(H, W, 3)`` uint8 frames. Online trackers stream with
-        their declared latency; offline trackers are run on overlapping chunks (see
-        :mod:`sampt.pipeline.streaming`). Nothing is kept for frames already yielded.
+        their declared latency; offline trackers are run on overlapping chunks; with re-initialisation the
+        horizons run as their frames arrive (see :mod:`sampt.pipeline.streaming`). Nothing is kept for frames
+        already yielded.
         """
         return stream_frames(self.context, source, objects)
 
     def stream_latency(self, query_frame: int = 0, size: Optional[tuple[int, int]] = None) -> int:
         """The most frames :meth:`stream` holds a frame back (see :func:`~sampt.pipeline.streaming.declared_latency`)."""
-        if size is not None and not uses_online_tracking(self.tracker, size):
-            return max(self.options.stream_chunk_length - 1, query_frame)
-        return declared_latency(self.tracker, self.options, query_frame)
+        return declared_latency(self.tracker, self.options, query_frame, size)
 
     # -- everything ---------------------------------------------------------------------------------
     def run(self, video: Video | str | np.ndarray, objects: Sequence[ObjectPrompt], progress: bool = False,

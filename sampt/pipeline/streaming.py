@@ -11,18 +11,26 @@ read lazily, a camera index or URL through OpenCV, a :class:`~sampt.types.Video`
   but the last ``stream_chunk_overlap`` are emitted (the overlap is the tracker's look-ahead); the next
   chunk starts at the first frame not emitted, from the points still visible there (a point lost or
   occluded at a hand-over is dropped, as a frame-to-frame tracker would drop it). Latency: the chunk
-  length minus one.
+  length minus one;
+* with re-initialisation (``reinit_variant``, any tracker) the horizons of
+  :class:`~sampt.pipeline.reinit.ReinitDirection` run as frames arrive, each once the frames of its
+  tracker horizon (and one more, to know whether the stream goes on) are in; the frames before the next
+  horizon's start are then final. Latency: ``max(reinit_tracker_horizon, reinit_horizon + 1) - 1``.
+  The masks equal an offline run's when every object is marked on frame 0. With objects marked later,
+  their backward half (frames before their frame) runs first, over the frames held so far; the offline
+  run keys that half's random draws by positions counted from the video's last frame, which a stream
+  does not know, so there the draws (re-sampled points, capped negatives) may differ.
 
 Objects may be marked on a later frame: frames are held until the last object's frame arrives (that
 frame count adds to the latency of the first frames), and an object has no mask before its frame unless
 the tracker tracks backward within the first chunk. Only frames not yet emitted, their embeddings and
-tracks are held: memory does not grow with the stream's length. Re-initialisation is not streamed yet:
-:func:`stream` refuses ``reinit_variant`` with a clear error.
+tracks are held: memory does not grow with the stream's length.
 """
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
@@ -32,6 +40,7 @@ from sampt.errors import InputError, UsageError
 from sampt.pipeline.context import RunContext
 from sampt.pipeline.prompting import ObjectFramePoints, segment_frame
 from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_points
+from sampt.pipeline.reinit import ReinitDirection, run_direction
 from sampt.pipeline.store import MaskStore
 from sampt.pipeline.tracking import track_points
 from sampt.types import Tracks, Video
@@ -40,7 +49,9 @@ log = logging.getLogger(__name__)
 
 
 # -- sources -------------------------------------------------------------------------------------------
-def _camera_frames(target: int | str) -> Iterator[np.ndarray]:
+def camera_frames(target: int | str) -> Iterator[np.ndarray]:
+    """RGB frames of a camera (index) or network stream (URL) through OpenCV, until it stops delivering;
+    the device is opened on the first frame asked for and released when the iterator is closed."""
     import cv2
 
     cap = cv2.VideoCapture(target)
@@ -77,9 +88,9 @@ def open_source(source: Any) -> tuple[Iterator[np.ndarray], float, str]:
     if isinstance(source, bool):
         raise InputError("a stream source cannot be a bool; give a camera index, a path or frames")
     if isinstance(source, (int, np.integer)):
-        return _camera_frames(int(source)), CAMERA_FPS, f"camera{int(source)}"
+        return camera_frames(int(source)), CAMERA_FPS, f"camera{int(source)}"
     if isinstance(source, str) and "://" in source:
-        return _camera_frames(source), CAMERA_FPS, "stream"
+        return camera_frames(source), CAMERA_FPS, "stream"
     if isinstance(source, (str, os.PathLike)):
         reader = VideoReader(source)
         return iter(reader), reader.fps, reader.path.stem
@@ -211,11 +222,18 @@ class _Pull:
             pass
 
 
-def declared_latency(ctx_tracker: Any, options: Any, query_frame: int = 0) -> int:
-    """Frames of delay :func:`stream` promises: the online tracker's ``capabilities.latency``, else the chunk
-    length minus one; at least the last object's frame (frames before it wait for it)."""
-    caps = ctx_tracker.capabilities
-    base = caps.latency if caps.online else options.stream_chunk_length - 1
+def declared_latency(ctx_tracker: Any, options: Any, query_frame: int = 0,
+                     size: Optional[tuple[int, int]] = None) -> int:
+    """Frames of delay :func:`stream` promises: with re-initialisation one tracker horizon (and one frame
+    more to know whether the stream goes on) minus one; else the online tracker's ``capabilities.latency``
+    (frames of ``size`` within its ``max_side``), or the chunk length minus one; at least the last
+    object's frame (frames before it wait for it)."""
+    if options.reinit_variant is not None:
+        base = max(options.reinit_tracker_horizon, options.reinit_horizon + 1) - 1
+    elif ctx_tracker.capabilities.online and (size is None or uses_online_tracking(ctx_tracker, size)):
+        base = ctx_tracker.capabilities.latency
+    else:
+        base = options.stream_chunk_length - 1
     return max(int(base), int(query_frame))
 
 
@@ -235,6 +253,16 @@ def stream(make_context: Any, source: Any, objects: Sequence[ObjectPrompt]) -> I
     if not objects:
         raise UsageError("no objects to segment: give a mask or clicked points")
     frames, fps, name = open_source(source)
+    try:
+        yield from _stream(make_context, frames, fps, name, objects)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:  # a camera is released even when the consumer stops early
+            close()
+
+
+def _stream(make_context: Any, frames: Iterator[np.ndarray], fps: float, name: str,
+            objects: Sequence[ObjectPrompt]) -> Iterator[StreamedFrame]:
     pull = _Pull(frames, None, fps, name)
     query_frame = max(int(o.frame) if isinstance(o, ObjectPrompt) else 0 for o in objects)
     pull.until(query_frame + 1)
@@ -245,25 +273,47 @@ def stream(make_context: Any, source: Any, objects: Sequence[ObjectPrompt]) -> I
         raise UsageError(f"an object is marked on frame {query_frame} but the stream ended after "
                          f"{len(window)} frame(s)")
     ctx: RunContext = make_context(window)
-    if ctx.options.reinit_variant is not None:
-        raise UsageError("re-initialisation (pipeline.reinit_variant) is not available in streaming mode yet; "
-                         "set pipeline.reinit_variant=null or run offline")
     with ctx.timings.measure("query_points"):
         queries = query_points(ctx, objects)
     emitter = _Emitter(ctx, window, queries, query_frame)
-    if uses_online_tracking(ctx.tracker, window.size):
+    if ctx.options.reinit_variant is not None:
+        log.info("streaming with re-initialisation (%s): horizons of %d frames, latency %d frames",
+                 ctx.options.reinit_variant, ctx.options.reinit_horizon,
+                 declared_latency(ctx.tracker, ctx.options, query_frame, window.size))
+        yield from _reinit(ctx, pull, emitter, queries, query_frame)
+    elif uses_online_tracking(ctx.tracker, window.size):
         log.info("streaming with online tracker %s: latency %d frame(s)", type(ctx.tracker).__name__,
-                 declared_latency(ctx.tracker, ctx.options, query_frame))
+                 declared_latency(ctx.tracker, ctx.options, query_frame, window.size))
         yield from _online(ctx, pull, emitter)
     else:
         log.info("tracker %s is offline: streaming in chunks of %d frames with %d frames of overlap "
                  "(latency %d frames)", type(ctx.tracker).__name__, ctx.options.stream_chunk_length,
-                 ctx.options.stream_chunk_overlap, declared_latency(ctx.tracker, ctx.options, query_frame))
+                 ctx.options.stream_chunk_overlap, declared_latency(ctx.tracker, ctx.options, query_frame, window.size))
         yield from _chunked(ctx, pull, emitter, query_frame)
 
 
+class _HeldResults:
+    """Results of frames not yet emitted, by absolute frame index, stored as a run stores them (cropped
+    float16 logits in a :class:`MaskStore`), so a streamed label map equals the offline one bit for bit."""
+
+    def __init__(self, num_objects: int, size: tuple[int, int]):
+        self.store = MaskStore(0, num_objects, size)
+        self.iou: dict[tuple[int, int], Optional[float]] = {}
+        self.prompts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def record(self, t: int, o: int, result: Any) -> None:
+        """Keep object ``o``'s outcome on frame ``t`` (a later record of the same frame replaces it)."""
+        self.store.set(t, o, result.logits)
+        self.iou[t, o] = result.iou
+        self.prompts[t, o] = (result.prompt_points, result.prompt_labels)
+
+    def pop(self, t: int, o: int) -> tuple[Optional[float], int, tuple[np.ndarray, np.ndarray]]:
+        empty = (np.zeros((0, 2), np.float32), np.zeros((0,), np.int64))
+        return self.iou.pop((t, o), None), self.store.area(t, o), self.prompts.pop((t, o), empty)
+
+
 class _Emitter:
-    """Segments a frame from its tracks, builds its result, and releases everything held for it."""
+    """Builds a final frame's result from what was recorded for it, and releases everything held for it."""
 
     def __init__(self, ctx: RunContext, window: FrameWindow, queries: Sequence[ObjectQueries], query_frame: int):
         self.ctx, self.window, self.queries, self.query_frame = ctx, window, list(queries), query_frame
@@ -271,25 +321,60 @@ class _Emitter:
         counts = [len(q.points) for q in queries]
         self.slices = [slice(a, a + n) for a, n in zip(np.cumsum([0] + counts[:-1]), counts)]
         self.all_queries = np.concatenate([q.as_tracker_queries for q in queries], axis=0)
+        self.held = _HeldResults(len(queries), window.size)
         self.next = 0
 
     def __call__(self, t: int, points: np.ndarray, visible: np.ndarray) -> StreamedFrame:
+        """Segment frame ``t`` from its tracks (all objects' points, in query order) and emit it."""
         ctx = self.ctx
-        assert t == self.next, (t, self.next)
         frame_points = [ObjectFramePoints(points[s], q.labels, visible[s]) for q, s in zip(self.queries, self.slices)]
-        results = segment_frame(ctx, ctx.embedding(t), frame_points, ctx.frame_rng(t))
-        store = MaskStore(1, len(results), self.window.size)
+        for o, r in enumerate(segment_frame(ctx, ctx.embedding(t), frame_points, ctx.frame_rng(t))):
+            self.held.record(t, o, r)
+        return self.emit(t)
+
+    def emit(self, t: int) -> StreamedFrame:
+        """Frame ``t``'s result from what was recorded for it (nothing: empty masks), then forget the frame."""
+        assert t == self.next, (t, self.next)
         info = {}
-        for o, r in enumerate(results):
-            store.set(0, o, r.logits)
-            info[self.ids[o]] = ObjectFrameInfo(r.iou, store.area(0, o), r.prompt_points, r.prompt_labels)
-        out = StreamedFrame(t, store.label_map(0, self.ids), info, self.window.received)
+        for o, oid in enumerate(self.ids):
+            iou, area, (points, labels) = self.held.pop(t, o)
+            info[oid] = ObjectFrameInfo(iou, area, points, labels)
+        out = StreamedFrame(t, self.held.store.label_map(t, self.ids), info, self.window.received)
+        self.held.store.release(t)
         self.window.release(t)
-        ctx.embeddings.release([t])
+        self.ctx.embeddings.release([t])
         if t == self.query_frame:
-            ctx.embeddings.unpin()  # the clicked frames' embeddings are no longer needed
+            self.ctx.embeddings.unpin()  # the clicked frames' embeddings are no longer needed
         self.next += 1
         return out
+
+
+def _reinit(ctx: RunContext, pull: _Pull, emit: _Emitter, queries: Sequence[ObjectQueries],
+            query_frame: int) -> Iterator[StreamedFrame]:
+    """Re-initialised SAM-PT through :class:`~sampt.pipeline.reinit.ReinitDirection`, one horizon at a time:
+    frames before the next horizon's start are final and emitted; at most one tracker horizon is held."""
+    window = pull.window
+    query_frames = [q.frame for q in queries]
+    if query_frame > 0:  # objects marked later: their backward half lies in the frames held so far
+        ctx.embeddings.pin(range(min(query_frames), query_frame + 1))
+        starts = [query_frame - q if q > 0 else None for q in query_frames]
+        run_direction(ctx.backward(), list(range(query_frame, -1, -1)), queries, starts, emit.held,
+                      owns=lambda i, t: t < query_frames[i])
+    forward = ReinitDirection(ctx, range(sys.maxsize), queries, query_frames, emit.held,
+                              owns=lambda i, t: t >= query_frames[i])
+    while forward.next_start is not None:
+        pull.until(forward.next_start + forward.lookahead)
+        if forward.next_start >= len(window):
+            break
+        forward.step(len(window))
+        final = forward.next_start if forward.next_start is not None else len(window)
+        for t in range(emit.next, final):
+            yield emit.emit(t)
+    while True:  # every object is done: the rest of the stream has empty masks
+        for t in range(emit.next, len(window)):
+            yield emit.emit(t)
+        if not pull.one():
+            break
 
 
 def _online(ctx: RunContext, pull: _Pull, emit: _Emitter) -> Iterator[StreamedFrame]:

@@ -6,19 +6,16 @@ coordinates, progress bars, cancellation and per-session state without hand-writ
 
 
 import logging
-import shutil
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sampt.errors import SamptError
-from sampt.ui.workspace import SESSION_SUFFIX, VIDEO_UPLOADS, Workspace
+from sampt.ui.options import HEADERS, option_overrides, option_rows, split_component_overrides
+from sampt.ui.workspace import MB, MODES, SESSION_SUFFIX, VIDEO_UPLOADS, Workspace
 
 log = logging.getLogger("sampt.ui")
-
-MODES = ("positive", "negative", "remove", "move")
-PICK_RADIUS = 8.0  # pixels: how near a click must be to a point to remove or move it
 
 
 def require_gradio():
@@ -32,17 +29,15 @@ def require_gradio():
     return gradio
 
 
-def _split_overrides(overrides: Sequence[str]) -> tuple[Optional[str], Optional[str], list[str]]:
-    tracker = segmenter = None
-    rest = []
-    for o in overrides:
-        if o.startswith("tracker="):
-            tracker = o.split("=", 1)[1]
-        elif o.startswith("segmenter="):
-            segmenter = o.split("=", 1)[1]
-        else:
-            rest.append(o)
-    return tracker, segmenter, rest
+def launch(demo: Any, host: str = "127.0.0.1", port: Optional[int] = None, max_upload_mb: float = 200.0,
+           concurrency: int = 1) -> str:
+    """Serve ``demo`` without blocking and return its URL; the web server refuses uploads over
+    ``max_upload_mb`` before they reach a handler (the page shows its message)."""
+    demo.queue(default_concurrency_limit=concurrency)
+    # in bytes: Gradio's "<n>mb" strings take whole numbers only ("200.0mb", the default, is refused)
+    _, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=True,
+                            max_file_size=int(max_upload_mb * MB), quiet=True, inbrowser=False)
+    return url
 
 
 def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: Optional[str] = None,
@@ -50,23 +45,25 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
               max_side: Optional[int] = None, registry: Any = None):
     """The Gradio Blocks app. ``video``: a path opened for every new browser session; ``overrides``: config
     overrides (``tracker=lk segmenter=grabcut ...``); ``root``: where per-session folders go (default: a
-    temporary folder); sessions idle longer than ``session_ttl_s`` are removed with their files."""
+    temporary folder); sessions idle longer than ``session_ttl_s`` are removed with their files.
+    The handlers are kept as ``demo.sampt_handlers`` (name -> function) for tests that call them directly."""
     gr = require_gradio()
+    from gradio.utils import get_upload_folder
+
+    from sampt.config import compose
     from sampt.plugins import Registry
 
     registry = registry or Registry()
     root_dir = Path(root) if root else Path(tempfile.mkdtemp(prefix="sampt-ui-"))
     root_dir.mkdir(parents=True, exist_ok=True)
     trackers, segmenters = registry.names("tracker"), registry.names("segmenter")
-    tracker0, segmenter0, extra = _split_overrides(overrides)
-    from sampt.config import compose
-
-    base = compose(list(overrides), registry=registry)
-    tracker0 = tracker0 or str(base.tracker.name) if "name" in base.tracker else tracker0
-    segmenter0 = segmenter0 or str(base.segmenter.name) if "name" in base.segmenter else segmenter0
+    base = compose(list(overrides), registry=registry)  # a bad command line fails here, before serving
+    picked, cli_options, extra = split_component_overrides(overrides)
+    tracker0, segmenter0 = str(base.tracker.name), str(base.segmenter.name)
+    upload_roots = [Path(get_upload_folder())]
 
     def new_workspace() -> Workspace:
-        return Workspace(root_dir, overrides, max_upload_mb, max_frames, max_side, registry)
+        return Workspace(root_dir, overrides, max_upload_mb, max_frames, max_side, registry, upload_roots)
 
     def ok(ws: Workspace, message: str, frame: int = 0):
         return ws, ws.render(frame), message
@@ -79,8 +76,13 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         n = len(ws.video) if ws.video is not None else 1
         return gr.update(maximum=max(n - 1, 0), value=min(frame, n - 1))
 
-    def config_overrides(tracker: str, segmenter: str, options: str) -> list[str]:
-        return [f"tracker={tracker}", f"segmenter={segmenter}", *extra, *options.split()]
+    def config_overrides(tracker: str, segmenter: str, options: str, tracker_rows: Any = None,
+                         segmenter_rows: Any = None) -> list[str]:
+        """The page's choices as command-line overrides: the same path (and the same checks) as the CLI."""
+        return [f"tracker={tracker}", f"segmenter={segmenter}",
+                *option_overrides("tracker", registry, "tracker", tracker, tracker_rows),
+                *option_overrides("segmenter", registry, "segmenter", segmenter, segmenter_rows),
+                *options.split()]
 
     # -- handlers (each: workspace in, workspace + image + message out) --------------------------------
     def on_start(ws):
@@ -93,108 +95,93 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
             return (*failed(ws, exc), slider_update(ws))
         return (*ok(ws, f"Opened {Path(video).name}: {len(ws.video)} frames."), slider_update(ws))
 
-    def on_upload(ws, file, tracker, segmenter, options):
+    def on_upload(ws, file, tracker, segmenter, options, tracker_rows=None, segmenter_rows=None):
         ws = ws or new_workspace()
         if file is None:
-            return ws, ws.render(0), "", slider_update(ws)
+            return ws, ws.render(0), "", slider_update(ws), gr.skip()
         try:
             path = ws.take_upload(file if isinstance(file, str) else file.name, VIDEO_UPLOADS)
-            ws.open_video(path, config_overrides(tracker, segmenter, options))
-        except (SamptError, OSError, ValueError) as exc:
-            return (*failed(ws, exc), slider_update(ws))
-        return (*ok(ws, f"Opened the upload: {len(ws.video)} frames."), slider_update(ws))
+            ws.open_video(path, config_overrides(tracker, segmenter, options, tracker_rows, segmenter_rows))
+        except (SamptError, OSError, ValueError) as exc:  # the refused file leaves the drop zone for the next
+            return (*failed(ws, exc), slider_update(ws), None)
+        return (*ok(ws, f"Opened the upload: {len(ws.video)} frames."), slider_update(ws), gr.skip())
 
-    def on_components(ws, tracker, segmenter, options, frame):
+    def on_components(ws, tracker, segmenter, options, frame, tracker_rows=None, segmenter_rows=None):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
-            ws.new_session(config_overrides(tracker, segmenter, options))
+            ws.new_session(config_overrides(tracker, segmenter, options, tracker_rows, segmenter_rows))
         except (SamptError, OSError, ValueError) as exc:
             return failed(ws, exc, frame)
         return ok(ws, f"New session with tracker {tracker} and segmenter {segmenter}.", frame)
+
+    def on_pick(kind: str):
+        def show_options(name):
+            try:
+                return option_rows(registry, kind, name, cli_options[kind] if name == picked.get(kind) else {})
+            except (SamptError, ImportError) as exc:
+                log.info("ui: %s", exc)
+                return []
+        show_options.__name__ = f"on_pick_{kind}"
+        return show_options
 
     def on_frame(ws, frame):
         return ws.render(frame) if ws is not None else None
 
     def on_click(ws, frame, mode, object_id, evt: gr.SelectData):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         frame = int(frame)
-        x, y = float(evt.index[0]), float(evt.index[1])
         try:
-            session = ws.require()
-            object_id = int(object_id)
-            if mode in ("positive", "negative"):
-                positive = mode == "positive"
-                if object_id not in session.object_ids:
-                    if not positive:
-                        raise SamptError(f"object {object_id} does not exist yet; start it with a positive click")
-                    session.add_object(object_id, frame, points=[[x, y]], labels=[1])
-                    message = f"Added object {object_id} with a positive point at ({x:g}, {y:g}) on frame {frame}."
-                else:
-                    session.add_point(object_id, frame, x, y, positive=positive)
-                    message = f"Added a {mode} point at ({x:g}, {y:g}) on frame {frame} to object {object_id}."
-            else:
-                if mode == "move" and ws.move_from is not None:
-                    point = ws.move_from
-                    ws.move_from = None
-                    session.move_point(point, frame, x, y)
-                    message = f"Moved point {point} to ({x:g}, {y:g}) on frame {frame}."
-                else:
-                    point = ws.nearest_point(frame, x, y, PICK_RADIUS)
-                    if point is None:
-                        raise SamptError(f"no point within {PICK_RADIUS:g} px of ({x:g}, {y:g}); click on a point")
-                    if mode == "remove":
-                        session.remove_point(point)
-                        message = f"Removed point {point}."
-                    else:
-                        ws.move_from = point
-                        message = f"Point {point} picked: click where it should go."
+            x, y = ws.to_frame(float(evt.index[0]), float(evt.index[1]))
+            message = ws.click(mode, int(object_id), frame, x, y)
         except (SamptError, ValueError) as exc:
             return failed(ws, exc, frame)
         return ok(ws, message, frame)
 
     def on_undo(ws, frame):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
-            session = ws.require()
-            if not session.can_undo:
-                raise SamptError("nothing to undo")
-            session.undo()
+            message = ws.undo()
         except SamptError as exc:
             return failed(ws, exc, frame)
-        return ok(ws, "Undone.", frame)
+        return ok(ws, message, frame)
 
     def on_redo(ws, frame):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
-            session = ws.require()
-            if not session.can_redo:
-                raise SamptError("nothing to redo")
-            session.redo()
+            message = ws.redo()
         except SamptError as exc:
             return failed(ws, exc, frame)
-        return ok(ws, "Redone.", frame)
+        return ok(ws, message, frame)
 
     def on_propagate(ws, frame, progress=gr.Progress()):
+        """A generator: the page shows each frame's progress, and cancel stops it between two frames."""
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
-            session = ws.require()
-            if not session.object_ids:
-                raise SamptError("add an object first (click on it)")
-            n = session.num_frames
-            for k, _ in enumerate(progress.tqdm(session.masks(), total=n, desc="propagating", unit="frame")):
-                pass
+            n = ws.require().num_frames
+            progress(0, desc="propagating")
+            for t in ws.propagate():
+                progress((t + 1) / n, desc=f"propagating: frame {t + 1}/{n}")
+                yield ws, gr.skip(), f"Propagating: frame {t + 1} of {n}..."
         except SamptError as exc:
-            return failed(ws, exc, frame)
-        return ok(ws, f"Propagated through {n} frames.", frame)
+            yield failed(ws, exc, frame)
+            return
+        yield ok(ws, f"Propagated through {n} frames.", frame)
 
     def on_export(ws, frame, progress=gr.Progress()):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         try:
             from sampt.results import mask_folder
 
-            session = ws.require()
-            progress(0.1, desc="exporting")
-            out = session.export(str(ws.output_path("export")))
-            progress(0.6, desc="zipping masks")
-            archive = ws.output_path("masks.zip")
-            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-                for png in sorted(mask_folder(out).glob("*.png")):
-                    z.write(png, f"masks/{png.name}")
-            session_file = session.save(str(ws.output_path(f"session{SESSION_SUFFIX}")))
+            with ws.lock:
+                session = ws.require()
+                progress(0.1, desc="exporting")
+                out = session.export(str(ws.output_path("export")))
+                progress(0.6, desc="zipping masks")
+                archive = ws.output_path("masks.zip")
+                with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+                    for png in sorted(mask_folder(out).glob("*.png")):
+                        z.write(png, f"masks/{png.name}")
+                session_file = session.save(str(ws.output_path(f"session{SESSION_SUFFIX}")))
             files = [str(archive), str(session_file)]
             if (out / "overlay.mp4").exists():
                 files.insert(1, str(out / "overlay.mp4"))
@@ -204,6 +191,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         return (*ok(ws, "Exported masks, overlay and session file.", frame), files)
 
     def on_load_session(ws, file, frame):
+        ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         if file is None:
             return ws, ws.render(frame) if ws else None, ""
         try:
@@ -217,46 +205,64 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         if ws is not None:
             ws.remove()
 
+    handlers = {f.__name__: f for f in (on_start, on_upload, on_components, on_frame, on_click, on_undo, on_redo,
+                                        on_propagate, on_export, on_load_session, on_delete)}
+    form = dict(headers=HEADERS, datatype="str", interactive=True, static_columns=[0, 2, 3], row_limits=None,
+                column_count=len(HEADERS), max_height=260, wrap=True, type="array")
     with gr.Blocks(title="sampt", delete_cache=(600, session_ttl_s)) as demo:
         state = gr.State(None, time_to_live=session_ttl_s, delete_callback=on_delete)
         gr.Markdown("## sampt: interactive video segmentation by point tracking")
         with gr.Row():
             with gr.Column(scale=3):
                 image = gr.Image(label="frame (click to add or edit points)", interactive=False, elem_id="frame",
-                                 type="numpy", format="png")
+                                 type="numpy", format="png", buttons=["download", "fullscreen"])
                 frame = gr.Slider(0, 1, value=0, step=1, label="frame", elem_id="frame-slider")
                 status = gr.Markdown("", elem_id="status")
-            with gr.Column(scale=2):
-                upload = gr.File(label="video", file_types=list(VIDEO_UPLOADS), elem_id="video-upload")
                 with gr.Row():
-                    tracker = gr.Dropdown(trackers, value=tracker0, label="tracker", elem_id="tracker")
-                    segmenter = gr.Dropdown(segmenters, value=segmenter0, label="segmenter", elem_id="segmenter")
-                options = gr.Textbox(" ".join(extra), label="options (KEY=VALUE ..., e.g. pipeline.positive_points=8)",
-                                     elem_id="options")
-                apply = gr.Button("new session with these components", elem_id="apply")
-                mode = gr.Radio(list(MODES), value="positive", label="click adds / edits", elem_id="mode")
-                object_id = gr.Number(1, precision=0, minimum=1, maximum=255, label="object id", elem_id="object-id")
+                    mode = gr.Radio(list(MODES), value="positive", label="click adds / edits", elem_id="mode", scale=3)
+                    object_id = gr.Number(1, precision=0, minimum=1, maximum=255, label="object id",
+                                          elem_id="object-id", scale=1)
                 with gr.Row():
                     undo = gr.Button("undo", elem_id="undo")
                     redo = gr.Button("redo", elem_id="redo")
-                with gr.Row():
                     propagate = gr.Button("propagate", variant="primary", elem_id="propagate")
                     cancel = gr.Button("cancel", elem_id="cancel")
+            with gr.Column(scale=2):
+                upload = gr.File(label="video", file_types=list(VIDEO_UPLOADS), elem_id="video-upload", height=120)
+                with gr.Row():
+                    tracker = gr.Dropdown(trackers, value=tracker0, label="tracker", elem_id="tracker")
+                    segmenter = gr.Dropdown(segmenters, value=segmenter0, label="segmenter", elem_id="segmenter")
+                with gr.Accordion("tracker and segmenter options (empty value: the default)", open=True):
+                    tracker_rows = gr.Dataframe(on_pick("tracker")(tracker0), label="tracker options",
+                                                elem_id="tracker-options", **form)
+                    segmenter_rows = gr.Dataframe(on_pick("segmenter")(segmenter0), label="segmenter options",
+                                                  elem_id="segmenter-options", **form)
+                options = gr.Textbox(" ".join(extra), label="other options (KEY=VALUE ..., e.g. pipeline.positive_points=8)",
+                                     elem_id="options")
+                apply = gr.Button("new session with these components", elem_id="apply")
                 export = gr.Button("export masks, overlay, session", elem_id="export")
-                exported = gr.File(label="exports", file_count="multiple", interactive=False, elem_id="exported")
-                load = gr.File(label="load a session file", file_types=[SESSION_SUFFIX], elem_id="session-upload")
+                exported = gr.File(label="exports", file_count="multiple", interactive=False, elem_id="exported",
+                                   height=120)
+                load = gr.File(label="load a session file", file_types=[SESSION_SUFFIX], elem_id="session-upload",
+                               height=120)
 
         main = [state, image, status]
+        picks = [tracker, segmenter, options]
+        forms = [tracker_rows, segmenter_rows]
         demo.load(on_start, [state], main + [frame])
-        upload.upload(on_upload, [state, upload, tracker, segmenter, options], main + [frame])
-        apply.click(on_components, [state, tracker, segmenter, options, frame], main)
+        upload.upload(on_upload, [state, upload, *picks, *forms], main + [frame, upload])
+        # listing options may import a plugin's module (torch): not queued behind a propagation
+        tracker.change(on_pick("tracker"), [tracker], [tracker_rows], concurrency_limit=None)
+        segmenter.change(on_pick("segmenter"), [segmenter], [segmenter_rows], concurrency_limit=None)
+        apply.click(on_components, [state, *picks, frame, *forms], main)
         frame.change(on_frame, [state, frame], [image])
         image.select(on_click, [state, frame, mode, object_id], main)
         undo.click(on_undo, [state, frame], main)
         redo.click(on_redo, [state, frame], main)
         run = propagate.click(on_propagate, [state, frame], main)
-        cancel.click(None, cancels=[run])
+        cancel.click(lambda: "Cancelled.", None, [status], cancels=[run])
         export.click(on_export, [state, frame], main + [exported])
         load.upload(on_load_session, [state, load, frame], main)
     demo.sampt_root = root_dir
+    demo.sampt_handlers = handlers
     return demo

@@ -9,7 +9,7 @@ import sampt
 def cmd_ui(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sampt.ui.app import build_app, require_gradio
+    from sampt.ui.app import build_app, launch, require_gradio
 
     require_gradio()  # the one-line fix before anything else
     video, overrides = args.video, list(args.overrides)
@@ -22,9 +22,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     demo = build_app(video, overrides, root=args.workdir, max_upload_mb=args.max_upload_mb,
                      session_ttl_s=args.session_ttl, max_frames=args.max_frames, max_side=args.max_side,
                      registry=args.registry)
-    demo.queue(default_concurrency_limit=args.concurrency)
-    _, url, _ = demo.launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True,
-                            max_file_size=f"{args.max_upload_mb}mb", quiet=True, inbrowser=False)
+    url = launch(demo, args.host, args.port, args.max_upload_mb, args.concurrency)
     print(f"sampt ui: serving on {url} (Ctrl+C to stop)", flush=True)
     try:
         demo.block_thread()
@@ -51,5 +49,6 @@ def register_commands(cli) -> None:
     p.add_argument("--session-ttl", type=int, default=3600, help="seconds before an idle session and its files go")
     p.add_argument("--max-frames", type=int, default=None, help="read at most this many frames of a video")
     p.add_argument("--max-side", type=int, default=None, help="resize frames so the longer side is at most this")
-    p.add_argument("--concurrency", type=int, default=1, help="requests processed at once (default 1)")
+    p.add_argument("--concurrency", type=int, default=1, help="requests processed at once, across browser sessions; each session's own run one "
+                        "at a time (default 1)")
     p.set_defaults(func=cmd_ui)

@@ -16,12 +16,12 @@ from typing import Annotated, Optional, Sequence
 import numpy as np
 import torch
 
-from sampt.constraints import Choices, Range
+from sampt.constraints import Range
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
 from sampt.weights import load_checkpoint
 
-from sampt_pips.common import as_size, check_input_size
+from sampt_pips.model_blocks import as_size, check_input_size
 from sampt_pips.plugin import CHECKPOINTS
 from sampt_pips.inference import FrameFeatures, pips2_windows, pips_chain
 from sampt.devices import pick_device
@@ -132,7 +132,7 @@ class PipsTracker(_PipsFamilyTracker):
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: Annotated[int, Range(1, None)] = 6,
                  resolution: Optional[tuple[int, int]] = (360, 640), visibility_threshold: Annotated[float, Range(0, 1)] = 0.5,
                  anchor_threshold: Annotated[float, Range(0, 1)] = 0.9, max_points: Annotated[int, Range(1, None)] = 256):
-        from sampt_pips.pips import Pips
+        from sampt_pips.model_pips import Pips
 
         self.iters = int(iters)
         self.visibility_threshold = float(visibility_threshold)
@@ -168,7 +168,7 @@ class Pips2Tracker(_PipsFamilyTracker):
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", iters: Annotated[int, Range(1, None)] = 16,
                  resolution: Optional[tuple[int, int]] = (512, 896), window: Annotated[int, Range(2, None)] = 128,
                  beautify: bool = False, max_points: Annotated[int, Range(1, None)] = 256):
-        from sampt_pips.pips2 import Pips2
+        from sampt_pips.model_pips2 import Pips2
 
         self.iters = int(iters)
         self.window = int(window)

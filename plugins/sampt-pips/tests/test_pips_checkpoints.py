@@ -2,7 +2,6 @@
 import io
 import tarfile
 
-import numpy as np
 import pytest
 import torch
 
@@ -10,8 +9,8 @@ from sampt.plugins import Registry
 from sampt.testing import keyed_state_dict, manifest
 from sampt.weights import WeightsError
 
-from sampt_pips.pips import Pips
-from sampt_pips.pips2 import Pips2
+from sampt_pips.model_pips import Pips
+from sampt_pips.model_pips2 import Pips2
 from sampt_pips.tracker import Pips2Tracker, PipsTracker
 
 

@@ -10,8 +10,8 @@ import torch
 
 from sampt.testing import golden, keyed_state_dict
 
-from sampt_pips.pips import Pips
-from sampt_pips.pips2 import Pips2
+from sampt_pips.model_pips import Pips
+from sampt_pips.model_pips2 import Pips2
 from sampt_pips.inference import FrameFeatures, pips2_windows, pips_chain
 
 

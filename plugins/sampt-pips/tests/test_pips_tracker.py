@@ -6,9 +6,9 @@ import torch
 from sampt.testing import golden, keyed_state_dict
 from sampt.types import Video
 
-from sampt_pips.common import check_input_size
-from sampt_pips.pips import Pips
-from sampt_pips.pips2 import Pips2
+from sampt_pips.model_blocks import check_input_size
+from sampt_pips.model_pips import Pips
+from sampt_pips.model_pips2 import Pips2
 from sampt_pips.inference import FrameFeatures, next_anchor, pips2_windows, pips_chain
 from sampt_pips.tracker import Pips2Tracker, PipsTracker, from_model_xy, to_model_xy
 

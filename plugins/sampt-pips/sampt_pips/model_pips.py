@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from sampt_pips.common import BasicEncoder, CorrPyramid, normalize_rgb, sample_points
+from sampt_pips.model_blocks import BasicEncoder, CorrPyramid, normalize_rgb, sample_points
 
 
 class PreNormResidual(nn.Module):

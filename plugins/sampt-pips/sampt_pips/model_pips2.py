@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sampt_pips.common import BasicEncoder, CorrPyramid, normalize_rgb, sample_points
+from sampt_pips.model_blocks import BasicEncoder, CorrPyramid, normalize_rgb, sample_points
 
 
 class Conv1dPad(nn.Module):
