@@ -12,7 +12,7 @@ from sampt.evaluation.provenance import machine_label
 from sampt.evaluation.report import markdown_table, text_table, write_csv, write_json
 from sampt.outputs import atomic_file
 
-RUN_COLUMNS = ("name", "method", "tracker", "segmenter", "options", "source", "weights", "J&F", "J", "F", "fps_median", "fps_best",
+RUN_COLUMNS = ("name", "method", "tracker", "segmenter", "options", "J&F", "J", "F", "source", "weights", "fps_median", "fps_best",
                "spf_min", "spf_median", "cpu_spf_median", "spf_tracking", "spf_encoding", "spf_decoding", "spf_other",
                "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib", "frames", "sequences", "objects", "repeats", "setup_s",
                "fps_predicted", "prediction_error_pct")

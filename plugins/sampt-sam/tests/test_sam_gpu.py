@@ -15,7 +15,7 @@ def test_auto_precision_is_float32_on_cpu(tmp_path):
     path, _ = keyed_checkpoint("mobile_sam", tmp_path / "mobile_sam.pth")
     seg = Registry().create("segmenter", "mobile_sam", checkpoint=str(path), device="cpu", precision="auto")
     assert seg.half is False and next(seg.model.image_encoder.parameters()).dtype == torch.float32
-    with pytest.raises(ValueError, match=r"precision=.bf16. is out of range: it must be one of float32, half, auto"):
+    with pytest.raises(ValueError, match=r"precision=.bf16. is out of range: it must be one of float32, half, bfloat16, auto"):
         Registry().create("segmenter", "mobile_sam", checkpoint=str(path), device="cpu", precision="bf16")
 
 
