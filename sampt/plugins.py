@@ -70,6 +70,12 @@ class ComponentEntry:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self" and n not in self.defaults
         }
 
+    def annotations(self) -> dict[str, Any]:
+        """Each config key's annotation (type hints resolved where they can be; the raw annotation else,
+        ``inspect.Parameter.empty`` where there is none)."""
+        hints = _hints(self.resolve())
+        return {n: hints.get(n, p.annotation) for n, p in self.parameters().items()}
+
     def check_options(self, options: Mapping[str, Any], where: str = "", check_types: bool = True) -> None:
         """Raise :class:`OptionError` for an option the component does not take or (``check_types``) a
         value that does not match its annotation; ``where`` prefixes the key in the message (a config
@@ -78,7 +84,7 @@ class ComponentEntry:
         factory = self.resolve()
         params = self.parameters()
         accepts_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
-        hints = _hints(factory) if check_types else {}
+        annotations = self.annotations() if check_types else {}
         for key, value in options.items():
             if key not in params:
                 if accepts_any and key not in self.defaults:
@@ -87,7 +93,7 @@ class ComponentEntry:
                 raise OptionError(f"{where}.{key} does not exist for {self.kind} {self.name!r}{preset}; "
                                   f"its options are: {', '.join(params) or '(none)'}")
             if check_types:
-                annotation = hints.get(key, params[key].annotation)
+                annotation = annotations[key]
                 if not type_ok(value, annotation):
                     raise OptionError(f"{where}.{key}={value!r} has the wrong type; expected {type_name(annotation)}")
 

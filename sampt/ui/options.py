@@ -9,7 +9,7 @@ import json
 from typing import Any, Mapping, Optional, Sequence
 
 from sampt.constraints import option_constraints
-from sampt.plugins import _hints, type_name
+from sampt.plugins import type_name
 
 HEADERS = ["option", "value", "type", "allowed"]
 
@@ -33,12 +33,12 @@ def option_rows(registry: Any, kind: str, name: Optional[str], current: Mapping[
         return []
     entry = registry.entry(kind, name)
     params = entry.parameters()
-    hints = _hints(entry.resolve())
+    annotations = entry.annotations()
     declared = option_constraints(entry.resolve())
     current = dict(current or {})
     rows = []
     for key, p in params.items():
-        annotation = hints.get(key, p.annotation)
+        annotation = annotations[key]
         kind_text = "" if annotation is inspect.Parameter.empty else type_name(annotation)
         allowed = "; ".join(str(c) for c in declared.get(key, []))
         value = current[key] if key in current else p.default
