@@ -181,14 +181,13 @@ def stream_to_folder(pipeline: Any, source: StreamSource, objects: Sequence[Any]
     into the result folder ``output`` (a :class:`~sampt.results.RunOutput`), frame by frame (see the module
     docstring); ``display`` shows the overlay in a live window. Returns the :class:`StreamSummary`."""
     from sampt.media import VideoFile
-    from sampt.outputs import signals_held
+    from sampt.outputs import atomic_file, signals_held
     from sampt.overlay import draw_frame
     from sampt.pipeline import SamPtResult
     from sampt.pipeline.store import MaskStore
     from sampt.progress import progress_bar
     from sampt.prompts import to_object_prompts
-    from sampt.results import RESULT_JSON, MaskStats, build_summary, compact_json
-    from sampt.outputs import atomic_file
+    from sampt.results import RESULT_JSON, build_summary, compact_json
     from sampt.types import Video
 
     ids = [o.object_id for o in objects]
@@ -200,11 +199,7 @@ def stream_to_folder(pipeline: Any, source: StreamSource, objects: Sequence[Any]
     height, width = prefix.size
     del prefix
 
-    sequence = sequence or source.name
-    if not sequence or "/" in sequence or "\\" in sequence or sequence.startswith("."):
-        raise UsageError(f"sequence name {sequence!r} cannot be a folder name; give --sequence NAME")
-    output.sequence, output.frame_names = sequence, None
-    output.stats = stats = MaskStats(ids, 0)
+    stats = output.begin_stream(source.name, ids, sequence).stats
     info = _StreamInfo(source.name, height, width, source.fps, [])
     pending: deque = deque()  # (name, frame) handed to the pipeline and not emitted yet: at most the latency
     head_count, waiting = len(head), deque(head)
@@ -266,7 +261,7 @@ def stream_to_folder(pipeline: Any, source: StreamSource, objects: Sequence[Any]
             raise UsageError("the stream gave no frame to write")
         elapsed = time.perf_counter() - started
         info.count = count
-        files = {"masks": f"masks/{sequence}"}
+        files = {"masks": f"masks/{output.sequence}"}
         iou = np.asarray(iou_rows, np.float32).reshape(count, len(ids))
         result = SamPtResult(ids, MaskStore(count, len(ids), (height, width)), iou, [], [], [], {"total": elapsed},
                              getattr(pipeline.segmenter, "encoder_calls", 0) - encoder_calls)

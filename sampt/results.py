@@ -203,11 +203,17 @@ class RunOutput:
     def begin(self, video: Video, object_ids: Sequence[int], sequence: Optional[str] = None) -> "RunOutput":
         """Name the masks after ``video``'s frames, under ``masks/<sequence>`` (default: the video's name),
         and gather each object's area and box as they stream by."""
-        sequence = sequence or video.name
+        return self._begin(sequence or video.name, list(video.frame_names), MaskStats(object_ids, len(video)))
+
+    def begin_stream(self, name: str, object_ids: Sequence[int], sequence: Optional[str] = None) -> "RunOutput":
+        """:meth:`begin` for a stream named ``name``: its length is unknown, each frame's name comes with it
+        (``__call__``'s ``name``) and the per-object statistics grow frame by frame."""
+        return self._begin(sequence or name, None, MaskStats(object_ids, 0))
+
+    def _begin(self, sequence: str, frame_names: Optional[list], stats: "MaskStats") -> "RunOutput":
         if not sequence or "/" in sequence or "\\" in sequence or sequence.startswith("."):
             raise UsageError(f"sequence name {sequence!r} cannot be a folder name; give --sequence NAME")
-        self.frame_names, self.sequence = list(video.frame_names), sequence
-        self.stats = MaskStats(object_ids, len(video))
+        self.frame_names, self.sequence, self.stats = frame_names, sequence, stats
         return self
 
     @property
