@@ -343,6 +343,16 @@ def private_temp_dir(kind: str, root: Optional[str | os.PathLike] = None) -> Pat
     return path
 
 
+@contextlib.contextmanager
+def private_work_dir(kind: str) -> Iterator[Path]:
+    """A :func:`private_temp_dir` for the ``with`` block's duration."""
+    path = private_temp_dir(kind)
+    try:
+        yield path
+    finally:
+        remove_private(path)
+
+
 def remove_private(path: str | os.PathLike) -> None:
     """Remove a folder made by :func:`private_temp_dir` (nothing if it is gone already)."""
     path = Path(path)
