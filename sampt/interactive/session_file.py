@@ -121,6 +121,10 @@ def _check_config(config: Any, registry: Any) -> Any:
     def walk(value: Any, field: str) -> None:
         if isinstance(value, str) and "${" in value:
             raise _Bad(field, "holds an interpolation; a session file's config holds plain values only")
+        if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+            raise _Bad(field, "is a whole number out of range (64 bits)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Bad(field, f"must be a finite number, got {value}")
         for key, item in (value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()):
             walk(item, f"{field}.{key}")
 
