@@ -153,6 +153,9 @@ def check_session_file(path: Path, meta: Any, arrays: dict, video: Any, fmt: int
                             f"{saved_video.get('frames')!r:.12} frames {saved_video.get('width')!r:.12}x"
                             f"{saved_video.get('height')!r:.12}); load it with that video")
         T, (H, W) = len(video), video.size
+        for key, want in (("frames", T), ("height", H), ("width", W)):
+            if saved_video.get(key) != want or isinstance(saved_video.get(key), bool):
+                raise _Bad(f"video.{key}", f"must be {want} (the video's), got {saved_video.get(key)!r:.20}")
         options = _check_options(meta.get("options"))
         config = _check_config(meta.get("config"), registry)
         _check_content(meta, arrays, T, H, W)
