@@ -337,7 +337,7 @@ def private_temp_dir(kind: str, root: Optional[str | os.PathLike] = None) -> Pat
     if not _atexit_registered:
         import atexit
 
-        atexit.register(_remove_all_private)
+        atexit.register(remove_all_private)
         _atexit_registered = True
     _private_made.add(path)
     return path
@@ -360,6 +360,7 @@ def remove_private(path: str | os.PathLike) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _remove_all_private() -> None:
+def remove_all_private() -> None:
+    """Remove every folder this process made with :func:`private_temp_dir` (done at exit)."""
     for path in list(_private_made):
         remove_private(path)
