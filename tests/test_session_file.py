@@ -153,3 +153,41 @@ def test_fuzz_session_files(clip, saved, tmp_path_factory, changes):
         _use(session, clip)
     finally:
         session.close()
+
+
+ARRAY_NAMES = ["tracks", "visible", "masks", "crops", "result_keys", "prompt_points", "prompt_labels"]
+DAMAGE = {
+    "cut_first": lambda a: a[:max(len(a) - 1, 0)] if a.ndim else a,
+    "cut_last": lambda a: a[..., :max(a.shape[-1] - 1, 0)] if a.ndim else a,
+    "flatten": lambda a: a.reshape(-1),
+    "scalar": lambda a: np.array(3),
+    "float64": lambda a: a.astype(np.float64) if a.dtype.kind != "S" else a,
+    "bytes": lambda a: np.array([b"x"] * max(len(a) if a.ndim else 1, 1)),
+    "nan": lambda a: np.full(a.shape, np.nan, np.float32),
+}
+
+
+@FUZZ
+@example(damage=[("tracks", "cut_last")])
+@given(damage=st.lists(st.tuples(st.sampled_from(ARRAY_NAMES), st.sampled_from(sorted(DAMAGE))), min_size=1, max_size=2))
+def test_fuzz_session_file_arrays(clip, saved, tmp_path_factory, damage):
+    with np.load(saved, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    for name, how in damage:
+        arrays[name] = DAMAGE[how](arrays[name])
+    path = tmp_path_factory.mktemp("fuzz") / "a.sampt.npz"
+    np.savez(path, **arrays)
+    try:
+        session = _load(path, clip)
+    except EditError as exc:
+        assert str(path) in str(exc) and "\n" not in str(exc), str(exc)
+        return
+    try:
+        _use(session, clip)
+    finally:
+        session.close()
+
+
+def test_an_unknown_load_option_is_refused_by_name(clip, saved):
+    with pytest.raises(EditError, match="unknown session option 'cache_folder'"):
+        Session.load(str(saved), clip.video, LucasKanadeTracker(), GrabCutSegmenter(), cache_folder="x")

@@ -10,6 +10,7 @@ checked against the fingerprint saved with the session.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -30,8 +31,6 @@ ARRAYS = ("meta", "tracks", "visible", "masks", "crops", "result_keys", "prompt_
 
 def write_session(session: Any, path: Path) -> Path:
     """Write ``session`` (a :class:`~sampt.interactive.session.Session`) to ``path`` atomically."""
-    import dataclasses
-
     points: dict[int, int] = {}  # id(Point) -> storage index
     stored: list[Point] = []
     masks: list[np.ndarray] = []
@@ -111,6 +110,10 @@ def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any,
         raise EditError(f"{path} is damaged: it lacks {', '.join(missing)}; save the session again")
     checked = check_session_file(path, meta, arrays, video, FORMAT, registry)
     saved = checked["options"]
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(SessionOptions)})
+    if unknown:
+        raise EditError(f"Session.load got unknown session option {unknown[0]!r}; session options: "
+                        f"{', '.join(f.name for f in dataclasses.fields(SessionOptions))}")
     saved.update(overrides)  # the cache folder, like every override, is the loading process's choice
     options = SessionOptions(**saved)
     config = checked["config"]
