@@ -255,6 +255,19 @@ def test_a_killed_session_process_leaves_a_folder_the_next_session_removes(clip,
     assert _leftovers(tmp_path) == []
 
 
+def test_a_session_never_closed_leaves_no_folder_once_its_process_exits(tmp_path):
+    child = _child(CHILD_SESSION.replace("sys.stdin.readline()  # held here until killed", "held = session  # exits"),
+                   tmp_path)
+    try:
+        out, _ = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0 and Path(out.strip()).parent == tmp_path
+    assert not Path(out.strip()).exists() and _leftovers(tmp_path) == []
+
+
 CHILD_SAVE = """
 import sys
 from pathlib import Path

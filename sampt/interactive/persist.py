@@ -86,7 +86,6 @@ def write_session(session: Any, path: Path) -> Path:
         "prompt_points": np.concatenate(prompt_points) if prompt_points else np.zeros((0, 2), np.float32),
         "prompt_labels": np.concatenate(prompt_labels) if prompt_labels else np.zeros(0, np.int64),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
