@@ -136,5 +136,5 @@ def read_embedding(path: str | os.PathLike) -> tuple[tuple, Any]:
         return size, _rebuild(head["data"], arrays)
     except EmbeddingFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, ImportError) as exc:
         raise EmbeddingFileError(f"the embedding cannot be rebuilt ({type(exc).__name__}: {exc})") from None
