@@ -21,11 +21,10 @@ import numpy as np
 
 from sampt.interactive.options import EditError, SessionOptions
 from sampt.pipeline.options import SamPtOptions
+from sampt.pipeline.query_points import MAX_OBJECT_ID
 from sampt.types import NEGATIVE, POSITIVE
 
 log = logging.getLogger(__name__)
-
-MAX_OBJECT_ID = 255
 
 
 class _Bad(Exception):
