@@ -23,7 +23,6 @@ from sampt.interactive.session_file import check_session_file
 from sampt.interactive.options import EditError, SessionOptions
 from sampt.interactive.state import HistoryEntry, ObjectState, Point, SegmentationMemo
 from sampt.outputs import atomic_file
-from sampt.pipeline.options import SamPtOptions
 
 FORMAT = 1
 ARRAYS = ("meta", "tracks", "visible", "masks", "crops", "result_keys", "prompt_points", "prompt_labels")
