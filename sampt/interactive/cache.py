@@ -91,7 +91,7 @@ class SpillingEmbeddingCache(EmbeddingCache):
             except ValueError:
                 found = None
             if found == identity:
-                self._on_disk = {int(p.stem.split("-")[1]) for p in self.folder.glob("frame-*.npz")}
+                self._on_disk = {int(p.name[6:12]) for p in self.folder.glob("frame-[0-9][0-9][0-9][0-9][0-9][0-9].npz")}
                 return
             log.warning("embedding cache %s belongs to another video, segmenter or format; clearing it", self.folder)
         for old in [*self.folder.glob("frame-*.npz"), *self.folder.glob("frame-*.pkl")]:  # .pkl: format 1, unread
