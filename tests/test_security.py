@@ -279,6 +279,38 @@ with atomic_file(Path(sys.argv[1])) as tmp:
 """
 
 
+CHILD_EXPORT = """
+import sys
+from pathlib import Path
+from sampt.outputs import OutputDir
+unit = OutputDir(Path(sys.argv[1]))
+(unit.path / "result.json").write_text("{")
+print(unit.path, flush=True)
+sys.stdin.readline()  # held mid-export until killed
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_an_export_killed_midway_leaves_a_folder_the_next_export_removes(clip, tmp_path, sig):
+    target = tmp_path / "out" / "run"
+    target.parent.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", CHILD_EXPORT, str(target)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        tmp = Path(child.stdout.readline().strip())
+        assert tmp.is_dir() and ".sampt-tmp-" in tmp.name
+        _kill(child, sig)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert tmp.is_dir() and not target.exists()
+    session = _session(clip, tmp_path / "cache")
+    session.export(str(tmp_path / "out" / "other"), overlay=False)
+    session.close()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["other"]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_write_killed_midway_leaves_a_temporary_the_next_save_removes(clip, tmp_path, sig):
     target = tmp_path / "out" / "s.sampt.npz"
