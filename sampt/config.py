@@ -82,7 +82,6 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
         raise UsageError(f"sampt's default config {base_path} is missing: reinstall sampt (the configs ship as "
                          f"package data), or point ${CONFIG_ENV} at a folder holding config.yaml")
     cfg = _load_yaml(base_path)
-    pipeline = OmegaConf.structured(SamPtOptions)
     dotted: list[tuple[str, str]] = []
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -112,12 +111,20 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
             raise
         except Exception as exc:  # e.g. setting a key below a plain value
             raise ConfigError(f"override {key}={value} cannot be applied: {one_line(exc).split(' full_key:')[0]}") from None
+    return check_config(cfg, registry)
+
+
+def check_config(cfg: DictConfig, registry: Any = None) -> DictConfig:
+    """Validate a composed config the way every config is (the command line's, a session file's): it
+    resolves, its pipeline keys and values are known and in range, its seed is a whole number, and every
+    component node names a known component with options its constructor accepts. Returns ``cfg`` with the
+    pipeline options' defaults filled in."""
     try:  # interpolations (${...}) must resolve now, not halfway through a run
         OmegaConf.to_container(cfg, resolve=True)
     except Exception as exc:
         raise ConfigError(f"config does not resolve: {one_line(exc).split(' full_key:')[0]}") from None
     check_pipeline(cfg)
-    cfg.pipeline = OmegaConf.merge(pipeline, cfg.get("pipeline") or {})
+    cfg.pipeline = OmegaConf.merge(OmegaConf.structured(SamPtOptions), cfg.get("pipeline") or {})
     try:
         SamPtOptions(**OmegaConf.to_container(cfg.pipeline, resolve=True))
     except ValueError as exc:

@@ -6,8 +6,12 @@ or the previous one, never a mix.
   :meth:`OutputDir.commit`, on success only. The destination is checked (not a file, parent writable, no
   foreign files to clobber) when the unit is created, so a bad ``--output`` fails before any work.
 * :func:`atomic_file` / :func:`atomic_files` write single files (or a set of files) the same way.
-* A killed run cannot clean up, so every new unit first removes the temporaries of dead runs (their pid is
-  part of the name) in its parent folder, restoring a previous result a kill caught mid-swap.
+* A killed run cannot clean up, so every writer (each new unit, each atomic file) first removes the
+  temporaries of dead processes (their pid is part of the name) in its parent folder, restoring a previous
+  result a kill caught mid-swap.
+* :func:`private_temp_dir` makes the working folders nobody asked to share (a session's embedding cache,
+  the UI's uploads, a benchmark's scratch): mode 0700, removed by :func:`remove_private` or at exit, and
+  those of dead processes removed by the next one made.
 * Folders and files follow the process umask (``mkdtemp``/``mkstemp`` would make them private).
 * SIGINT and SIGTERM are held back during a swap, so a signal cannot split it.
 """
@@ -23,6 +27,7 @@ import re
 import secrets
 import shutil
 import signal
+import tempfile
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
@@ -267,7 +272,7 @@ def atomic_files(paths: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
         for final in finals:
             if not final.parent.is_dir():
                 final.parent.mkdir(parents=True, exist_ok=True)
-                clean_stale(final.parent)
+            clean_stale(final.parent)  # a killed writer's temporaries go with the next write beside them
             tmp = _tmp_file(final)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # & ~umask
             os.close(fd)
@@ -288,3 +293,74 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it to ``path``, on error delete it."""
     with atomic_files([path]) as (tmp,):
         yield tmp
+
+
+# -- private working folders ----------------------------------------------------------------------------
+
+PRIVATE_PREFIX = "sampt-"
+_PRIVATE = re.compile(r"^sampt-(?P<kind>[a-z]+)-(?P<pid>\d+)-[0-9a-f]{8}$")
+_private_made: set[Path] = set()
+_atexit_registered = False
+
+
+def clean_stale_private(root: str | os.PathLike) -> None:
+    """Remove the private folders (:func:`private_temp_dir`) that dead processes of this user left in ``root``."""
+    try:
+        entries = list(Path(root).iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        m = _PRIVATE.match(entry.name)
+        if m is None or _pid_alive(int(m["pid"])):
+            continue
+        try:
+            st = entry.lstat()
+        except OSError:
+            continue
+        if st.st_uid == os.getuid() and entry.is_dir() and not entry.is_symlink():
+            log.info("removing %s, left by an interrupted sampt process (pid %s)", entry, m["pid"])
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def private_temp_dir(kind: str, root: Optional[str | os.PathLike] = None) -> Path:
+    """A new folder ``<root>/sampt-<kind>-<pid>-<token>`` (``root``: the system's temporary folder) that only
+    this user can read (0700); removed by :func:`remove_private` or at exit at the latest, and, if this process
+    is killed, by the next :func:`private_temp_dir` of any sampt process of the same user."""
+    if not re.fullmatch(r"[a-z]+", kind):
+        raise ValueError(f"kind must be lowercase letters, got {kind!r}")
+    root = Path(root) if root is not None else Path(tempfile.gettempdir())
+    clean_stale_private(root)
+    path = root / f"{PRIVATE_PREFIX}{kind}-{os.getpid()}-{_token()}"
+    path.mkdir(mode=0o700)
+    os.chmod(path, 0o700)  # whatever the umask
+    global _atexit_registered
+    if not _atexit_registered:
+        import atexit
+
+        atexit.register(remove_all_private)
+        _atexit_registered = True
+    _private_made.add(path)
+    return path
+
+
+@contextlib.contextmanager
+def private_work_dir(kind: str) -> Iterator[Path]:
+    """A :func:`private_temp_dir` for the ``with`` block's duration."""
+    path = private_temp_dir(kind)
+    try:
+        yield path
+    finally:
+        remove_private(path)
+
+
+def remove_private(path: str | os.PathLike) -> None:
+    """Remove a folder made by :func:`private_temp_dir` (nothing if it is gone already)."""
+    path = Path(path)
+    _private_made.discard(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_all_private() -> None:
+    """Remove every folder this process made with :func:`private_temp_dir` (done at exit)."""
+    for path in list(_private_made):
+        remove_private(path)

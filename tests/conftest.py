@@ -75,3 +75,36 @@ def small_clip():
     from sampt.data.synthetic import make_clip
 
     return make_clip(seed=3, num_frames=10, height=72, width=96, num_objects=2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_sampt_folder_left_behind(tmp_path_factory):
+    """The suite's temporaries go to a folder of its own (``TMPDIR``, inherited by child processes, short
+    enough for Ray's socket paths); at the end, once what exit would remove is gone (collected sessions,
+    :mod:`sampt.outputs`' private folders), it must hold no ``sampt-*`` folder: closed sessions, finished
+    benchmarks and killed runs cleaned up after must not leave one behind."""
+    import gc
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from sampt import outputs
+
+    tmp_path_factory.getbasetemp()  # pytest's own tmp_path folders stay where they were
+    root = Path(tempfile.mkdtemp(prefix="pytest-tmp-"))
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(root), str(root)
+    try:
+        yield root
+        gc.collect()
+        outputs.remove_all_private()
+        left = sorted(p.name for p in root.iterdir() if p.name.startswith("sampt-"))
+        assert not left, f"the test suite left {left} in its temporary folder {root}"
+    finally:
+        if saved[0] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        tempfile.tempdir = saved[1]
+        shutil.rmtree(root, ignore_errors=True)

@@ -70,3 +70,25 @@ def test_interactive_cache_restores_torch_tensors_with_their_dtype(tmp_path):
     data = cache.get(0).data
     assert data["f"].dtype == torch.float32 and data["n"].dtype == torch.int64
     np.testing.assert_array_equal(data["f"].numpy(), video[0].astype(np.float32))  # integers survive float16
+
+
+def test_an_embedding_file_names_no_code_to_run(tmp_path):
+    """A spilled embedding is arrays plus a JSON description: a description naming a function, a class
+    that is not a loaded dataclass, an object array or a torch attribute that is not a dtype is refused."""
+    import json
+
+    from sampt.interactive.embedding_file import EmbeddingFileError, read_embedding, write_embedding
+
+    write_embedding(tmp_path / "ok.npz", (6, 8), Features(np.ones((2, 2), np.float32), (np.arange(3),), (1, 2)))
+    size, back = read_embedding(tmp_path / "ok.npz")
+    assert size == (6, 8) and isinstance(back, Features) and back.image.dtype == np.float32
+    for data in [{"dataclass": "os:system", "fields": {}}, {"dataclass": "subprocess:Popen", "fields": {}},
+                 {"dataclass": f"{__name__}:Features.__init__", "fields": {}},
+                 {"array": 0, "dtype": "O"}, {"array": 0, "dtype": "load", "device": "cpu"},
+                 {"value": {"a": 1}}, {"nope": 1}]:
+        head = np.frombuffer(json.dumps({"format": 2, "size": [6, 8], "data": data}).encode(), np.uint8)
+        np.savez(tmp_path / "bad.npz", head=head, a0=np.zeros(2))
+        with pytest.raises(EmbeddingFileError):
+            read_embedding(tmp_path / "bad.npz")
+    with pytest.raises(EmbeddingFileError, match="cannot be stored"):
+        write_embedding(tmp_path / "obj.npz", (6, 8), {"f": object()})

@@ -124,7 +124,7 @@ def test_interactive_long_video_over_the_memory_budget_encodes_each_frame_once(c
     session.add_point(1, 0, 30.0, 20.0, backward=True)  # every frame again, from disk
     session.propagate()
     assert seg.encoder_calls == 12 and cache.disk_reads >= 9
-    assert sorted(int(p.stem.split("-")[1]) for p in (tmp_path / "cache").glob("frame-*.pkl")) == list(range(12))
+    assert sorted(int(p.stem.split("-")[1]) for p in (tmp_path / "cache").glob("frame-*.npz")) == list(range(12))
 
 
 def test_interactive_undo_redo_restore_masks_exactly(clip, tmp_path):

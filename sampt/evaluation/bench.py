@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sampt.errors import UsageError
+from sampt.outputs import private_work_dir
 from sampt.evaluation.executors import ExecutorSpec, Job, make_executor, split_executor_overrides
 from sampt.evaluation.inference import SequenceInput, object_prompts
 from sampt.evaluation.measure import STAGES
@@ -385,7 +385,7 @@ class BenchResult:
 
 def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: bool = True) -> BenchResult:
     """Run the plan's grid on its dataset and collect the rows and metadata (nothing is written)."""
-    with tempfile.TemporaryDirectory(prefix="sampt-bench-") as work:
+    with private_work_dir("bench") as work:
         dataset = prepare_dataset(plan.dataset, dataset_root, Path(work))
         dataset.select(plan.sequences)
         if getattr(dataset, "kind", "") == "vis":  # UVO: video instance segmentation
@@ -541,7 +541,7 @@ def predict_bench(plan: BenchPlan, dataset_root: Optional[str] = None, timings_p
     from sampt.evaluation.predict import ensure_timings, predict_rows
 
     cfgs = {combination_name(c)[0]: compose(plan.common + c, config_file=plan.pipeline_config) for c in plan.combos}
-    with tempfile.TemporaryDirectory(prefix="sampt-bench-") as work:
+    with private_work_dir("bench") as work:
         dataset = prepare_dataset(plan.dataset, dataset_root, Path(work))
         dataset.select(plan.sequences)
         if not dataset.sequences:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -31,7 +30,7 @@ import numpy as np
 from sampt.errors import UsageError
 from sampt.evaluation.report import write_json
 from sampt.interactive.benchmark import DEFAULT_BUDGET, MODES, RATES, Simulation, curve_area, mean_curve, simulate, summary_row
-from sampt.outputs import atomic_file, check_output_path
+from sampt.outputs import atomic_file, check_output_path, private_temp_dir, remove_private
 
 log = logging.getLogger(__name__)
 
@@ -137,13 +136,13 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
         shutil.rmtree(out_dir / "histories", ignore_errors=True)
     with atomic_file(settings_path) as tmp:
         tmp.write_text(settings)
-    workdir = Path(tempfile.mkdtemp(prefix="sampt-interactive-"))  # the synthetic set, when it is used
+    workdir = private_temp_dir("interactive")  # the synthetic set, when it is used
     try:
         dataset = _open_dataset(picked, dataset_root, workdir)
         dataset.select([s for s in (sequences or "").split(",") if s])
         ran, skipped = _run_all(dataset, cfg, out_dir, methods, mode, budget, progress)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_private(workdir)
     outcome = write_report(out_dir, methods, list(dataset.sequences), mode, budget, plot=plot)
     outcome.ran, outcome.skipped = ran, skipped
     return outcome
@@ -171,7 +170,7 @@ def _run_all(dataset: Any, cfg: Any, out_dir: Path, methods: Sequence[str], mode
             continue
         video = seq.video()
         labels = np.stack([seq.annotation(t) for t in range(len(seq))])
-        cache = Path(tempfile.mkdtemp(prefix=f"sampt-interactive-{seq_name}-"))
+        cache = private_temp_dir("interactive")
         try:
             for method, oid in todo:
                 cv2.setRNGSeed(int(cfg.seed))  # results independent of what ran before (resumed runs)
@@ -185,7 +184,7 @@ def _run_all(dataset: Any, cfg: Any, out_dir: Path, methods: Sequence[str], mode
                 log.info("%s object %d (%s): %d interactions, J&F %.3f", seq_name, oid, method, sim.curve[-1][0],
                          sim.curve[-1][1])
         finally:
-            shutil.rmtree(cache, ignore_errors=True)
+            remove_private(cache)
     return ran, skipped
 
 

@@ -3,29 +3,26 @@
 A session revisits frames in any order for as long as it lives, so unlike a run it cannot release an
 embedding once a frame is done. :class:`SpillingEmbeddingCache` keeps the most recently used embeddings
 in memory up to ``budget_bytes`` and spills the others to its folder as float16 (SAM's 4 MB per frame
-becomes 2 MB on disk), reading them back when a frame is needed again: a 1,000-frame video then costs a
+becomes 2 MB on disk, one ``.npz`` per frame, no pickle: :mod:`sampt.interactive.embedding_file`), reading them back when a frame is needed again: a 1,000-frame video then costs a
 few GB of disk, and the segmenter's encoder runs once per frame.
 
-The embedding's ``data`` is the segmenter's own object (an array, a tensor, a dataclass of tensors, a
-tuple ...): spilling walks it and stores every floating array or tensor as float16, everything else as
-is, then rebuilds the same structure (same dtypes and devices) when it is read back. The folder holds a
-``cache.json`` naming the video and segmenter it belongs to; a folder of another video is cleared.
+The folder holds a ``cache.json`` naming the format, video and segmenter it belongs to; a folder of
+another video, segmenter or format is cleared. A new folder is private (0700): embeddings are data the
+user did not ask to share. The folder is the loading process's choice, never a session file's.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
 import logging
 import os
-import pickle
-import sys
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from sampt.interactive.embedding_file import EmbeddingFileError, is_tensor, read_embedding, write_embedding
 from sampt.interfaces import ImageEmbedding, Segmenter
 from sampt.outputs import atomic_file
 from sampt.pipeline.embeddings import EmbeddingCache
@@ -33,7 +30,8 @@ from sampt.types import Video
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+"""Version of the folder's layout (1 held pickles: such a folder is cleared, its files never read)."""
 
 
 def video_fingerprint(video: Video) -> str:
@@ -53,7 +51,7 @@ def embedding_bytes(data: Any) -> int:
     for leaf in _leaves(data):
         if isinstance(leaf, np.ndarray):
             total += leaf.nbytes
-        elif _is_tensor(leaf):
+        elif is_tensor(leaf):
             total += leaf.element_size() * leaf.nelement()
     return total
 
@@ -84,7 +82,7 @@ class SpillingEmbeddingCache(EmbeddingCache):
                 "segmenter": f"{type(self.segmenter).__module__}.{type(self.segmenter).__qualname__}"}
 
     def _open_folder(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         manifest = self.folder / "cache.json"
         identity = self._identity()
         if manifest.is_file():
@@ -93,16 +91,16 @@ class SpillingEmbeddingCache(EmbeddingCache):
             except ValueError:
                 found = None
             if found == identity:
-                self._on_disk = {int(p.stem.split("-")[1]) for p in self.folder.glob("frame-*.pkl")}
+                self._on_disk = {int(p.name[6:12]) for p in self.folder.glob("frame-[0-9][0-9][0-9][0-9][0-9][0-9].npz")}
                 return
-            log.warning("embedding cache %s belongs to another video or segmenter; clearing it", self.folder)
-        for old in self.folder.glob("frame-*.pkl"):
+            log.warning("embedding cache %s belongs to another video, segmenter or format; clearing it", self.folder)
+        for old in [*self.folder.glob("frame-*.npz"), *self.folder.glob("frame-*.pkl")]:  # .pkl: format 1, unread
             old.unlink()
         with atomic_file(manifest) as tmp:
             tmp.write_text(json.dumps(identity))
 
     def _path(self, t: int) -> Path:
-        return self.folder / f"frame-{t:06d}.pkl"
+        return self.folder / f"frame-{t:06d}.npz"
 
     @property
     def memory_bytes(self) -> int:
@@ -146,32 +144,28 @@ class SpillingEmbeddingCache(EmbeddingCache):
                 self._write(t, embedding)
 
     def _write(self, t: int, embedding: ImageEmbedding) -> None:
-        with atomic_file(self._path(t)) as tmp:
-            with open(tmp, "wb") as f:
-                pickle.dump((tuple(embedding.size), _to_storage(embedding.data)), f, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            with atomic_file(self._path(t)) as tmp:
+                write_embedding(tmp, tuple(embedding.size), embedding.data)
+        except EmbeddingFileError as exc:
+            log.warning("embedding of frame %d cannot be spilled (%s); it will be encoded again when needed", t, exc)
+            return
         self._on_disk.add(t)
         self.disk_writes += 1
 
     def _read(self, t: int) -> Optional[ImageEmbedding]:
         try:
-            with open(self._path(t), "rb") as f:
-                size, stored = pickle.load(f)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
+            size, data = read_embedding(self._path(t))
+        except EmbeddingFileError as exc:
             log.warning("embedding of frame %d in %s is unreadable (%s); encoding it again", t, self.folder, exc)
             self._on_disk.discard(t)
             return None
         self.disk_reads += 1
-        return ImageEmbedding(_from_storage(stored), tuple(size))
-
-
-# -- float16 storage of an arbitrary embedding structure ------------------------------------------------
-
-def _is_tensor(value: Any) -> bool:
-    return type(value).__module__.startswith("torch") and hasattr(value, "detach") and hasattr(value, "dtype")
+        return ImageEmbedding(data, size)
 
 
 def _leaves(data: Any):
-    if isinstance(data, np.ndarray) or _is_tensor(data):
+    if isinstance(data, np.ndarray) or is_tensor(data):
         yield data
     elif isinstance(data, dict):
         for v in data.values():
@@ -182,52 +176,3 @@ def _leaves(data: Any):
     elif dataclasses.is_dataclass(data) and not isinstance(data, type):
         for f in dataclasses.fields(data):
             yield from _leaves(getattr(data, f.name))
-
-
-class _Array:
-    """A stored array: float16 when it was floating point, with the dtype (and torch device) to restore."""
-
-    def __init__(self, value: np.ndarray, dtype: str, torch_device: Optional[str] = None):
-        self.value, self.dtype, self.torch_device = value, dtype, torch_device
-
-
-def _to_storage(data: Any) -> Any:
-    if isinstance(data, np.ndarray):
-        stored = data.astype(np.float16) if np.issubdtype(data.dtype, np.floating) else data
-        return _Array(stored, data.dtype.str)
-    if _is_tensor(data):
-        cpu = data.detach().cpu()
-        array = (cpu.half() if cpu.is_floating_point() else cpu).numpy()
-        return _Array(array, str(data.dtype).replace("torch.", ""), str(data.device))
-    if isinstance(data, dict):
-        return {k: _to_storage(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_to_storage(v) for v in data]
-    if isinstance(data, tuple):
-        return tuple(_to_storage(v) for v in data)
-    if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        clone = copy.copy(data)
-        for f in dataclasses.fields(data):
-            object.__setattr__(clone, f.name, _to_storage(getattr(data, f.name)))
-        return clone
-    return data
-
-
-def _from_storage(stored: Any) -> Any:
-    if isinstance(stored, _Array):
-        if stored.torch_device is None:
-            return stored.value.astype(np.dtype(stored.dtype), copy=False)
-        torch = sys.modules.get("torch") or __import__("torch")
-        return torch.from_numpy(np.ascontiguousarray(stored.value)).to(
-            dtype=getattr(torch, stored.dtype), device=stored.torch_device)
-    if isinstance(stored, dict):
-        return {k: _from_storage(v) for k, v in stored.items()}
-    if isinstance(stored, list):
-        return [_from_storage(v) for v in stored]
-    if isinstance(stored, tuple):
-        return tuple(_from_storage(v) for v in stored)
-    if dataclasses.is_dataclass(stored) and not isinstance(stored, type):
-        for f in dataclasses.fields(stored):
-            object.__setattr__(stored, f.name, _from_storage(getattr(stored, f.name)))
-        return stored
-    return stored

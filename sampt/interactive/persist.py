@@ -2,13 +2,15 @@
 
 The file keeps every point the history refers to (each stored once, however many states share it), the
 states of the history as lists of those points, the current masks (cropped float16 logits, as the run's
-:class:`~sampt.pipeline.store.MaskStore` keeps them) with the prompt each was computed from, and the path
-of the embedding cache folder. A loaded session has the same masks, the same history (undo works) and,
-over the same cache folder, encodes no frame again. The video itself is not stored: it is given again and
+:class:`~sampt.pipeline.store.MaskStore` keeps them) with the prompt each was computed from. It names no
+folder: a loaded session has the same masks and the same history (undo works) and, given the same
+``cache_dir`` as the saved one, encodes no frame again. Everything read is checked first, in one place
+(:func:`~sampt.interactive.session_file.check_session_file`). The video itself is not stored: it is given again and
 checked against the fingerprint saved with the session.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -17,10 +19,10 @@ from typing import Any, Optional
 import numpy as np
 
 from sampt.interactive.cache import video_fingerprint
+from sampt.interactive.session_file import check_session_file
 from sampt.interactive.options import EditError, SessionOptions
 from sampt.interactive.state import HistoryEntry, ObjectState, Point, SegmentationMemo
 from sampt.outputs import atomic_file
-from sampt.pipeline.options import SamPtOptions
 
 FORMAT = 1
 ARRAYS = ("meta", "tracks", "visible", "masks", "crops", "result_keys", "prompt_points", "prompt_labels")
@@ -28,8 +30,6 @@ ARRAYS = ("meta", "tracks", "visible", "masks", "crops", "result_keys", "prompt_
 
 def write_session(session: Any, path: Path) -> Path:
     """Write ``session`` (a :class:`~sampt.interactive.session.Session`) to ``path`` atomically."""
-    import dataclasses
-
     points: dict[int, int] = {}  # id(Point) -> storage index
     stored: list[Point] = []
     masks: list[np.ndarray] = []
@@ -60,11 +60,12 @@ def write_session(session: Any, path: Path) -> Path:
     prompt_points = [r.prompt[0].reshape(-1, 2) for _, r in results]
     prompt_labels = [r.prompt[1].reshape(-1) for _, r in results]
     options = dataclasses.asdict(session.options)
+    options.pop("cache_dir")  # a session file names no folder: the loading process chooses its own
     meta = {
         "format": FORMAT,
         "video": {"fingerprint": video_fingerprint(session.video), "frames": T, "height": session.video.height,
                   "width": session.video.width, "name": session.video.name},
-        "options": options, "config": session._config, "cache_dir": str(Path(session.cache_dir).resolve()),
+        "options": options, "config": session._config,
         "position": session._position, "next_point_id": session._next_point_id, "history": history,
         "points": [{"point_id": p.point_id, "object_id": p.object_id, "label": p.label, "frame": p.frame,
                     "x": p.x, "y": p.y, "start": p.start, "end": p.end} for p in stored],
@@ -84,7 +85,6 @@ def write_session(session: Any, path: Path) -> Path:
         "prompt_points": np.concatenate(prompt_points) if prompt_points else np.zeros((0, 2), np.float32),
         "prompt_labels": np.concatenate(prompt_labels) if prompt_labels else np.zeros(0, np.int64),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
@@ -100,23 +100,21 @@ def read_session(cls: Any, path: Path, video: Any, tracker: Any, segmenter: Any,
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(arrays["meta"].tobytes().decode())
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise EditError(f"{path} is not a sampt session file, or it is damaged ({exc})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # never numpy's unpickling hint
+        raise EditError(f"{path} is not a sampt session file, or it is damaged "
+                        f"({type(exc).__name__}{'; sampt never unpickles a file' if 'pickle' in str(exc) else ''})") from None
     missing = sorted(set(ARRAYS) - set(arrays))
     if missing:
         raise EditError(f"{path} is damaged: it lacks {', '.join(missing)}; save the session again")
-    if meta.get("format") != FORMAT:
-        raise EditError(f"{path}: session format {meta.get('format')!r} is not supported (this sampt reads {FORMAT})")
-    if video_fingerprint(video) != meta["video"]["fingerprint"]:
-        raise EditError(f"{path} was saved over another video ({meta['video']['name']}, {meta['video']['frames']} frames "
-                        f"{meta['video']['width']}x{meta['video']['height']}); load it with that video")
-    saved = dict(meta["options"])
-    saved["pipeline"] = SamPtOptions(**saved["pipeline"])
-    if saved.get("cache_dir") is None:
-        saved["cache_dir"] = meta["cache_dir"]  # a temporary folder of the saving session: reuse it while it exists
-    saved.update(overrides)
+    checked = check_session_file(path, meta, arrays, video, FORMAT, registry)
+    saved = checked["options"]
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(SessionOptions)})
+    if unknown:
+        raise EditError(f"Session.load got unknown session option {unknown[0]!r}; session options: "
+                        f"{', '.join(f.name for f in dataclasses.fields(SessionOptions))}")
+    saved.update(overrides)  # the cache folder, like every override, is the loading process's choice
     options = SessionOptions(**saved)
-    config = meta.get("config")
+    config = checked["config"]
     if tracker is None or segmenter is None or positive_sampler is None or negative_sampler is None:
         if config is None and (tracker is None or segmenter is None):
             raise EditError(f"{path} was made from components, not a config: pass tracker= and segmenter= to load it")

@@ -32,8 +32,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import shutil
-import tempfile
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -47,6 +45,7 @@ from sampt.interactive.cache import SpillingEmbeddingCache
 from sampt.interactive.options import EditError, SessionOptions
 from sampt.interactive.state import Change, HistoryEntry, ObjectState, Point, PointView, SegmentationMemo, State
 from sampt.interfaces import PointSampler, Segmenter, Tracker
+from sampt.outputs import private_temp_dir, remove_private
 from sampt.pipeline.context import RunContext
 from sampt.pipeline.options import SamPtOptions
 from sampt.pipeline.prompting import ObjectFramePoints, build_prompt_points, segment_prompts
@@ -101,10 +100,10 @@ class Session:
         self.options = options if options is not None else SessionOptions()
         self._config = config
         self._own_cache = self.options.cache_dir is None
-        folder = Path(tempfile.mkdtemp(prefix="sampt-session-")) if self._own_cache else Path(self.options.cache_dir)
+        folder = private_temp_dir("session") if self._own_cache else Path(self.options.cache_dir)
         self.cache_dir = folder
-        # a temporary cache folder goes with the session, even one never closed
-        self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True) if self._own_cache else None
+        # a temporary cache folder goes with the session, even one never closed (or at exit, or after a kill)
+        self._cleanup = weakref.finalize(self, remove_private, folder) if self._own_cache else None
         embeddings = SpillingEmbeddingCache(segmenter, video, folder, int(self.options.embedding_memory_mb * MB))
         self.ctx = RunContext(video, tracker, segmenter, positive_sampler or KMedoidsSampler(),
                               negative_sampler or MixedSampler(), self.options.pipeline, self.options.seed,
@@ -408,7 +407,8 @@ class Session:
     # -- save / load --------------------------------------------------------------------------------
     def save(self, path: str) -> Path:
         """Write the session to one file, atomically: points, tracks, labels, the edit history and the
-        current masks; the embeddings stay in the cache folder (written there now), named by the file."""
+        current masks. The embeddings stay in the cache folder (written there now); the file names no folder:
+        load it with the same ``cache_dir`` to reuse them."""
         from sampt.interactive.persist import write_session
 
         self.ctx.embeddings.flush()
@@ -419,7 +419,9 @@ class Session:
              positive_sampler: Optional[PointSampler] = None, negative_sampler: Optional[PointSampler] = None,
              registry: Any = None, **session_options: Any) -> "Session":
         """A session saved by :meth:`save`, over the same ``video``. Components not given are built from the
-        config the session was made with (:meth:`from_config`); ``session_options`` override saved ones."""
+        config the session was made with (:meth:`from_config`); ``session_options`` override saved ones, and
+        only they choose the cache folder (``cache_dir``; default a new private temporary one). The whole
+        file is checked first (:func:`~sampt.interactive.session_file.check_session_file`)."""
         from sampt.interactive.persist import read_session
 
         return read_session(cls, Path(path), video, tracker, segmenter, positive_sampler, negative_sampler, registry,

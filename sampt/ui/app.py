@@ -6,12 +6,12 @@ coordinates, progress bars, cancellation and per-session state without hand-writ
 
 
 import logging
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sampt.errors import SamptError
+from sampt.outputs import private_temp_dir
 from sampt.ui.options import HEADERS, option_overrides, option_rows, split_component_overrides
 from sampt.ui.workspace import MB, MODES, SESSION_SUFFIX, VIDEO_UPLOADS, Workspace
 
@@ -54,7 +54,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
     from sampt.plugins import Registry
 
     registry = registry or Registry()
-    root_dir = Path(root) if root else Path(tempfile.mkdtemp(prefix="sampt-ui-"))
+    root_dir = Path(root) if root else private_temp_dir("ui")  # private, removed at exit
     root_dir.mkdir(parents=True, exist_ok=True)
     trackers, segmenters = registry.names("tracker"), registry.names("segmenter")
     base = compose(list(overrides), registry=registry)  # a bad command line fails here, before serving
@@ -100,8 +100,8 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         if file is None:
             return ws, ws.render(0), "", slider_update(ws), gr.skip()
         try:
-            path = ws.take_upload(file if isinstance(file, str) else file.name, VIDEO_UPLOADS)
-            ws.open_video(path, config_overrides(tracker, segmenter, options, tracker_rows, segmenter_rows))
+            with ws.upload(file if isinstance(file, str) else file.name, VIDEO_UPLOADS) as path:
+                ws.open_video(path, config_overrides(tracker, segmenter, options, tracker_rows, segmenter_rows))
         except (SamptError, OSError, ValueError) as exc:  # the refused file leaves the drop zone for the next
             return (*failed(ws, exc), slider_update(ws), None)
         return (*ok(ws, f"Opened the upload: {len(ws.video)} frames."), slider_update(ws), gr.skip())
@@ -195,8 +195,8 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         if file is None:
             return ws, ws.render(frame) if ws else None, ""
         try:
-            path = ws.take_upload(file if isinstance(file, str) else file.name, (SESSION_SUFFIX,))
-            ws.load_session(path)
+            with ws.upload(file if isinstance(file, str) else file.name, (SESSION_SUFFIX,), keep=False) as path:
+                ws.load_session(path)  # read whole into memory: the copy is not needed after
         except (SamptError, OSError, ValueError) as exc:
             return failed(ws, exc, frame)
         return ok(ws, f"Loaded the session: objects {', '.join(map(str, ws.session.object_ids)) or 'none'}.", frame)

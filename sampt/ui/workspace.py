@@ -3,6 +3,7 @@ served), the video and the :class:`~sampt.interactive.Session` over it. The Grad
 :class:`Workspace` per browser session and removes it (folder included) when the session expires."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import shutil
@@ -81,8 +82,25 @@ class Workspace:
         if size > self.max_upload:
             raise InputError(f"{path.name!r} is {size / MB:.1f} MB, over the {self.max_upload / MB:.0f} MB upload limit")
         dest = self.uploads / f"{uuid.uuid4().hex}{suffix}"
-        shutil.copyfile(path, dest)
+        try:
+            shutil.copyfile(path, dest)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
         return dest
+
+    @contextlib.contextmanager
+    def upload(self, src: str, allowed: Sequence[str], keep: bool = True) -> Iterator[Path]:
+        """:meth:`take_upload`'s copy for the block to use; deleted if the block refuses it (raises), and
+        after the block unless ``keep``: no copy of a refused upload stays on disk."""
+        path = self.take_upload(src, allowed)
+        try:
+            yield path
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        if not keep:
+            path.unlink(missing_ok=True)
 
     def output_path(self, name: str) -> Path:
         """A fresh path under the outputs folder (``name`` is ours, never the user's)."""
