@@ -1,5 +1,7 @@
 """Repository-wide pytest hooks: tests that need a real checkpoint or a GPU are skipped, with the reason,
-where those are not available (the same markers in sampt's and every plugin's tests)."""
+where those are not available (the same markers in sampt's and every plugin's tests); under pytest-xdist,
+``serial`` tests share one worker (with ``--dist loadgroup``) and each worker's math libraries get their
+share of the cores instead of all of them."""
 from __future__ import annotations
 
 import os
@@ -15,10 +17,21 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def pytest_configure(config):
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if workers > 1:  # N workers each using every core for torch/OpenMP would only fight over them
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     real = os.environ.get("SAMPT_REAL_CHECKPOINTS", "") not in ("", "0")
     cuda = None
     for item in items:
+        if "serial" in item.keywords:
+            item.add_marker(pytest.mark.xdist_group("serial"))
         if "checkpoint" in item.keywords and not real:
             item.add_marker(pytest.mark.skip(reason="needs real pretrained checkpoints: set SAMPT_REAL_CHECKPOINTS=1 "
                                                     "with the files in $SAMPT_CACHE_DIR"))
@@ -27,3 +40,11 @@ def pytest_collection_modifyitems(config, items):
                 cuda = _cuda_available()
             if not cuda:
                 item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
+
+
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path_factory, monkeypatch):
+    """Every test runs in an empty folder of its own, wherever pytest was started: a default output
+    (``sampt-output/...``) lands there, never in the checkout (where ``sampt demo`` may have written) nor
+    beside another worker's."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
