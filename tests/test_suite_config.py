@@ -34,3 +34,23 @@ def test_the_handshake_is_inert_unless_asked_for_at_that_point(monkeypatch, tmp_
     monkeypatch.setenv(HANDSHAKE_ENV, f"mask-written#99@{missing}")
     handshake("mask-written")  # not yet its 99th time
     assert not missing.exists()
+
+
+def test_keyed_weights_read_back_from_the_run_cache_are_bit_identical(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from sampt import testing
+
+    tiny = {"enc.weight": {"shape": [3, 4]}, "enc.bias": {"shape": [3]},
+            "bn.num_batches_tracked": {"shape": [], "dtype": "int64"}, "half.scale": {"shape": [2], "dtype": "float16"}}
+    monkeypatch.setattr(testing, "manifest", lambda name: tiny)
+    monkeypatch.delenv(testing.KEYED_CACHE_ENV, raising=False)
+    drawn = testing.keyed_state_dict("tiny", seed=3)
+    monkeypatch.setenv(testing.KEYED_CACHE_ENV, str(tmp_path))
+    first = testing.keyed_state_dict("tiny", seed=3)  # drawn and stored
+    stored = [p.name for p in tmp_path.iterdir()]
+    second = testing.keyed_state_dict("tiny", seed=3)  # read back
+    assert len(stored) == 1 and stored[0].startswith("tiny-3-") and stored[0].endswith(".npz")
+    for state in (first, second):
+        assert list(state) == list(tiny)
+        assert all(torch.equal(state[k], drawn[k]) and state[k].dtype == drawn[k].dtype for k in tiny)
+    assert testing.keyed_state_dict("tiny", seed=4)["enc.weight"].ne(drawn["enc.weight"]).any()  # seed in the key
