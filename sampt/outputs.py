@@ -109,10 +109,16 @@ def signals_held() -> Iterator[None]:
         return
     caught: list[int] = []
     previous: dict = {}
+
+    def record(signum: int, frame) -> None:
+        caught.append(signum)
+
     try:
         for sig in HELD_SIGNALS:
-            if signal.getsignal(sig) is not None:  # None: installed outside Python, left alone
-                previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+            handler = signal.getsignal(sig)
+            if handler is not None:  # None: installed outside Python, left alone
+                previous[sig] = handler  # noted before the swap: put back even if interrupted right after it
+                signal.signal(sig, record)
         yield
     finally:
         try:
