@@ -45,8 +45,9 @@ def pytest_unconfigure(config):
 def pytest_collection_modifyitems(config, items):
     real = os.environ.get("SAMPT_REAL_CHECKPOINTS", "") not in ("", "0")
     cuda = None
+    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
-        if "serial" in item.keywords:
+        if "serial" in item.keywords and xdist:
             item.add_marker(pytest.mark.xdist_group("serial"))
         if "checkpoint" in item.keywords and not real:
             item.add_marker(pytest.mark.skip(reason="needs real pretrained checkpoints: set SAMPT_REAL_CHECKPOINTS=1 "
