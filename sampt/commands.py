@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -51,6 +53,19 @@ def _overlay_format(args: argparse.Namespace) -> Optional[str]:
     return None if args.no_overlay or args.overlay == "none" else args.overlay
 
 
+def default_run_output(video: Optional[str], camera: Optional[str]) -> Path:
+    """Where ``sampt run`` writes without ``--output``: ``sampt-output/run/<name>``, named after the video
+    file (without its extension), the frame folder or the camera, so that each input keeps its own result
+    and none lands in ``sampt demo``'s ``sampt-output/demo``."""
+    if video is not None:
+        path = Path(video).resolve()
+        name = path.name if path.is_dir() else path.stem
+    else:
+        name = f"camera{camera}" if str(camera).isdigit() else f"camera_{camera}"
+    name = re.sub(r"[^\w.-]+", "_", name).strip("._") or "input"
+    return Path("sampt-output", "run", name)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sampt.api import run_to_folder
     from sampt.io import read_video
@@ -63,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (args.video is None) == (args.camera is None):
         raise UsageError("give a video (file or folder of frames) or --camera INDEX|URL" if args.video is None else
                          "give a video or --camera, not both")
-    output = RunOutput(args.output)
+    output = RunOutput(args.output or default_run_output(args.video, args.camera))
     objects = objects_from_arguments(args.mask, args.points, args.box, args.frame)
     if args.max_side and any(o.kind == "mask" for o in objects):
         raise UsageError("--max-side resizes frames but not --mask; resize the mask too, or drop --max-side")
@@ -216,7 +231,8 @@ def register_commands(cli) -> None:
                    help="a box around one object (the segmenter makes its mask); repeat per object")
     p.add_argument("--frame", type=at_least(0), default=0, help="frame index (after --stride) of prompts without frame=N: "
                    "(default 0)")
-    p.add_argument("--output", "-o", default="sampt-output", help="output folder (default: sampt-output)")
+    p.add_argument("--output", "-o", default=None, help="output folder (default: sampt-output/run/<the video's or "
+                   "camera's name>, so runs of different inputs, and `sampt demo`, keep their own)")
     p.add_argument("--sequence", default=None, help="name of the masks/<sequence>/ folder (default: the video's "
                    "name, e.g. the frame folder's name: the DAVIS sequence)")
     p.add_argument("--stride", type=at_least(1), default=1, help="keep every N-th frame (mask names keep the original "

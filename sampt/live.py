@@ -33,6 +33,7 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.testhooks import handshake
 
 log = logging.getLogger("sampt")
 
@@ -241,6 +242,7 @@ def stream_to_folder(pipeline: Any, source: StreamSource, objects: Sequence[Any]
                     info.frame_names.append(name)
                     iou_rows.append([np.nan if result.objects[i].iou is None else result.objects[i].iou for i in ids])
                     count = t + 1
+                handshake("stream-frame")  # tests only: see sampt.testhooks
                 max_latency = max(max_latency, result.latency)
                 bar.update(1)
                 if window is not None and not window.show(shown):

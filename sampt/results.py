@@ -28,6 +28,7 @@ import numpy as np
 from sampt.errors import UsageError
 from sampt.io import read_label_png, write_label_png
 from sampt.outputs import OutputDir, atomic_file
+from sampt.testhooks import handshake
 from sampt.types import Tracks, Video
 
 RESULT_JSON = "result.json"
@@ -232,6 +233,7 @@ class RunOutput:
         if self.stats is not None:
             self.stats(t, labels)
         self.masks_written += 1
+        handshake("mask-written")  # tests only: see sampt.testhooks
 
     def finish(self, result: Any, video: Video, overlay: Any = "mp4", prompts: Sequence[dict] = (),
                inputs: Optional[dict] = None, config: Optional[dict] = None, extra: Optional[dict] = None,

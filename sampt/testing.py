@@ -209,9 +209,42 @@ def manifest_of(model: Any) -> dict[str, dict[str, Any]]:
             for k, t in model.state_dict().items()}
 
 
+KEYED_CACHE_ENV = "SAMPT_KEYED_CACHE"
+
+
 def keyed_state_dict(name: str, seed: int = 0) -> dict:
-    """Keyed weights for the reference manifest ``name`` as a torch state dict."""
-    return keyed_state(manifest(name), seed=seed)
+    """Keyed weights for the reference manifest ``name`` as a torch state dict.
+
+    Drawing them takes seconds to a minute per model on 2 cores, and several test modules load the same
+    one, so where ``$SAMPT_KEYED_CACHE`` names a folder (the test suite sets one per run, shared by its
+    workers) each model's arrays are kept there as ``.npz`` (no pickle), named by manifest, seed and the
+    manifest's hash, and read back instead of drawn again."""
+    import torch
+
+    folder = os.environ.get(KEYED_CACHE_ENV)
+    if not folder:
+        return keyed_state(manifest(name), seed=seed)
+    return {k: torch.from_numpy(a) for k, a in _cached_keyed_arrays(Path(folder), name, seed).items()}
+
+
+def _cached_keyed_arrays(folder: Path, name: str, seed: int) -> dict:
+    import hashlib
+
+    import numpy as np
+
+    entries = manifest(name)
+    digest = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()[:16]
+    path = folder / f"{name}-{seed}-{digest}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as stored:
+            return {key: stored[key] for key in entries}
+    arrays = {key: keyed_array(key, e["shape"], e.get("dtype", "float32"), seed) for key, e in entries.items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{path.name}.{os.getpid()}.partial"
+    with open(partial, "wb") as out:
+        np.savez(out, **arrays)
+    os.replace(partial, path)  # whole or absent: another worker may be writing the same file
+    return arrays
 
 
 def keyed_init() -> SimpleNamespace:

@@ -87,9 +87,32 @@ def test_bad_input_is_one_line_error_without_output(tmp_path, clip_files, capsys
 
 
 def test_console_script_reports_errors_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "sampt.cli", "run", str(tmp_path / "nope.mp4"), "--mask", "m.png"],
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "sampt.cli", "run", str(tmp_path / "nope.mp4"), "--mask", "m.png",
+                           "-o", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "does not exist" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, here or elsewhere
+
+
+def test_run_after_the_demo_writes_its_own_default_folder(tmp_path, monkeypatch):
+    from sampt.testing import write_clip_inputs
+
+    frames, mask, _ = write_clip_inputs(tmp_path / "in", seed=2, num_frames=3, height=32, width=40)
+    monkeypatch.chdir(tmp_path)  # the defaults are relative to the working directory
+    fast = ["--no-progress", "--overlay", "none", "pipeline.refinement_iterations=0", "segmenter.iterations=1"]
+    assert main(["demo", "--frames", "2", *fast]) == 0
+    assert main(["run", str(frames), "--mask", str(mask), *fast]) == 0  # did not collide with the demo's folder
+    assert (tmp_path / "sampt-output" / "demo" / "result.json").is_file()
+    assert (tmp_path / "sampt-output" / "run" / frames.name / "result.json").is_file()
+
+
+@pytest.mark.parametrize("video, camera, expected", [("clips/bear.mp4", None, "bear"), (None, "0", "camera0"),
+                                                     (None, "rtsp://cam:554/live", "camera_rtsp_cam_554_live")])
+def test_default_run_output_is_named_after_the_input(video, camera, expected):
+    from pathlib import Path
+
+    from sampt.commands import default_run_output
+
+    assert default_run_output(video, camera) == Path("sampt-output", "run", expected)
 
 
 def test_config_command_prints_the_composition(capsys):

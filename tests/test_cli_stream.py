@@ -4,12 +4,9 @@ offline run, a fake camera at a fixed frame rate, a live window where a display 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -207,29 +204,20 @@ RUNNER = textwrap.dedent("""
 """)
 
 
-def _staged_masks(parent):
-    for staged in parent.glob(".live.sampt-tmp-*"):
-        folder = staged / "masks" / "camera0"
-        return len([p for p in folder.iterdir() if not p.name.startswith(".")]) if folder.is_dir() else 0
-    return 0
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_real_signal_stops_an_endless_camera_cleanly(tmp_path, clip_files, signum):
+def test_a_real_signal_stops_an_endless_camera_cleanly(tmp_path, clip_files, child_process, signum):
     root, _ = clip_files
     out = tmp_path / "live"
-    env = {**os.environ, "DISPLAY": ""}
-    proc = subprocess.Popen([sys.executable, "-c", RUNNER, "run", "--camera", "0", "--mask", str(root / "first.png"),
-                             "-o", str(out), *FAST], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _staged_masks(tmp_path) < 4:  # frames are being written: stop now
-        time.sleep(0.1)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    # the child stops, blocked, once its 4th frame is written whole: the signal comes exactly then
+    child = child_process([sys.executable, "-c", RUNNER, "run", "--camera", "0", "--mask", str(root / "first.png"),
+                           "-o", str(out), *FAST], handshake="stream-frame#4", env={"DISPLAY": ""})
+    child.wait_for("stream-frame")
+    child.proc.send_signal(signum)
+    rc, _, err = child.finish(timeout=120)
+    assert rc == 0, err
     summary = json.loads((out / "result.json").read_text())
     n = summary["num_frames"]
-    assert summary["stream"]["stopped"] == signal.Signals(signum).name and n >= 4
+    assert summary["stream"]["stopped"] == signal.Signals(signum).name and n == 4
     assert sorted(p.name for p in (out / "masks" / "camera0").iterdir()) == [f"{t:05d}.png" for t in range(n)]
     assert len(read_video(out / "overlay.mp4")) == n
     _no_leftovers(out)

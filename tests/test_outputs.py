@@ -3,6 +3,7 @@ reads, tracks.npz, a compact result.json, an H.264/GIF overlay, exports, and `sa
 from __future__ import annotations
 
 import json
+import signal
 import zipfile
 
 import numpy as np
@@ -271,17 +272,102 @@ def test_load_result_of_an_older_flat_folder(tmp_path):
 
 
 def test_a_signal_during_a_held_unit_is_delivered_after_it_whole():
-    import os
-    import signal
-
     from sampt.outputs import signals_held
 
     steps = []
     with pytest.raises(KeyboardInterrupt):
         with signals_held():
-            os.kill(os.getpid(), signal.SIGINT)  # pending for Python's handler from the next bytecode on
+            signal.raise_signal(signal.SIGINT)  # delivered to this thread before raise_signal returns
             for k in range(1000):
                 steps.append(k)
         steps.append("after")  # not reached: the interrupt comes as the unit ends
     assert steps == list(range(1000))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.fixture
+def term_handler():
+    """A SIGTERM handler that records (or, with ``raising``, raises); the previous one is put back."""
+    calls: list[int] = []
+    state = {"raising": False}
+
+    def handler(signum, frame):
+        calls.append(signum)
+        if state["raising"]:
+            raise RuntimeError("SIGTERM handler")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    yield handler, calls, state
+    signal.signal(signal.SIGTERM, old)
+
+
+def _swaps_with(monkeypatch, before=None, after=None):
+    """Make ``signal.signal`` call ``before(sig, handler)`` / ``after(sig, handler)`` around each swap: a
+    signal sent in there arrives at exactly that moment."""
+    real = signal.signal
+
+    def swap(sig, handler):
+        if before:
+            before(sig, handler)
+        old = real(sig, handler)
+        if after:
+            after(sig, handler)
+        return old
+
+    monkeypatch.setattr(signal, "signal", swap)
+
+
+def test_every_held_signal_is_delivered_not_only_the_first(term_handler):
+    from sampt.outputs import signals_held
+
+    handler, calls, _ = term_handler
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGINT)
+            assert calls == []  # held
+    assert calls == [signal.SIGTERM]  # the SIGINT raised; SIGTERM was not lost behind it
+    assert signal.getsignal(signal.SIGTERM) is handler
+
+
+def test_a_signal_arriving_while_the_handlers_are_put_back_loses_none(monkeypatch, term_handler):
+    from sampt.outputs import signals_held
+
+    handler, calls, _ = term_handler
+    sent = []
+
+    def ctrl_c_just_after_its_handler_is_back(sig, new):
+        if sig == signal.SIGINT and new is signal.default_int_handler and not sent:
+            sent.append(sig)
+            signal.raise_signal(signal.SIGINT)  # the real handler again: KeyboardInterrupt, mid put-back
+
+    _swaps_with(monkeypatch, after=ctrl_c_just_after_its_handler_is_back)
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            pass
+    monkeypatch.undo()
+    assert sent and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # the handlers swapped after SIGINT's are back too, not left as recorders that swallow signals
+    assert signal.getsignal(signal.SIGTERM) is handler
+    signal.raise_signal(signal.SIGTERM)
+    assert calls == [signal.SIGTERM]
+
+
+def test_a_raising_handler_while_the_recorders_are_installed_leaves_none_behind(monkeypatch, term_handler):
+    from sampt.outputs import signals_held
+
+    handler, calls, state = term_handler
+    state["raising"] = True
+
+    def sigterm_just_before_its_recorder(sig, new):
+        if sig == signal.SIGTERM and new is not handler and not calls:
+            signal.raise_signal(signal.SIGTERM)  # its own handler runs, and raises, before the swap
+
+    _swaps_with(monkeypatch, before=sigterm_just_before_its_recorder)
+    with pytest.raises(RuntimeError, match="SIGTERM handler"):
+        with signals_held():
+            pytest.fail("the unit must not start")
+    monkeypatch.undo()
+    assert calls == [signal.SIGTERM]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # SIGINT's recorder was removed
+    assert signal.getsignal(signal.SIGTERM) is handler

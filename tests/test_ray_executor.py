@@ -9,6 +9,8 @@ import signal
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.serial  # a local Ray cluster: never two at once
+
 from sampt.cli import main
 from sampt.data.synthetic import make_clip, write_davis
 from sampt.errors import UsageError

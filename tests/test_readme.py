@@ -96,3 +96,13 @@ def test_toml_blocks_parse():
     for kind, code in readme_blocks():
         if kind == "toml":
             assert tomllib.loads(code)
+
+
+def test_ci_runs_the_readmes_test_command_verbatim():
+    first_block = next(code for kind, code in readme_blocks() if kind == "bash")
+    test_command = first_block.strip().splitlines()[1]
+    ci = (repo_root() / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci  # the same line, character for character
+    # quiet (apt's "Setting up ..." lines go nowhere), parallel, and the slowest tests listed
+    assert "chromium >/dev/null" in test_command
+    assert " -n auto " in test_command and "--durations=" in test_command

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -146,54 +145,46 @@ def test_a_folder_that_is_not_a_sampt_result_is_not_replaced(inputs, tmp_path):
 
 # -- interruptions by real signals to a real process --------------------------------------------------------
 
-def _start_run(frames: Path, mask: Path, out: Path) -> subprocess.Popen:
-    # slow enough to be caught mid-run: full refinement on every frame
+def _start_run(child_process, frames: Path, mask: Path, out: Path):
+    """A real ``sampt run`` process that stops, blocked, once its second frame's mask is in the staging
+    folder (:mod:`sampt.testhooks`): the interruption lands mid-run however fast or loaded the machine is."""
     cmd = [sys.executable, "-m", "sampt.cli", "run", str(frames), "--mask", str(mask), "-o", str(out),
-           "--no-progress", "tracker=lk", "segmenter=grabcut", "pipeline.refinement_iterations=12"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for_temporary(parent: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(TMP_MARK in p.name and (p / "masks").is_dir() and any((p / "masks").iterdir())
-               for p in parent.iterdir()):
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    raise AssertionError("the run never started writing")
+           "--no-progress", *FAST]
+    child = child_process(cmd, handshake="mask-written#2")
+    child.wait_for("mask-written")
+    assert [p for p in out.parent.iterdir() if TMP_MARK in p.name and (p / "masks").is_dir()]
+    return child
 
 
 @pytest.fixture(scope="module")
 def long_inputs(tmp_path_factory):
+    """Other inputs than ``previous``'s, so a result that replaced it would show."""
     root = tmp_path_factory.mktemp("long")
-    frames, mask, _ = write_clip_inputs(root, seed=4, num_frames=40, height=72, width=96)
+    frames, mask, _ = write_clip_inputs(root, seed=4, num_frames=6, height=48, width=64)
     return frames, mask
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 128 + signal.SIGINT)])
-def test_a_signalled_run_keeps_the_previous_result_whole(long_inputs, previous, tmp_path, sig, code):
+def test_a_signalled_run_keeps_the_previous_result_whole(long_inputs, previous, tmp_path, child_process, sig, code):
     frames, mask = long_inputs
     out = copy_tree(previous, tmp_path / "out")
     before = snapshot(out)
-    proc = _start_run(frames, mask, out)
-    _wait_for_temporary(tmp_path, proc)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, err
+    child = _start_run(child_process, frames, mask, out)
+    child.proc.send_signal(sig)
+    rc, _, err = child.finish(timeout=120)
+    assert rc == code, err
     one_error_line(err, "interrupted")
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_a_killed_run_leaves_a_temporary_that_the_next_run_removes(long_inputs, inputs, previous, tmp_path):
+def test_a_killed_run_leaves_a_temporary_that_the_next_run_removes(long_inputs, inputs, previous, tmp_path,
+                                                                   child_process):
     frames, mask = long_inputs
     out = copy_tree(previous, tmp_path / "out")
     before = snapshot(out)
-    proc = _start_run(frames, mask, out)
-    _wait_for_temporary(tmp_path, proc)
-    proc.kill()  # SIGKILL: no chance to clean up
-    proc.communicate(timeout=60)
+    child = _start_run(child_process, frames, mask, out)
+    child.kill()  # SIGKILL: no chance to clean up
     assert snapshot(out) == before
     assert any(TMP_MARK in p.name for p in tmp_path.iterdir())
     _, small_frames, small_mask, _ = inputs

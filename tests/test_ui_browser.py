@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.serial  # a browser and a web server: not beside another serial test
+
 CHROMIUM = os.environ.get("SAMPT_CHROMIUM", "/usr/bin/chromium")
 OVERRIDES = ["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=4", "pipeline.negative_points=1"]
 TIMEOUT_MS = 30_000
