@@ -12,8 +12,8 @@ from typing import Optional
 import numpy as np
 from omegaconf import OmegaConf
 
-import sampt
 from sampt.errors import UsageError
+from sampt.hookspecs import hookimpl
 
 log = logging.getLogger("sampt")
 
@@ -186,7 +186,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-@sampt.hookimpl
+@hookimpl
 def register_commands(cli) -> None:
     p = cli.add_parser("run", help="segment objects through a video", description=(
         "Segment objects through a video, each given as a mask (every non-zero label of a PNG is an object), "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-import sampt
+from sampt.hookspecs import hookimpl
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-@sampt.hookimpl
+@hookimpl
 def register_commands(cli) -> None:
     """Add ``score``, ``eval`` and ``bench`` to the ``sampt`` command line."""
     p = cli.add_parser(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import sampt
+from sampt.hookspecs import hookimpl
 
 
 def add_interactive_bench_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def cmd_interactive_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-@sampt.hookimpl
+@hookimpl
 def register_commands(cli) -> None:
     """Add ``interactive-bench`` to the ``sampt`` command line."""
     p = cli.add_parser(

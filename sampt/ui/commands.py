@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-import sampt
+from sampt.hookspecs import hookimpl
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
-@sampt.hookimpl
+@hookimpl
 def register_commands(cli) -> None:
     """Add ``ui`` to the ``sampt`` command line."""
     p = cli.add_parser("ui", help="web page for interactive annotation (needs sampt[ui])",
