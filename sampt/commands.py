@@ -108,7 +108,7 @@ def _run_stream(args: argparse.Namespace, objects: list, output, cfg, pipeline) 
 def cmd_demo(args: argparse.Namespace) -> int:
     from sampt.api import run_to_folder
     from sampt.data.synthetic import make_clip
-    from sampt.evaluation.metrics import boundary_f, jaccard
+    from sampt.evaluation.davis.metrics import boundary_f, jaccard
     from sampt.prompts import UserObject
     from sampt.results import RunOutput
 

@@ -143,7 +143,7 @@ def build_summary(result: Any, video: Video, stats: MaskStats, prompts: Sequence
                   extra: Optional[dict] = None) -> dict:
     """The content of result.json (see the module docstring)."""
     from sampt.version import __version__
-    from sampt.evaluation.provenance import git_revision
+    from sampt.provenance import git_revision
 
     ids = list(map(int, result.object_ids))
     scores = [float(s) for s in result.scores]

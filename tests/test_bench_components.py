@@ -11,7 +11,9 @@ import pytest
 
 from sampt.cli import main
 from sampt.errors import UsageError
-from sampt.evaluation import bench, bench_report, combination
+from sampt.evaluation.bench import run as bench
+from sampt.evaluation.bench import report as bench_report
+from sampt.evaluation.bench import combination
 from sampt.evaluation.measure import STAGES
 
 TINY = ["--dataset", "synthetic", "--repeats", "1", "--warmup", "0", "--no-progress"]

@@ -11,9 +11,12 @@ import pytest
 from sampt.cli import main
 from sampt.data.synthetic import make_clip, write_davis
 from sampt.errors import UsageError
-from sampt.evaluation import bench, bench_report, measure, provenance
+from sampt.evaluation.bench import run as bench
+from sampt.evaluation.bench import report as bench_report
+from sampt.evaluation import measure
+from sampt import provenance
 from sampt.evaluation.datasets import open_dataset, read_annotation
-from sampt.evaluation.scoring import score_results
+from sampt.evaluation.davis.scoring import score_results
 from sampt.io import write_frames, write_label_png
 
 FAST = ["tracker=lk", "segmenter=grabcut", "pipeline=fast", "pipeline.refinement_iterations=1"]

@@ -1,6 +1,6 @@
 """Evaluation commands: ``sampt score``, ``sampt eval`` and ``sampt bench``: their arguments, and the
-summary each prints. The work is in :mod:`sampt.evaluation.scoring`, :mod:`sampt.evaluation.run` and
-:mod:`sampt.evaluation.bench`."""
+summary each prints. The work is in :mod:`sampt.evaluation.davis.scoring`, :mod:`sampt.evaluation.run` and
+:mod:`sampt.evaluation.bench.run`."""
 from __future__ import annotations
 
 import argparse
@@ -45,7 +45,7 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_score(args: argparse.Namespace) -> int:
     from sampt.evaluation.datasets import open_dataset
     from sampt.evaluation.scorers import score_dataset
-    from sampt.evaluation.scoring import run_folder_sequences
+    from sampt.evaluation.davis.scoring import run_folder_sequences
     from sampt.outputs import check_output_path
 
     check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
@@ -59,7 +59,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     dataset.select(names)
     if getattr(dataset, "kind", "") == "vis":  # UVO: a YouTube-VIS results JSON
         from sampt.evaluation.report import text_table
-        from sampt.evaluation.vis_run import SCORE_COLUMNS, score_vis_file
+        from sampt.evaluation.vis.run import SCORE_COLUMNS, score_vis_file
 
         scores, g = score_vis_file(args.results_dir, dataset, args.csv_dir, progress=not args.no_progress)
         print(f"class-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
@@ -104,7 +104,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                        progress=not args.no_progress)
     dataset, out_dir = outcome.dataset, outcome.out_dir
     if getattr(dataset, "kind", "") == "vis":  # video instance segmentation
-        from sampt.evaluation.vis_run import ROW_COLUMNS, SCORE_COLUMNS
+        from sampt.evaluation.vis.run import ROW_COLUMNS, SCORE_COLUMNS
 
         print(text_table(outcome.rows, ROW_COLUMNS))
         if outcome.scores is not None:
@@ -151,7 +151,7 @@ def _print_failures(summary) -> None:
 # -- sampt bench ------------------------------------------------------------------------------------
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    from sampt.evaluation.bench import DEFAULT_CONFIG
+    from sampt.evaluation.bench.run import DEFAULT_CONFIG
 
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="config overrides applied to every combination (pipeline=fast pipeline.refinement_iterations=3)")
@@ -198,11 +198,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sampt.errors import UsageError
-    from sampt.evaluation.bench import add_predictions, default_output, plan_bench, predict_bench, run_bench
-    from sampt.evaluation.bench_report import (DIGITS, PREDICTED_COLUMNS, require_matplotlib, terminal_table,
+    from sampt.evaluation.bench.run import add_predictions, default_output, plan_bench, predict_bench, run_bench
+    from sampt.evaluation.bench.report import (DIGITS, PREDICTED_COLUMNS, require_matplotlib, terminal_table,
                                                write_bench_report, write_predicted)
-    from sampt.evaluation.predict import TIMINGS_NAME
-    from sampt.evaluation.provenance import provenance
+    from sampt.evaluation.bench.predict import TIMINGS_NAME
+    from sampt.provenance import provenance
     from sampt.evaluation.report import text_table
     from sampt.outputs import OutputDir
 

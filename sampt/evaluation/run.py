@@ -80,7 +80,7 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     if task not in ("vos", "vis"):
         raise UsageError(f"task must be vos or vis, got {task!r}")
     if task == "vis":  # video instance segmentation: proposals, tracks, YouTube-VIS results
-        from sampt.evaluation.vis_run import run_vis_eval
+        from sampt.evaluation.vis.run import run_vis_eval
 
         if spec.name != "local" or executor is not None:
             raise UsageError(f"executor={spec.name} does not run video instance segmentation yet; use the local one")

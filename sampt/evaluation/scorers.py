@@ -1,10 +1,10 @@
 """Which scoring a dataset gets: one place that picks the protocol, so the commands, ``sampt eval`` and
 the benchmark score every dataset alike.
 
-* DAVIS, MOSE, YouTube-VOS train: :mod:`sampt.evaluation.scoring` (the official DAVIS evaluation);
+* DAVIS, MOSE, YouTube-VOS train: :mod:`sampt.evaluation.davis.scoring` (the official DAVIS evaluation);
 * YouTube-VOS valid/test with a local copy of the annotations: the same, plus G over seen and unseen
-  categories (:mod:`sampt.evaluation.scoring_youtubevos`);
-* BDD100K: every frame, with visibility-duration buckets (:mod:`sampt.evaluation.scoring_bdd100k`).
+  categories (:mod:`sampt.evaluation.youtubevos.scoring`);
+* BDD100K: every frame, with visibility-duration buckets (:mod:`sampt.evaluation.bdd100k.scoring`).
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 
 from sampt.evaluation.datasets import VOSDataset, VOSSequence
-from sampt.evaluation.scoring import score_label_maps, score_results
-from sampt.evaluation.scoring_bdd100k import score_bdd100k_results, score_bdd100k_sequence
-from sampt.evaluation.scoring_youtubevos import with_seen_unseen
+from sampt.evaluation.davis.scoring import score_label_maps, score_results
+from sampt.evaluation.bdd100k.scoring import score_bdd100k_results, score_bdd100k_sequence
+from sampt.evaluation.youtubevos.scoring import with_seen_unseen
 
 
 def score_dataset(results_dir: str | os.PathLike, dataset: VOSDataset, sequences: Optional[Iterable[str]] = None,
@@ -34,7 +34,7 @@ def score_dataset(results_dir: str | os.PathLike, dataset: VOSDataset, sequences
 def score_prediction(seq: VOSSequence, prediction: Callable[[int], np.ndarray],
                      exclude_first_last: bool = True) -> list:
     """Per-object scores of one sequence from ``prediction(t)`` label maps, with the sequence's protocol
-    (objects with ``j_mean`` / ``f_mean`` / recall / decay, as :func:`sampt.evaluation.metrics.global_scores`
+    (objects with ``j_mean`` / ``f_mean`` / recall / decay, as :func:`sampt.evaluation.davis.metrics.global_scores`
     averages them)."""
     if seq.protocol == "bdd100k":
         return score_bdd100k_sequence(seq, np.stack([prediction(t) for t in range(len(seq))]))

@@ -1,5 +1,5 @@
 """``sampt interactive-bench``: its arguments and the summary it prints; the work is in
-:mod:`sampt.interactive.bench_run`."""
+:mod:`sampt.evaluation.interactive_bench.run`."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ from sampt.hookspecs import hookimpl
 
 
 def add_interactive_bench_arguments(p: argparse.ArgumentParser) -> None:
-    from sampt.interactive.bench_run import METHODS
+    from sampt.evaluation.interactive_bench.run import METHODS
 
     p.add_argument("dataset_root", metavar="DATASET_ROOT", nargs="?", default=None,
                    help="dataset root (DAVIS: holds JPEGImages/, Annotations/, ImageSets/); omit for the synthetic set")
@@ -28,9 +28,9 @@ def add_interactive_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_interactive_bench(args: argparse.Namespace) -> int:
-    from sampt.evaluation.bench_report import require_matplotlib
+    from sampt.evaluation.bench.report import require_matplotlib
     from sampt.evaluation.report import text_table
-    from sampt.interactive.bench_run import SUMMARY_COLUMNS, run_interactive_bench
+    from sampt.evaluation.interactive_bench.run import SUMMARY_COLUMNS, run_interactive_bench
 
     from pathlib import Path
 

@@ -1,5 +1,5 @@
 """UVO v1.0 VideoDenseSet (and any YouTube-VIS style JSON): the reader and the RLE helpers (scoring:
-:mod:`sampt.evaluation.scoring_vis`).
+:mod:`sampt.evaluation.vis.scoring`).
 
 Layout (as SAM-PT's evaluation uses it)::
 

@@ -2,7 +2,7 @@
 options, or a whole method), the pipeline built under the bench's weights policy, timed and scored passes
 over the sequences (:class:`CombinationBench`), and the loop over all combinations (:func:`run_grid`).
 
-:mod:`sampt.evaluation.bench` plans a grid and runs it with these; :mod:`sampt.evaluation.vis_bench`
+:mod:`sampt.evaluation.bench.run` plans a grid and runs it with these; :mod:`sampt.evaluation.vis.bench`
 specialises :class:`CombinationBench` for video instance segmentation.
 """
 from __future__ import annotations
@@ -165,7 +165,7 @@ class CombinationBench:
             self.nodes.add(result.node)
 
     def _score(self, seq: Any, frames: int, objects: int, labels: Any, seconds: float, node: str = "") -> None:
-        from sampt.evaluation.metrics import global_scores
+        from sampt.evaluation.davis.metrics import global_scores
         from sampt.evaluation.scorers import score_prediction
 
         if not seq.has_ground_truth:
@@ -193,7 +193,7 @@ class CombinationBench:
         """The run row, per-sequence rows and the composed config."""
         from omegaconf import OmegaConf
 
-        from sampt.evaluation.metrics import global_scores
+        from sampt.evaluation.davis.metrics import global_scores
 
         name, tracker, segmenter, options = combination_name(self.combo)
         measured = [(q, v, p) for q, v, p in self.sequences if not self.measured or q.name in self.measured]

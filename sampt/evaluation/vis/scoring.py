@@ -1,6 +1,6 @@
 """Score YouTube-VIS results (``[{"video_id", "score", "segmentations"}]``) class-agnostic against a VIS
-dataset (:class:`~sampt.evaluation.uvo.UVODataset`): decode the RLE masks, compute video mask IoUs, and
-hand them to :mod:`sampt.evaluation.metrics_vis`."""
+dataset (:class:`~sampt.evaluation.datasets.uvo.UVODataset`): decode the RLE masks, compute video mask IoUs, and
+hand them to :mod:`sampt.evaluation.vis.metrics`."""
 from __future__ import annotations
 
 import os
@@ -9,8 +9,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.evaluation.metrics_vis import VideoMatches, video_mask_iou, vis_scores
-from sampt.evaluation.uvo import UVODataset, VISVideo, decode_rle
+from sampt.evaluation.vis.metrics import VideoMatches, video_mask_iou, vis_scores
+from sampt.evaluation.datasets.uvo import UVODataset, VISVideo, decode_rle
 from sampt.io import read_json_records
 
 
@@ -23,7 +23,7 @@ def load_results(path: str | os.PathLike) -> list[dict]:
 def score_vis_results(dataset: UVODataset, results: Iterable[dict], max_dets: Sequence[int] = (1, 10, 100),
                       progress: bool = False) -> dict[str, float]:
     """Class-agnostic AP / AR of ``results`` on every video of ``dataset``
-    (:mod:`sampt.evaluation.metrics_vis`)."""
+    (:mod:`sampt.evaluation.vis.metrics`)."""
     per_video: dict[int, list[dict]] = {}
     for r in results:
         per_video.setdefault(int(r["video_id"]), []).append(r)

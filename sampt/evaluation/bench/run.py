@@ -19,9 +19,9 @@ SAM-PT itself (the tracker/segmenter/pipeline axes apply to it only); a whole me
 ``method.KEY=VALUE`` overrides (``method.model=sam2.1_hiera_tiny``, ``method.checkpoint=/path``).
 
 This module plans and runs the grid (:func:`plan_bench`, :func:`run_bench`); one combination's measurement
-is :mod:`sampt.evaluation.combination`, the measuring tools are in
-:mod:`sampt.evaluation.measure`, the machine and versions in :mod:`sampt.evaluation.provenance`, the table,
-plot and files in :mod:`sampt.evaluation.bench_report`, the command line in :mod:`sampt.evaluation.commands`.
+is :mod:`sampt.evaluation.bench.combination`, the measuring tools are in
+:mod:`sampt.evaluation.measure`, the machine and versions in :mod:`sampt.provenance`, the table,
+plot and files in :mod:`sampt.evaluation.bench.report`, the command line in :mod:`sampt.evaluation.commands`.
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ from sampt.errors import UsageError
 from sampt.evaluation.executors import ExecutorSpec, Job, make_executor, split_executor_overrides
 from sampt.evaluation.inference import SequenceInput, object_prompts
 from sampt.evaluation.measure import STAGES
-from sampt.evaluation.provenance import provenance
-from sampt.evaluation.combination import (KEYED_ACCURACY, METHOD_KEY, CombinationBench, combination_name,
+from sampt.provenance import provenance
+from sampt.evaluation.bench.combination import (KEYED_ACCURACY, METHOD_KEY, CombinationBench, combination_name,
                                           is_whole_method, run_grid, split_method, weights_policy)
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def plan_bench(config: Optional[str] = None, overrides: Sequence[str] = (), data
         raise UsageError(f"task={tasks[-1]} does not fit dataset {dataset_spec.get('name')!r}: task=vis is video "
                          "instance segmentation on --dataset uvo; every other dataset is task=vos")
     if is_vis:  # vis.* / proposals= set the VIS mode
-        from sampt.evaluation.vis_run import split_vis_overrides
+        from sampt.evaluation.vis.run import split_vis_overrides
 
         vis_items, proposals, common = split_vis_overrides(common)
     pipeline_config = pipeline_config or cfg.get("config")
@@ -389,7 +389,7 @@ def run_bench(plan: BenchPlan, dataset_root: Optional[str] = None, progress: boo
         dataset = prepare_dataset(plan.dataset, dataset_root, Path(work))
         dataset.select(plan.sequences)
         if getattr(dataset, "kind", "") == "vis":  # UVO: video instance segmentation
-            from sampt.evaluation.vis_bench import prepare_vis_benches
+            from sampt.evaluation.vis.bench import prepare_vis_benches
 
             if plan.executor.name != "local":
                 raise UsageError(f"executor={plan.executor.name} does not run video instance segmentation yet; "
@@ -535,10 +535,10 @@ def default_output(plan: BenchPlan) -> Path:
 
 def predict_bench(plan: BenchPlan, dataset_root: Optional[str] = None, timings_path: Optional[Path] = None) -> tuple[list[dict], Any]:
     """``sampt bench --predict``: each combination's FPS on the plan's dataset estimated from its components'
-    timings (:mod:`sampt.evaluation.predict`; read from ``timings_path`` where measured before, the rest
+    timings (:mod:`sampt.evaluation.bench.predict`; read from ``timings_path`` where measured before, the rest
     measured now on the first sequence). Returns the rows and the timings."""
     from sampt.config import compose
-    from sampt.evaluation.predict import ensure_timings, predict_rows
+    from sampt.evaluation.bench.predict import ensure_timings, predict_rows
 
     cfgs = {combination_name(c)[0]: compose(plan.common + c, config_file=plan.pipeline_config) for c in plan.combos}
     with tempfile.TemporaryDirectory(prefix="sampt-bench-") as work:

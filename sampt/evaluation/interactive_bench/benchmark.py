@@ -42,7 +42,7 @@ from typing import Any, Optional, Sequence
 import cv2
 import numpy as np
 
-from sampt.evaluation.metrics import boundary_f, jaccard
+from sampt.evaluation.davis.metrics import boundary_f, jaccard
 from sampt.types import NEGATIVE, POSITIVE
 
 OFFLINE_TARGETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)

@@ -1,6 +1,6 @@
 """``sampt interactive-bench``: the interactive benchmark over a dataset, resumable, with its report.
 
-Every object of every sequence is one video of the protocol (:mod:`sampt.interactive.benchmark`), run
+Every object of every sequence is one video of the protocol (:mod:`sampt.evaluation.interactive_bench.benchmark`), run
 with SAM-PT (point tracking on) and with the per-frame baseline (tracking off). Each (method, sequence,
 object) result is written atomically to ``OUT/histories/<method>/<sequence>_<object>.json`` as soon as it
 is done; a rerun skips the ones present, as ``sampt eval`` skips complete sequences, and refuses an
@@ -30,7 +30,7 @@ import numpy as np
 
 from sampt.errors import UsageError
 from sampt.evaluation.report import write_json
-from sampt.interactive.benchmark import DEFAULT_BUDGET, MODES, RATES, Simulation, curve_area, mean_curve, simulate, summary_row
+from sampt.evaluation.interactive_bench.benchmark import DEFAULT_BUDGET, MODES, RATES, Simulation, curve_area, mean_curve, simulate, summary_row
 from sampt.outputs import atomic_file, check_output_path
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def split_bench_overrides(overrides: Sequence[str]) -> tuple[dict[str, str], lis
 
 
 def _open_dataset(picked: dict, root: Optional[str], out_dir: Path) -> Any:
-    from sampt.evaluation.bench import prepare_dataset
+    from sampt.evaluation.bench.run import prepare_dataset
 
     name = picked.get("dataset", "synthetic" if not root else "davis2017")
     if name == "synthetic" and root:
@@ -233,7 +233,7 @@ def write_report(out_dir: Path, methods: Sequence[str], sequences: Sequence[str]
     text = (f"# Interactive benchmark ({mode}, budget {budget})\n\n"
             f"Mean J&F over {len(videos) // max(1, len(methods))} videos (one per object) against interactions per "
             "10 frames; AUC: area under the mean curve over 0..10 interactions per 10 frames, divided by 10. "
-            "Protocol: SAM-PT §4.6 (see sampt.interactive.benchmark).\n\n"
+            "Protocol: SAM-PT §4.6 (see sampt.evaluation.interactive_bench.benchmark).\n\n"
             + markdown_table(summary, SUMMARY_COLUMNS, digits={c: (1 if c == "interactions" else 3) for c in SUMMARY_COLUMNS})
             + "\n")
     with atomic_file(out_dir / "summary.md") as tmp:
@@ -246,7 +246,7 @@ def write_report(out_dir: Path, methods: Sequence[str], sequences: Sequence[str]
 
 def plot_curves(path: Path, curves: dict, title: str) -> Path:
     """Mean J&F against interactions per 10 frames, one line per method."""
-    from sampt.evaluation.bench_report import require_matplotlib
+    from sampt.evaluation.bench.report import require_matplotlib
 
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=120)

@@ -15,7 +15,7 @@ Layouts::
     BDD100K    ROOT[/<split>]/JPEGImages/<seq>/<frame>.jpg  ROOT[/<split>]/Annotations/<seq>/<frame>.png, every
                frame annotated (the VOS set SAM-PT builds from the seg_track_20 bitmasks); objects enter at
                any frame and are prompted on the first frame they appear.
-    UVO        video instance segmentation, see :mod:`sampt.evaluation.uvo`.
+    UVO        video instance segmentation, see :mod:`sampt.evaluation.datasets.uvo`.
 """
 from __future__ import annotations
 
@@ -334,7 +334,7 @@ class YouTubeVOSDataset(VOSDataset):
 class BDD100KDataset(VOSDataset):
     """BDD100K VOS as SAM-PT's evaluation builds it from the seg_track_20 bitmasks: every frame annotated,
     objects entering at any frame (each prompted on its first frame), scored on every later frame with
-    J&F split by how long the object is visible (:mod:`sampt.evaluation.metrics_bdd100k`)."""
+    J&F split by how long the object is visible (:mod:`sampt.evaluation.bdd100k.metrics`)."""
 
     exclude_first_last = False
 
@@ -396,7 +396,7 @@ def open_dataset(dataset: str, root: str | os.PathLike, split: Optional[str] = N
     if key == "bdd100k":
         return BDD100KDataset(root, split=split or "val")
     if key == "uvo":
-        from sampt.evaluation.uvo import UVODataset
+        from sampt.evaluation.datasets.uvo import UVODataset
 
         return UVODataset(root, split=split or "val")  # type: ignore[return-value]
     raise UsageError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
