@@ -79,3 +79,18 @@ def test_the_version_lives_in_a_leaf_module():
 
     assert sampt.__version__ == sampt.version.__version__
     assert _imports()["sampt.version"] == set()
+
+
+@pytest.mark.parametrize("old, new, name", [
+    ("sampt.interactive.benchmark", "sampt.evaluation.interactive_bench.benchmark", "representative_point"),
+    ("sampt.evaluation.metrics", "sampt.evaluation.davis.metrics", "jaccard"),
+])
+def test_a_moved_module_keeps_its_old_path_with_a_deprecation_warning(old, new, name):
+    import importlib
+
+    shim = importlib.import_module(old)
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
+        moved = getattr(shim, name)
+    assert moved is getattr(importlib.import_module(new), name)
+    with pytest.raises(AttributeError):
+        shim.__no_such_name__
