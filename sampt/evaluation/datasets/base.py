@@ -10,6 +10,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.evaluation.datasets.schema import check_folder_name
 from sampt.io import IMAGE_SUFFIXES, natural_key, read_video
 from sampt.types import Video
 
@@ -50,6 +51,28 @@ def read_annotation(path: str | os.PathLike) -> np.ndarray:
     raise UsageError(f"mask {path} is a {mode} image; label masks must be indexed (palette) or greyscale PNGs")
 
 
+def image_size(path: Path, sequence: str) -> tuple[int, int]:
+    """``(width, height)`` of an image file, from its header."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except OSError as exc:
+        raise UsageError(f"sequence {sequence}: frame {path} cannot be read ({exc})") from None
+
+
+def read_sequence_annotation(path: Path, sequence: str, frame_size: tuple[int, int]) -> np.ndarray:
+    """An annotation of ``sequence``, refused (naming the sequence and the file) unless it has the frames' size
+    ``(width, height)``: a sequence's label maps are stacked and compared with same-size predictions."""
+    labels = read_annotation(path)
+    width, height = frame_size
+    if labels.shape != (height, width):
+        raise UsageError(f"sequence {sequence}: annotation {path} is {labels.shape[1]}x{labels.shape[0]} but the "
+                         f"sequence's frames are {width}x{height}; every annotation must have the frames' size")
+    return labels
+
+
 class VOSSequence:
     """One sequence of a dataset. Frame ``names`` are file stems (``00000``); ``eval_frames`` are the
     indices of the frames predictions are written for (every frame for DAVIS, the frames listed in
@@ -69,6 +92,7 @@ class VOSSequence:
         self.first_frames = {int(k): int(v) for k, v in first_frames.items()}
         self.eval_frames = list(range(len(self.frame_files))) if eval_frames is None else list(eval_frames)
         self.merge_objects = merge_objects
+        self._frame_size: Optional[tuple[int, int]] = None
         self.annotated_frames = (list(range(len(self.frame_files))) if annotated_frames is None
                                  else list(annotated_frames))
 
@@ -92,7 +116,7 @@ class VOSSequence:
         path = self.annotation_dir / f"{self.frame_names[index]}.png"
         if not path.is_file():
             raise UsageError(f"sequence {self.name}: annotation {path} is missing")
-        labels = read_annotation(path)
+        labels = self.read_checked(path)
         labels = np.where(labels == VOID_LABEL, 0, labels).astype(np.uint8)
         if self.merge_objects:
             labels = (labels > 0).astype(np.uint8)
@@ -100,7 +124,18 @@ class VOSSequence:
 
     def void(self, index: int) -> np.ndarray:
         """Void (255, "don't care") pixels of frame ``index``'s annotation."""
-        return read_annotation(self.annotation_dir / f"{self.frame_names[index]}.png") == VOID_LABEL
+        return self.read_checked(self.annotation_dir / f"{self.frame_names[index]}.png") == VOID_LABEL
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the sequence's frames, read from the first frame's header."""
+        if self._frame_size is None:
+            self._frame_size = image_size(self.frame_files[0], self.name)
+        return self._frame_size
+
+    def read_checked(self, path: Path) -> np.ndarray:
+        """An annotation of this sequence, refused unless it has the frames' size."""
+        return read_sequence_annotation(path, self.name, self.frame_size)
 
     def initial_masks(self) -> list[InitialMask]:
         """Each object's mask on its first-appearance frame."""
@@ -130,12 +165,21 @@ class VOSDataset:
     """A dataset split: ``sequences`` names, indexing by name or position, iteration in order."""
 
     kind = "davis"  #: result layout: "davis" (``<seq>/<frame>.png``) or "youtubevos" (``Annotations/...``)
+    #: how results are scored (:mod:`sampt.evaluation.scorers`): "davis", "youtubevos" (plus G over seen and
+    #: unseen categories) or "bdd100k" (every frame, visibility-duration buckets)
+    protocol = "davis"
     scored_locally = True  #: whether ``sampt score`` can score it (YouTube-VOS val/test: server only)
     exclude_first_last = True
 
-    def __init__(self, name: str, root: Path, split: str, sequences: Sequence[str]):
+    def __init__(self, name: str, root: Path, split: str, sequences: Sequence[str], source: Optional[Path] = None):
+        """``sequences`` as listed by ``source`` (the split file, or the folder scanned): an empty list, or a
+        name that is not one folder name, is refused naming it."""
         self.name, self.root, self.split = name, root, split
-        self.sequences = list(sequences)
+        where = str(source or root)
+        self.sequences = [check_folder_name(n, where) for n in sequences]
+        if not self.sequences:
+            raise UsageError(f"{name} {split}: {where} lists no sequence; nothing would be evaluated "
+                             "(check the split name and the dataset files)")
 
     def __len__(self) -> int:
         return len(self.sequences)

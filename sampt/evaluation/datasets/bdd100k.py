@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.evaluation.datasets.base import VOID_LABEL, VOSDataset, VOSSequence, frames_in, read_annotation
+from sampt.evaluation.datasets.base import (VOID_LABEL, VOSDataset, VOSSequence, frames_in, image_size,
+                                            read_sequence_annotation)
 
 
 class BDD100KDataset(VOSDataset):
@@ -17,6 +18,7 @@ class BDD100KDataset(VOSDataset):
     J&F split by how long the object is visible (:mod:`sampt.evaluation.bdd100k.metrics`)."""
 
     exclude_first_last = False
+    protocol = "bdd100k"
 
     def __init__(self, root: str | os.PathLike, split: str = "val"):
         root = Path(root)
@@ -35,7 +37,7 @@ class BDD100KDataset(VOSDataset):
         names = sorted(p.name for p in self.annotation_root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not names:
             raise UsageError(f"BDD100K {split}: {self.annotation_root} holds no sequence folders")
-        super().__init__("bdd100k", root, split, names)
+        super().__init__("bdd100k", root, split, names, source=self.annotation_root)
 
     def sequence(self, name: str) -> VOSSequence:
         if name not in self.sequences:
@@ -47,13 +49,14 @@ class BDD100KDataset(VOSDataset):
             raise UsageError(f"BDD100K sequence {name}: annotation {ann_dir / missing[0]}.png is missing (every "
                              f"frame must be annotated; {len(missing)} of {len(frames)} are missing)")
         first: dict[int, int] = {}
+        size = image_size(frames[0], name)
         for t, p in enumerate(frames):
-            for i in np.unique(read_annotation(ann_dir / f"{p.stem}.png")):
+            for i in np.unique(read_sequence_annotation(ann_dir / f"{p.stem}.png", name, size)):
                 if i not in (0, VOID_LABEL) and int(i) not in first:
                     first[int(i)] = t
         if not first:
             raise UsageError(f"BDD100K sequence {name} has no annotated object")
         ids = sorted(first)
         seq = VOSSequence(name, frames, ann_dir, ids, first)
-        seq.protocol = "bdd100k"
+        seq.protocol = self.protocol
         return seq

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.evaluation.datasets.base import VOID_LABEL, VOSDataset, VOSSequence, frames_in, read_annotation
+from sampt.evaluation.datasets.base import (VOID_LABEL, VOSDataset, VOSSequence, frames_in, image_size,
+                                            read_sequence_annotation)
 
 
 class DAVISDataset(VOSDataset):
@@ -33,7 +34,7 @@ class DAVISDataset(VOSDataset):
             raise UsageError(f"DAVIS {year} split {split!r} not found: {listing} is missing"
                              + (f" (available: {', '.join(have)})" if have else ""))
         names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-        super().__init__(f"davis{year}", root, split, names)
+        super().__init__(f"davis{year}", root, split, names, source=listing)
         self.year = year
         self.scored_locally = split not in ("test-dev", "test-challenge")  # only first frames are public
 
@@ -45,7 +46,7 @@ class DAVISDataset(VOSDataset):
         first = ann_dir / f"{frames[0].stem}.png"
         if not first.is_file():
             raise UsageError(f"DAVIS sequence {name}: first-frame annotation {first} is missing")
-        labels = read_annotation(first)
+        labels = read_sequence_annotation(first, name, image_size(frames[0], name))
         labels[labels == VOID_LABEL] = 0
         if self.year == "2016":
             ids = [1] if labels.any() else []

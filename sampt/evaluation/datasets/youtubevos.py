@@ -2,7 +2,6 @@
 and ``ROOT/<split>/meta.json`` (MOSE: ``ROOT/meta_<split>.json``, or no meta file: objects found by scanning)."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -10,7 +9,35 @@ from typing import Optional
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.evaluation.datasets.base import VOID_LABEL, VOSDataset, VOSSequence, frames_in, read_annotation
+from sampt.evaluation.datasets.base import (VOID_LABEL, VOSDataset, VOSSequence, frames_in, image_size,
+                                            read_sequence_annotation)
+from sampt.evaluation.datasets.schema import FileFields, check_folder_name
+
+
+def read_meta(path: Path) -> dict[str, dict]:
+    """``meta.json``'s ``videos``, checked field by field: ``{"videos": {<seq>: {"objects": {"<id>": {"frames":
+    ["<frame>", ...], "category": "<name>"}}}}}``; every other shape is refused naming the file and the field."""
+    fields = FileFields(path)
+    data = fields.mapping(fields.load_json(), "(the top level)")
+    videos = fields.mapping(data.get("videos"), "videos")
+    out: dict[str, dict] = {}
+    for seq, video in videos.items():
+        check_folder_name(seq, f"{path}: videos")
+        video = fields.mapping(video, f"videos.{seq}")
+        objects = fields.mapping(video.get("objects", {}), f"videos.{seq}.objects")
+        checked = {}
+        for key, obj in objects.items():
+            where = f"videos.{seq}.objects.{key}"
+            fields.integer(key, f"{where} (the object id)", minimum=1)
+            obj = fields.mapping(obj, where)
+            frames = [fields.text(f, f"{where}.frames[{i}]")
+                      for i, f in enumerate(fields.items(obj.get("frames", []), f"{where}.frames"))]
+            entry: dict = {"frames": frames}
+            if "category" in obj:
+                entry["category"] = fields.text(obj["category"], f"{where}.category")
+            checked[str(int(key))] = entry
+        out[seq] = {"objects": checked}
+    return out
 
 
 class YouTubeVOSDataset(VOSDataset):
@@ -37,16 +64,15 @@ class YouTubeVOSDataset(VOSDataset):
         meta_path = next((p for p in (split_dir / "meta.json", root / f"meta_{split}.json") if p.is_file()), None)
         self.meta: Optional[dict] = None
         if meta_path is not None:
-            try:
-                self.meta = json.loads(meta_path.read_text())["videos"]
-            except (ValueError, KeyError) as exc:
-                raise UsageError(f"{meta_path} is not a YouTube-VOS meta file ({exc})") from exc
+            self.meta = read_meta(meta_path)
             names = sorted(self.meta)
         elif name.startswith("youtubevos"):
             raise UsageError(f"{name} {split}: {split_dir / 'meta.json'} is missing")
         else:
             names = sorted(p.name for p in self.image_dir.iterdir() if p.is_dir())
-        super().__init__(name, root, split, names)
+        super().__init__(name, root, split, names, source=meta_path or self.image_dir)
+        # valid/test add G over seen and unseen categories; MOSE and train are scored as DAVIS
+        self.protocol = "youtubevos" if name.startswith("youtubevos") and split != "train" else "davis"
         # the server scores valid/test; a split with full annotations (train, or a user's local copy of the
         # valid annotations) can be scored here
         self.scored_locally = split == "train" or self._has_full_annotations()
@@ -95,8 +121,9 @@ class YouTubeVOSDataset(VOSDataset):
         else:  # scan the annotations for first appearances
             first = {}
             annotated = sorted(index[p.stem] for p in ann_dir.glob("*.png") if p.stem in index)
+            size = image_size(frames[0], name)
             for t in annotated:
-                labels = read_annotation(ann_dir / f"{frames[t].stem}.png")
+                labels = read_sequence_annotation(ann_dir / f"{frames[t].stem}.png", name, size)
                 for i in np.unique(labels):
                     if i not in (0, VOID_LABEL) and int(i) not in first:
                         first[int(i)] = t
