@@ -12,6 +12,8 @@ from sampt.errors import UsageError
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "null (or the field is missing)"
     text = repr(value)
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
@@ -48,9 +50,9 @@ class FileFields:
             raise self.fail(where, "a string", value)
         return value
 
-    def integer(self, value: Any, where: str, minimum: int | None = None) -> int:
-        """An integer (a JSON integer, or a string of digits where the format writes ids as keys)."""
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+    def integer(self, value: Any, where: str, minimum: int | None = None, key: bool = False) -> int:
+        """An integer (a JSON integer; a string of digits only for a ``key``, as JSON writes object keys)."""
+        if key and isinstance(value, str) and value.isdigit() and len(value) < 19:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2 ** 63:
             raise self.fail(where, "an integer", value)

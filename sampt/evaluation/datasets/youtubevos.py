@@ -28,7 +28,7 @@ def read_meta(path: Path) -> dict[str, dict]:
         checked = {}
         for key, obj in objects.items():
             where = f"videos.{seq}.objects.{key}"
-            fields.integer(key, f"{where} (the object id)", minimum=1)
+            fields.integer(key, f"{where} (the object id)", minimum=1, key=True)
             obj = fields.mapping(obj, where)
             frames = [fields.text(f, f"{where}.frames[{i}]")
                       for i, f in enumerate(fields.items(obj.get("frames", []), f"{where}.frames"))]

@@ -94,7 +94,11 @@ def _open_dataset(picked: dict, root: Optional[str], out_dir: Path) -> Any:
     if name != "synthetic":
         from sampt.evaluation.datasets import open_dataset
 
-        return open_dataset(name, root, split=picked.get("split"), year=picked.get("year"))
+        dataset = open_dataset(name, root, split=picked.get("split"), year=picked.get("year"))
+        if dataset.kind == "vis":
+            raise UsageError(f"interactive-bench corrects one annotated object at a time; dataset={name} is a video "
+                             "instance segmentation set: use davis2017, youtubevos2019, mose or bdd100k")
+        return dataset
     return prepare_dataset(spec, None, out_dir)
 
 
@@ -126,6 +130,24 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
     name = picked.get("dataset", "synthetic" if not dataset_root else "davis2017")
     out_dir = check_output_path(output or f"sampt-output/interactive/{name}-{mode}-{cfg.tracker.name}-{cfg.segmenter.name}",
                                 "--output folder")
+    workdir = Path(tempfile.mkdtemp(prefix="sampt-interactive-"))  # the synthetic set, when it is used
+    try:
+        # the dataset is opened and checked before anything is written: a refused run leaves no folder behind
+        dataset = _open_dataset(picked, dataset_root, workdir)
+        dataset.select([s for s in (sequences or "").split(",") if s])
+        _write_settings(out_dir, picked, mode, budget, name, cfg, overwrite)
+        ran, skipped = _run_all(dataset, cfg, out_dir, methods, mode, budget, progress)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    outcome = write_report(out_dir, methods, list(dataset.sequences), mode, budget, plot=plot)
+    outcome.ran, outcome.skipped = ran, skipped
+    return outcome
+
+
+def _write_settings(out_dir: Path, picked: dict, mode: str, budget: int, name: str, cfg: Any, overwrite: bool) -> None:
+    """``interactive-config.yaml``; an output folder holding another configuration's results is refused."""
+    from omegaconf import OmegaConf
+
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = OmegaConf.to_yaml(OmegaConf.create({"benchmark": {**picked, "mode": mode, "budget": budget, "dataset": name},
                                                    "config": OmegaConf.to_container(cfg)}))
@@ -137,16 +159,6 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
         shutil.rmtree(out_dir / "histories", ignore_errors=True)
     with atomic_file(settings_path) as tmp:
         tmp.write_text(settings)
-    workdir = Path(tempfile.mkdtemp(prefix="sampt-interactive-"))  # the synthetic set, when it is used
-    try:
-        dataset = _open_dataset(picked, dataset_root, workdir)
-        dataset.select([s for s in (sequences or "").split(",") if s])
-        ran, skipped = _run_all(dataset, cfg, out_dir, methods, mode, budget, progress)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    outcome = write_report(out_dir, methods, list(dataset.sequences), mode, budget, plot=plot)
-    outcome.ran, outcome.skipped = ran, skipped
-    return outcome
 
 
 def _run_all(dataset: Any, cfg: Any, out_dir: Path, methods: Sequence[str], mode: str, budget: int,
@@ -165,7 +177,8 @@ def _run_all(dataset: Any, cfg: Any, out_dir: Path, methods: Sequence[str], mode
     ran = skipped = 0
     for seq_name in names:
         seq = dataset.sequence(seq_name)
-        todo = [(m, oid) for oid in seq.object_ids for m in methods if not _history_path(out_dir, m, seq_name, oid).is_file()]
+        todo = [(m, oid) for oid in seq.object_ids for m in methods
+                if read_history(_history_path(out_dir, m, seq_name, oid), m, seq_name, oid) is None]
         skipped += len(seq.object_ids) * len(methods) - len(todo)
         if not todo:
             continue
@@ -193,16 +206,38 @@ def _history_path(out_dir: Path, method: str, sequence: str, object_id: int) -> 
     return out_dir / "histories" / method / f"{sequence}_{object_id}.json"
 
 
+def read_history(path: Path, method: str, sequence: str, object_id: int) -> Optional[tuple[dict, Simulation]]:
+    """One item's history file, or None when it is absent or unusable (cut short, not this item's, malformed):
+    an unusable file is reported, and the resumed run redoes that item."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        if (record.get("method"), record.get("sequence"), record.get("object")) != (method, sequence, object_id):
+            raise ValueError(f"it records {record.get('method')!r} {record.get('sequence')!r} "
+                             f"object {record.get('object')!r}")
+        return record, Simulation.from_dict(record)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
+        log.warning("history %s is unusable (%s): that item is redone", path, exc)
+        return None
+
+
 def load_histories(out_dir: Path, method: str, sequences: Sequence[str]) -> list[tuple[dict, Simulation]]:
-    """The history files of ``method`` for ``sequences`` (in that order, objects ascending)."""
-    out = []
+    """The history files of ``method`` for ``sequences`` (in that order, objects ascending); a file there that
+    is no item's history (``<sequence>_<object>.json``) is reported and left out."""
     folder = out_dir / "histories" / method
-    for seq in sequences:
-        for path in sorted(folder.glob(f"{seq}_*.json"), key=lambda p: int(p.stem.rsplit("_", 1)[1])):
-            record = json.loads(path.read_text())
-            if record.get("sequence") == seq:
-                out.append((record, Simulation.from_dict(record)))
-    return out
+    by_sequence: dict[str, list] = {seq: [] for seq in sequences}
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        seq, _, object_id = path.stem.rpartition("_")
+        if path.suffix != ".json" or not seq or not object_id.isdigit():
+            log.warning("%s is not a history file (<sequence>_<object>.json): ignored", path)
+        elif seq in by_sequence:  # (others belong to sequences this run did not select)
+            loaded = read_history(path, method, seq, int(object_id))
+            if loaded is not None:
+                by_sequence[seq].append((int(object_id), loaded))
+    return [loaded for seq in sequences for _, loaded in sorted(by_sequence[seq], key=lambda item: item[0])]
 
 
 def write_report(out_dir: Path, methods: Sequence[str], sequences: Sequence[str], mode: str, budget: int,
