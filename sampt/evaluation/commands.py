@@ -43,21 +43,31 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sampt.errors import UsageError
     from sampt.evaluation.datasets import open_dataset
     from sampt.evaluation.scorers import score_dataset
     from sampt.evaluation.davis.scoring import run_folder_sequences
     from sampt.outputs import check_output_path
 
-    check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
+    is_vis = getattr(dataset, "kind", "") == "vis"
+    results_folder = args.results_dir
+    if is_vis and not Path(args.results_dir).is_dir():  # UVO: a results JSON; its CSVs go beside it
+        if not Path(args.results_dir).is_file():
+            raise UsageError(f"results file {args.results_dir} does not exist (give a YouTube-VIS results JSON, or "
+                             "the folder holding results.json)")
+        results_folder = str(Path(args.results_dir).parent)
+    check_output_path(args.csv_dir or results_folder, "--csv-dir" if args.csv_dir else "results folder", "dir")
     names = [s for s in (args.sequences or "").split(",") if s]
     results_dir = args.results_dir
-    run = run_folder_sequences(results_dir)
+    run = None if is_vis else run_folder_sequences(results_dir)
     if run is not None:  # the folder of a `sampt run`: score the sequence(s) it holds
         results_dir, found = run
         names = names or found
     dataset.select(names)
-    if getattr(dataset, "kind", "") == "vis":  # UVO: a YouTube-VIS results JSON
+    if is_vis:  # UVO: a YouTube-VIS results JSON
         from sampt.evaluation.report import text_table
         from sampt.evaluation.vis.run import SCORE_COLUMNS, score_vis_file
 

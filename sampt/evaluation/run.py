@@ -104,9 +104,6 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     runner = executor
     if runner is None:  # locally the pipeline is built now: every check before the first output
         runner = LocalExecutor(spec, {combo: Worker(cfg)}) if spec.name == "local" else make_executor(spec)
-    with atomic_file(cfg_path) as tmp:
-        tmp.write_text(cfg_text)
-
     rows: dict[str, dict] = {}
     frames: dict[str, list[str]] = {}
     jobs = []
@@ -121,6 +118,8 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
         rows[name] = {"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids), "Seconds": "failed",
                       "FPS": ""}
         jobs.append(Job(combo, cfg, name, partial(sequence_input, seq)))
+    with atomic_file(cfg_path) as tmp:  # every sequence checked first: a refused run writes nothing
+        tmp.write_text(cfg_text)
 
     def write(result: Any) -> None:
         write_sequence(out_dir, dataset.kind, result.sequence, frames[result.sequence], result.labels)
