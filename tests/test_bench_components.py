@@ -15,6 +15,7 @@ from sampt.evaluation.bench import run as bench
 from sampt.evaluation.bench import report as bench_report
 from sampt.evaluation.bench import combination
 from sampt.evaluation.measure import STAGES
+from sampt.keyed import keyed_weights_if_missing
 
 TINY = ["--dataset", "synthetic", "--repeats", "1", "--warmup", "0", "--no-progress"]
 
@@ -105,7 +106,7 @@ def test_keyed_weights_only_inside_the_block_and_only_for_missing_known_checkpoi
     model = torch.nn.Linear(3, 2)
     with pytest.raises(weights.WeightsError, match="not available"):
         weights.load_checkpoint(model, None, "m", known)
-    with weights.keyed_weights_if_missing(seed=0) as record:
+    with keyed_weights_if_missing(seed=0) as record:
         assert weights.load_checkpoint(model, None, "m", known, what="tiny") is None
         with pytest.raises(weights.WeightsError, match="does not exist"):  # an explicit path is never replaced
             weights.load_checkpoint(model, str(tmp_path / "nope.pth"), "m", known)

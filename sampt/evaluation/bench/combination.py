@@ -232,9 +232,9 @@ class CombinationBench:
 @contextmanager
 def weights_policy(weights: str, seed: int) -> Iterator[Optional[Any]]:
     """The bench's ``weights:`` choice around building components: with ``keyed_if_missing`` a
-    :func:`sampt.weights.keyed_weights_if_missing` block (yields its record), else nothing (yields None)."""
+    :func:`sampt.keyed.keyed_weights_if_missing` block (yields its record), else nothing (yields None)."""
     if weights == "keyed_if_missing":
-        from sampt.weights import keyed_weights_if_missing
+        from sampt.keyed import keyed_weights_if_missing
 
         with keyed_weights_if_missing(seed) as record:
             yield record

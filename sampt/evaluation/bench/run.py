@@ -49,7 +49,7 @@ CONFIG_KEYS = ("dataset", "grid", "overrides", "repeats", "warmup", "interleave"
 WEIGHTS_CHOICES = ("checkpoint", "keyed_if_missing")
 """``weights:`` of a bench config. ``checkpoint`` (default): every model loads its checkpoint (cache, download)
 or the run fails; ``keyed_if_missing``: a model whose checkpoint is not in the cache gets keyed (random)
-weights instead (:func:`sampt.weights.keyed_weights_if_missing`): its row's speed and memory are valid, its
+weights instead (:func:`sampt.keyed.keyed_weights_if_missing`): its row's speed and memory are valid, its
 accuracy reads "n/a (keyed weights)"."""
 COMPOSED_ACCURACY = "n/a (composed)"
 DESIGNS = ("cross", "axes")
