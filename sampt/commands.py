@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from typing import Optional
 
 import numpy as np
@@ -52,14 +51,14 @@ def _overlay_format(args: argparse.Namespace) -> Optional[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sampt.arguments import split_positional_override
     from sampt.api import run_to_folder
     from sampt.io import read_video
     from sampt.prompts import check_against_video, objects_from_arguments
     from sampt.results import RunOutput
 
     # everything is checked before any work, and nothing is written until the run succeeds
-    if args.video and "=" in args.video and not os.path.exists(args.video):
-        args.overrides, args.video = [args.video, *args.overrides], None  # no video given: that was an override
+    args.video, args.overrides = split_positional_override(args.video, args.overrides)
     if (args.video is None) == (args.camera is None):
         raise UsageError("give a video (file or folder of frames) or --camera INDEX|URL" if args.video is None else
                          "give a video or --camera, not both")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from sampt.cli import main
 from sampt.data.fixtures import write_uvo_fixture

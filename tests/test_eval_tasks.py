@@ -449,7 +449,7 @@ def test_bench_vis_on_uvo_with_given_proposals(uvo_clips, tmp_path, capsys):
     after_options = header.index("options") + 1  # the accuracy columns follow the combination's options
     assert header[after_options:after_options + 3] == ["AP", "AP50", "AR10"] and "J&F" not in header
     assert "AP50" in (out / "results.md").read_text()
-    from sampt.evaluation.bench.run import plan_bench
+    from sampt.evaluation.bench.plan import plan_bench
 
     assert plan_bench("ci", ["task=vis", "vis.max_tracks=5"], dataset="uvo").vis == {"max_tracks": "5"}
     with pytest.raises(UsageError, match="task=vis"):

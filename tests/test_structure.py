@@ -94,3 +94,19 @@ def test_a_moved_module_keeps_its_old_path_with_a_deprecation_warning(old, new, 
     assert moved is getattr(importlib.import_module(new), name)
     with pytest.raises(AttributeError):
         shim.__no_such_name__
+
+
+def test_no_private_name_is_imported_across_modules():
+    """A name another module needs is public (``parse_value``, ``resize_longest``), not ``_private``."""
+    found = []
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sampt"):
+                found += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []
+
+
+def test_one_void_label():
+    sources = {p: p.read_text() for p in ROOT.rglob("*.py")}
+    assert [p.name for p, text in sources.items() if "VOID_LABEL = " in text] == ["labels.py"]

@@ -161,7 +161,7 @@ def _print_failures(summary) -> None:
 # -- sampt bench ------------------------------------------------------------------------------------
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    from sampt.evaluation.bench.run import DEFAULT_CONFIG
+    from sampt.evaluation.bench.plan import DEFAULT_CONFIG
 
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="config overrides applied to every combination (pipeline=fast pipeline.refinement_iterations=3)")
@@ -208,7 +208,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sampt.errors import UsageError
-    from sampt.evaluation.bench.run import add_predictions, default_output, plan_bench, predict_bench, run_bench
+    from sampt.evaluation.bench.plan import plan_bench
+    from sampt.evaluation.bench.run import add_predictions, default_output, predict_bench, run_bench
     from sampt.evaluation.bench.report import (DIGITS, PREDICTED_COLUMNS, require_matplotlib, terminal_table,
                                                write_bench_report, write_predicted)
     from sampt.evaluation.bench.predict import TIMINGS_NAME

@@ -31,7 +31,7 @@ SAMPT_METHOD = "sampt"
 def split_method(overrides: Sequence[str]) -> tuple[Optional[str], dict[str, Any], list[str]]:
     """``(method name or None, its options from method.KEY=VALUE, the other overrides)``; the last
     ``method=`` wins."""
-    from sampt.config import _parse_value
+    from sampt.config import parse_value
 
     name: Optional[str] = None
     options: dict[str, Any] = {}
@@ -42,7 +42,7 @@ def split_method(overrides: Sequence[str]) -> tuple[Optional[str], dict[str, Any
         if sep and key == METHOD_KEY:
             name = value.strip()
         elif sep and key.startswith(METHOD_KEY + "."):
-            options[key[len(METHOD_KEY) + 1:]] = _parse_value(value.strip())
+            options[key[len(METHOD_KEY) + 1:]] = parse_value(value.strip())
         else:
             rest.append(item)
     return name, options, rest

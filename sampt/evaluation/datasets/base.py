@@ -12,11 +12,10 @@ import numpy as np
 from sampt.errors import UsageError
 from sampt.evaluation.datasets.schema import check_folder_name
 from sampt.io import IMAGE_SUFFIXES, natural_key, read_video
+from sampt.labels import VOID_LABEL
 from sampt.types import Video
 
 log = logging.getLogger(__name__)
-
-VOID_LABEL = 255
 
 
 @dataclass

@@ -28,15 +28,12 @@ def add_interactive_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_interactive_bench(args: argparse.Namespace) -> int:
+    from sampt.arguments import split_positional_override
     from sampt.evaluation.bench.report import require_matplotlib
     from sampt.evaluation.report import text_table
     from sampt.evaluation.interactive_bench.run import SUMMARY_COLUMNS, run_interactive_bench
 
-    from pathlib import Path
-
-    root, overrides = args.dataset_root, list(args.overrides)
-    if root is not None and "=" in root and not Path(root).exists():  # no DATASET_ROOT: the first override
-        root, overrides = None, [root] + overrides
+    root, overrides = split_positional_override(args.dataset_root, args.overrides)
     if not args.no_plot:  # fail now rather than after the whole dataset
         require_matplotlib(pyplot=False)
     outcome = run_interactive_bench(root, overrides, output=args.output, sequences=args.sequences,

@@ -107,8 +107,6 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
                           config_file: Optional[str] = None, overwrite: bool = False, plot: bool = True,
                           progress: bool = True) -> InteractiveOutcome:
     """Run the interactive benchmark (see the module docstring) and write its report."""
-    from omegaconf import OmegaConf
-
     from sampt.config import compose
 
     picked, overrides = split_bench_overrides(overrides)
