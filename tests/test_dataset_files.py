@@ -113,6 +113,8 @@ def _uvo(tmp_path: Path, edit) -> Path:
      r"segmentations\[0\].counts must be run lengths"),
     (lambda d: d["annotations"][0]["segmentations"].__setitem__(0, {"counts": 7}),
      r"segmentations\[0\].counts must be a string"),
+    (lambda d: d["annotations"][0]["segmentations"].__setitem__(0, {"counts": "abc!!"}),
+     r"segmentations\[0\].counts must be a COCO compressed RLE"),
     (lambda d: d.update(videos=[]), "lists no video"),
 ])
 def test_uvo_fields_of_the_wrong_type_name_file_and_field(tmp_path, edit, field):
@@ -189,5 +191,28 @@ def test_fuzz_meta_json_opens_or_is_refused_in_one_line(tmp_path_factory, data):
         dataset = open_dataset("youtubevos2019", root, "valid")
         for seq in dataset:
             seq.initial_masks()
+    except UsageError as exc:
+        assert "\n" not in str(exc) and str(exc)
+
+
+UVO_FIELDS = [("videos", 0, "height"), ("videos", 0, "width"), ("videos", 0, "id"), ("videos", 0, "file_names"),
+              ("annotations", 0, "video_id"), ("annotations", 0, "segmentations"), ("annotations", 0, "iscrowd")]
+
+
+@FUZZ
+@given(field=st.sampled_from(UVO_FIELDS),
+       value=st.one_of(st.none(), st.booleans(), st.integers(-2, 70), st.text("0aZ!./", max_size=5),
+                       st.lists(st.one_of(st.none(), st.integers(-1, 9), st.text("0a?", max_size=3),
+                                          st.fixed_dictionaries({"counts": st.text("0aZ;", max_size=6)})),
+                                max_size=4)))
+def test_fuzz_uvo_annotation_file_opens_or_is_refused_in_one_line(tmp_path_factory, field, value):
+    pytest.importorskip("pycocotools")
+    group, index, key = field
+    root = _uvo(tmp_path_factory.mktemp("fuzz"), lambda d: d[group][index].__setitem__(key, value))
+    try:
+        dataset = open_dataset("uvo", root)
+        for video in dataset:
+            for instance in video.instances:
+                video.instance_masks(instance)
     except UsageError as exc:
         assert "\n" not in str(exc) and str(exc)

@@ -125,6 +125,33 @@ class VISVideo:
         return np.stack([decode_rle(s, self.height, self.width) for s in instance.segmentations])
 
 
+def compressed_rle_total(counts: str) -> Optional[int]:
+    """The number of pixels a COCO compressed RLE string covers (the sum of its run lengths), or None when the
+    string is not one (a character out of range, a run cut short, a negative run)."""
+    runs: list[int] = []
+    pos = 0
+    while pos < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(counts):
+                return None
+            c = ord(counts[pos]) - 48
+            if not 0 <= c < 64:
+                return None
+            value |= (c & 0x1F) << shift
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 5
+            if not more and c & 0x10:
+                value |= -1 << shift
+        if len(runs) > 2:
+            value += runs[-2]
+        if value < 0:
+            return None
+        runs.append(value)
+    return sum(runs)
+
+
 def _segmentation(fields: FileFields, value: Any, where: str, height: int, width: int) -> Any:
     """One frame's segmentation as the YouTube-VIS format allows it: null, an RLE object (``counts`` a string or
     a list of run lengths, ``size`` the video's), or polygons (lists of numbers)."""
@@ -143,7 +170,10 @@ def _segmentation(fields: FileFields, value: Any, where: str, height: int, width
             raise fields.fail(f"{where}.counts", f"run lengths summing to the video's {height}x{width} pixels",
                               f"a sum of {total}")
     else:
-        fields.text(counts, f"{where}.counts")
+        total = compressed_rle_total(fields.text(counts, f"{where}.counts"))
+        if total != height * width:  # (pycocotools would write past the mask's end)
+            raise fields.fail(f"{where}.counts", f"a COCO compressed RLE of the video's {height}x{width} pixels",
+                              counts if total is None else f"runs summing to {total}")
     size = fields.items(rle.get("size", [height, width]), f"{where}.size")
     if [fields.integer(x, f"{where}.size") for x in size] != [height, width]:
         raise fields.fail(f"{where}.size", f"the video's size [{height}, {width}]", size)
