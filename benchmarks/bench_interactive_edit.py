@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     from sampt.config import build_pipeline, compose
     from sampt.data.synthetic import make_clip
     from sampt.interactive import Session
-    from sampt.interactive.benchmark import representative_point
+    from sampt.evaluation.interactive_bench.benchmark import representative_point
     from sampt.pipeline import ObjectPrompt
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

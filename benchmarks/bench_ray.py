@@ -43,7 +43,7 @@ def main() -> None:
 
     from sampt.data.synthetic import make_synthetic_set, write_davis
     from sampt.evaluation.datasets import read_annotation
-    from sampt.evaluation.provenance import provenance
+    from sampt.provenance import provenance
     from sampt.evaluation.report import write_json
     from sampt.evaluation.run import run_eval
 

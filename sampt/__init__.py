@@ -2,8 +2,7 @@
 from sampt.hookspecs import hookimpl
 from sampt.interfaces import ImageEmbedding, PointSampler, Segmenter, Tracker, TrackerCapabilities, TrackStream
 from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt, Tracks, Video
-
-__version__ = "0.1.0"
+from sampt.version import __version__
 
 __all__ = [
     "hookimpl", "Tracker", "TrackerCapabilities", "TrackStream", "Segmenter", "ImageEmbedding", "PointSampler",

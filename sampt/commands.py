@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Optional
@@ -14,8 +13,8 @@ from typing import Optional
 import numpy as np
 from omegaconf import OmegaConf
 
-import sampt
 from sampt.errors import UsageError
+from sampt.hookspecs import hookimpl
 
 log = logging.getLogger("sampt")
 
@@ -67,14 +66,14 @@ def default_run_output(video: Optional[str], camera: Optional[str]) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sampt.arguments import split_positional_override
     from sampt.api import run_to_folder
     from sampt.io import read_video
     from sampt.prompts import check_against_video, objects_from_arguments
     from sampt.results import RunOutput
 
     # everything is checked before any work, and nothing is written until the run succeeds
-    if args.video and "=" in args.video and not os.path.exists(args.video):
-        args.overrides, args.video = [args.video, *args.overrides], None  # no video given: that was an override
+    args.video, args.overrides = split_positional_override(args.video, args.overrides)
     if (args.video is None) == (args.camera is None):
         raise UsageError("give a video (file or folder of frames) or --camera INDEX|URL" if args.video is None else
                          "give a video or --camera, not both")
@@ -123,7 +122,7 @@ def _run_stream(args: argparse.Namespace, objects: list, output, cfg, pipeline) 
 def cmd_demo(args: argparse.Namespace) -> int:
     from sampt.api import run_to_folder
     from sampt.data.synthetic import make_clip
-    from sampt.evaluation.metrics import boundary_f, jaccard
+    from sampt.evaluation.davis.metrics import boundary_f, jaccard
     from sampt.prompts import UserObject
     from sampt.results import RunOutput
 
@@ -201,7 +200,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-@sampt.hookimpl
+@hookimpl
 def register_commands(cli) -> None:
     p = cli.add_parser("run", help="segment objects through a video", description=(
         "Segment objects through a video, each given as a mask (every non-zero label of a PNG is an object), "

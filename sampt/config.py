@@ -60,7 +60,9 @@ def _group_file(group: str, name: str) -> Optional[Path]:
     return path if path.is_file() else None
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """The value of one ``KEY=VALUE`` override's text, as OmegaConf's grammar reads it (``1`` int, ``[1,2]``
+    list, ``null`` None ...); a text it cannot parse is a ConfigError."""
     try:
         return OmegaConf.to_container(OmegaConf.from_dotlist([f"v={text}"]), resolve=False)["v"]
     except Exception as exc:  # omegaconf's grammar and interpolation errors
@@ -106,7 +108,7 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
         if root not in cfg:
             raise UsageError(f"config key {key!r} does not exist; top-level keys: {', '.join(cfg.keys())}")
         try:
-            OmegaConf.update(cfg, key, _parse_value(value), merge=True, force_add=True)
+            OmegaConf.update(cfg, key, parse_value(value), merge=True, force_add=True)
         except ConfigError:
             raise
         except Exception as exc:  # e.g. setting a key below a plain value

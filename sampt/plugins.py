@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import pluggy
 
-from sampt import hookspecs
+import sampt.hookspecs as hookspecs
 from sampt.errors import ConfigError, SamptError, one_line
 
 log = logging.getLogger(__name__)

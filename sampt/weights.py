@@ -24,19 +24,18 @@ import os
 import re
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from sampt.errors import SamptError
+from sampt.keyed import active_keyed_fallback, keyed_state, manifest_of
+from sampt.transfer import BLOCK, TransferInterrupted, append_body
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "SAMPT_CACHE_DIR"
 OFFLINE_ENV = "SAMPT_OFFLINE"
-_BLOCK = 1 << 20
 
 
 NESTED_STATE_KEYS = ("model", "model_state_dict", "state_dict")
@@ -74,7 +73,7 @@ def offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def sha256_of(path: Path, chunk: int = _BLOCK) -> str:
+def sha256_of(path: Path, chunk: int = BLOCK) -> str:
     """The hex SHA-256 digest of a file."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -162,8 +161,6 @@ def download(spec: WeightsSpec, dest: Optional[Path] = None, progress: bool = Tr
     it and raises :class:`WeightsError`) and renamed into place atomically, so ``dest`` never holds a
     partial or corrupt file. An interrupted transfer raises :class:`WeightsError` and keeps the ``.part``.
     """
-    from tqdm.auto import tqdm
-
     dest = Path(dest) if dest is not None else cached_path(spec)
     if dest.is_file():
         verify_cached(dest, spec)
@@ -207,25 +204,13 @@ def download(spec: WeightsSpec, dest: Optional[Path] = None, progress: bool = Tr
                     have = 0  # a full answer (the server ignored the range, or there was none)
                 length = response.headers.get("Content-Length")
                 expected = int(length) + have if length is not None else spec.size
-                received = have
-                with open(part, "ab" if have else "wb") as f, tqdm(
-                    total=expected, initial=have, unit="B", unit_scale=True, desc=spec.filename,
-                    disable=not progress,
-                ) as bar:
-                    try:
-                        while True:
-                            block = response.read(_BLOCK)
-                            if not block:
-                                break
-                            f.write(block)
-                            received += len(block)
-                            bar.update(len(block))
-                    except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
-                        f.flush()
-                        raise WeightsError(
-                            f"download of {spec.filename} from {spec.url} was interrupted ({exc}) after "
-                            f"{received} bytes; run the command again to resume from {part}"
-                        ) from exc
+                try:
+                    received = append_body(response, part, have, expected, spec.filename, progress)
+                except TransferInterrupted as exc:
+                    raise WeightsError(
+                        f"download of {spec.filename} from {spec.url} was interrupted ({exc.__cause__}) after "
+                        f"{exc.received} bytes; run the command again to resume from {part}"
+                    ) from exc
                 if expected is not None and received < expected:
                     raise WeightsError(
                         f"download of {spec.filename} from {spec.url} ended after {received} of {expected} "
@@ -361,38 +346,10 @@ def unpack_archive(path: Path) -> Path:
                 raise WeightsError(f"archive {path}: member {member.name} cannot be read")
             tmp = target.with_name(target.name + ".part")
             with open(tmp, "wb") as f:
-                while block := src.read(_BLOCK):
+                while block := src.read(BLOCK):
                     f.write(block)
             os.replace(tmp, target)
     return target
-
-
-@dataclass
-class KeyedFallback:
-    """The models that :func:`keyed_weights_if_missing` filled with keyed weights (their ``what``), in order."""
-
-    seed: int = 0
-    used: list[str] = field(default_factory=list)
-
-
-_KEYED_FALLBACK: ContextVar[Optional[KeyedFallback]] = ContextVar("sampt_keyed_fallback", default=None)
-
-
-@contextmanager
-def keyed_weights_if_missing(seed: int = 0) -> Iterator[KeyedFallback]:
-    """Within this block, :func:`load_checkpoint` fills a model whose checkpoint is a known name missing
-    from the cache with keyed weights (:func:`sampt.testing.keyed_state` of the model's own keys and
-    shapes) instead of downloading it or failing; the returned record lists the models so filled.
-
-    For speed and memory benchmarks only (``sampt bench`` with ``weights: keyed_if_missing``): the model
-    runs the same operations on the same shapes, so time and memory are valid, but its outputs are
-    meaningless. A checkpoint given as a file path is never replaced (a missing file stays an error)."""
-    record = KeyedFallback(seed)
-    token = _KEYED_FALLBACK.set(record)
-    try:
-        yield record
-    finally:
-        _KEYED_FALLBACK.reset(token)
 
 
 def _checkpoint_missing(checkpoint: Optional[str], default: Optional[str], known: Mapping[str, WeightsSpec]) -> bool:
@@ -412,13 +369,11 @@ def load_checkpoint(model: Any, checkpoint: Optional[str], default: Optional[str
     (:func:`unpack_archive`). With ``family``, a file known to belong to another family (by name, or by
     its official file name) is rejected before loading: variants that share parameter names and shapes
     would otherwise load each other's weights silently. ``nested_keys`` / ``optional_prefixes`` as
-    :func:`load_into`. Returns the file loaded; None when, inside :func:`keyed_weights_if_missing`, the
+    :func:`load_into`. Returns the file loaded; None when, inside :func:`sampt.keyed.keyed_weights_if_missing`, the
     checkpoint was missing and the model got keyed weights instead.
     """
-    fallback = _KEYED_FALLBACK.get()
+    fallback = active_keyed_fallback()
     if fallback is not None and _checkpoint_missing(checkpoint, default, known):
-        from sampt.testing import keyed_state, manifest_of
-
         model.load_state_dict(keyed_state(manifest_of(model), seed=fallback.seed), strict=True)
         fallback.used.append(what)
         log.warning("%s: checkpoint %s is not in the cache; using keyed (random) weights: speed and memory "

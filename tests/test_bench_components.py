@@ -11,8 +11,13 @@ import pytest
 
 from sampt.cli import main
 from sampt.errors import UsageError
-from sampt.evaluation import bench, bench_report, combination
+from sampt.evaluation.bench import plan as bench_plan
+from sampt.evaluation.bench import grid
+from sampt.evaluation.bench import run as bench
+from sampt.evaluation.bench import report as bench_report
+from sampt.evaluation.bench import combination
 from sampt.evaluation.measure import STAGES
+from sampt.keyed import keyed_weights_if_missing
 
 TINY = ["--dataset", "synthetic", "--repeats", "1", "--warmup", "0", "--no-progress"]
 
@@ -27,7 +32,7 @@ def test_components_config_lists_every_installed_tracker_and_sam_size():
     design's combinations compose (checked by plan_bench) and its cross product is the whole grid."""
     from sampt.plugins import Registry
 
-    cfg = bench.load_bench_config("components")
+    cfg = bench_plan.load_bench_config("components")
     trackers, segmenters = cfg["grid"]["tracker"], cfg["grid"]["segmenter"]
     registry = Registry()
     assert set(trackers) <= set(registry.names("tracker"))  # each one installed
@@ -36,21 +41,21 @@ def test_components_config_lists_every_installed_tracker_and_sam_size():
     assert {"mobile_sam", "light_hq_sam", "sam_vit_b", "hq_sam_vit_b", "sam2.1_hiera_tiny", "sam2.1_hiera_small",
             "sam2.1_hiera_base_plus", "sam2.1_hiera_large"} <= set(segmenters)
     assert cfg["weights"] == "keyed_if_missing" and cfg["force_visible"] is True and cfg["design"] == "cross"
-    axes = bench.plan_bench("components", design="axes")
+    axes = bench_plan.plan_bench("components", design="axes")
     assert axes.anchor == ["tracker=lk", "segmenter=grabcut"]
     assert len(axes.combos) == len(trackers) + len(segmenters) - 1
     assert len(axes.cross) == len(trackers) * len(segmenters)
 
 
 def test_axes_grid_varies_one_axis_at_a_time():
-    anchor, combos = bench.axes_grid({"tracker": ["lk", "flow", "x"], "segmenter": ["a", "b"]}, {"segmenter": "b"})
+    anchor, combos = grid.axes_grid({"tracker": ["lk", "flow", "x"], "segmenter": ["a", "b"]}, {"segmenter": "b"})
     assert anchor == ["tracker=lk", "segmenter=b"]
     assert combos == [["tracker=lk", "segmenter=b"], ["tracker=flow", "segmenter=b"], ["tracker=x", "segmenter=b"],
                       ["tracker=lk", "segmenter=a"]]
     with pytest.raises(UsageError, match="not one of"):
-        bench.axes_grid({"tracker": ["lk"]}, {"tracker": "flow"})
+        grid.axes_grid({"tracker": ["lk"]}, {"tracker": "flow"})
     with pytest.raises(UsageError, match="not a grid axis"):
-        bench.axes_grid({"tracker": ["lk"]}, {"segmenter": "a"})
+        grid.axes_grid({"tracker": ["lk"]}, {"segmenter": "a"})
 
 
 def test_composed_rows_add_stage_differences():
@@ -103,7 +108,7 @@ def test_keyed_weights_only_inside_the_block_and_only_for_missing_known_checkpoi
     model = torch.nn.Linear(3, 2)
     with pytest.raises(weights.WeightsError, match="not available"):
         weights.load_checkpoint(model, None, "m", known)
-    with weights.keyed_weights_if_missing(seed=0) as record:
+    with keyed_weights_if_missing(seed=0) as record:
         assert weights.load_checkpoint(model, None, "m", known, what="tiny") is None
         with pytest.raises(weights.WeightsError, match="does not exist"):  # an explicit path is never replaced
             weights.load_checkpoint(model, str(tmp_path / "nope.pth"), "m", known)
@@ -171,13 +176,13 @@ def test_bad_weights_and_design_are_usage_errors(tmp_path, capsys):
                  str(tmp_path / "x"), "--no-progress"]) == 2
     assert "whole methods" in capsys.readouterr().err
     with pytest.raises(UsageError, match="weights='random'"):
-        bench.plan_bench("ci", weights="random")
+        bench_plan.plan_bench("ci", weights="random")
 
 
 def test_paper_config_rows_each_build_a_valid_config():
     """configs/bench/davis2017_paper.yaml parses, every row composes into a valid config (nothing is run), and
     each row carries the paper's columns (null where not filled in)."""
-    plan = bench.plan_bench("davis2017_paper")
+    plan = bench_plan.plan_bench("davis2017_paper")
     assert len(plan.combos) >= 20 and plan.dataset["name"] == "davis2017"
     names = [bench.combination_name(c)[0] for c in plan.combos]
     assert len(set(names)) == len(names) and set(plan.reference) == set(names)
@@ -194,10 +199,10 @@ def test_bad_rows_are_usage_errors(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("rows:\n  - {overrides: [tracker=lk], paper: {J&F: high}}\n")
     with pytest.raises(UsageError, match="numbers"):
-        bench.plan_bench(str(path))
+        bench_plan.plan_bench(str(path))
     path.write_text("rows:\n  - {overrides: [tracker=lk]}\n  - {overrides: [tracker=lk]}\n")
     with pytest.raises(UsageError, match="repeats"):
-        bench.plan_bench(str(path))
+        bench_plan.plan_bench(str(path))
     path.write_text("grid: {tracker: [lk]}\nrows:\n  - {overrides: [tracker=lk]}\n")
     with pytest.raises(UsageError, match="not both"):
-        bench.plan_bench(str(path))
+        bench_plan.plan_bench(str(path))

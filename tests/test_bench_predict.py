@@ -9,7 +9,7 @@ import pytest
 
 from sampt.cli import main
 from sampt.config import compose
-from sampt.evaluation import predict
+from sampt.evaluation.bench import predict
 
 
 def test_predicted_seconds_follow_the_cost_model():

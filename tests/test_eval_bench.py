@@ -11,9 +11,14 @@ import pytest
 from sampt.cli import main
 from sampt.data.synthetic import make_clip, write_davis
 from sampt.errors import UsageError
-from sampt.evaluation import bench, bench_report, measure, provenance
+from sampt.evaluation.bench import grid
+from sampt.evaluation.bench import combination
+from sampt.evaluation.bench import run as bench
+from sampt.evaluation.bench import report as bench_report
+from sampt.evaluation import measure
+from sampt import provenance
 from sampt.evaluation.datasets import open_dataset, read_annotation
-from sampt.evaluation.scoring import score_results
+from sampt.evaluation.davis.scoring import score_results
 from sampt.io import write_frames, write_label_png
 
 FAST = ["tracker=lk", "segmenter=grabcut", "pipeline=fast", "pipeline.refinement_iterations=1"]
@@ -143,14 +148,14 @@ def test_bench_errors(tmp_path, capsys):
                  "--no-progress"]) == 2
     assert "bogus_key" in capsys.readouterr().err
     with pytest.raises(UsageError, match="KEY=V1"):
-        bench.parse_grid_item("tracker")
+        grid.parse_grid_item("tracker")
 
 
 def test_expand_grid():
-    assert bench.expand_grid({"tracker": ["lk", "flow"], "pipeline.x": [1, None, True]}) == [
+    assert grid.expand_grid({"tracker": ["lk", "flow"], "pipeline.x": [1, None, True]}) == [
         ["tracker=lk", "pipeline.x=1"], ["tracker=lk", "pipeline.x=null"], ["tracker=lk", "pipeline.x=true"],
         ["tracker=flow", "pipeline.x=1"], ["tracker=flow", "pipeline.x=null"], ["tracker=flow", "pipeline.x=true"]]
-    assert bench.expand_grid({}) == [[]]
+    assert grid.expand_grid({}) == [[]]
     assert bench.combination_name(["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=8"]) == (
         "lk+grabcut (positive_points=8)", "lk", "grabcut", "positive_points=8")
 
@@ -220,11 +225,11 @@ def test_bench_without_matplotlib_fails_before_running(tmp_path, monkeypatch, ca
 
 
 def test_whole_methods_in_the_grid():
-    combos = bench.method_combos(bench.expand_grid({"method": ["sampt", "other"], "tracker": ["lk", "flow"],
+    combos = grid.method_combos(grid.expand_grid({"method": ["sampt", "other"], "tracker": ["lk", "flow"],
                                                     "method.model": ["a"]}))
     assert combos == [["tracker=lk"], ["tracker=flow"], ["method=other", "method.model=a"]]
     assert bench.combination_name(["method=other", "method.model=a"]) == ("other (model=a)", "", "", "model=a")
-    assert bench.split_method(["method=x", "method.n=3", "tracker=lk"]) == ("x", {"n": 3}, ["tracker=lk"])
+    assert combination.split_method(["method=x", "method.n=3", "tracker=lk"]) == ("x", {"n": 3}, ["tracker=lk"])
 
 
 def test_unknown_method_is_a_usage_error(tmp_path, capsys):

@@ -13,7 +13,7 @@ import pytest
 from sampt.data.fixtures import bdd100k_sequences, write_bdd100k_fixture, write_uvo_fixture
 from sampt.errors import UsageError
 from sampt.evaluation.datasets import open_dataset
-from sampt.evaluation.metrics_bdd100k import score_object, visibility_bucket
+from sampt.evaluation.bdd100k.metrics import score_object, visibility_bucket
 from sampt.evaluation.scorers import score_dataset
 
 DATA = Path(__file__).parent / "data"
@@ -127,7 +127,7 @@ def test_mose_reads_its_split_file(tmp_path):
 # -- UVO ----------------------------------------------------------------------------------------------
 
 def test_uvo_reader(uvo_root):
-    from sampt.evaluation.uvo import UVODataset
+    from sampt.evaluation.datasets.uvo import UVODataset
 
     ds = open_dataset("uvo", uvo_root)
     assert isinstance(ds, UVODataset) and ds.sequences == ["1", "2", "3"]
@@ -141,8 +141,8 @@ def test_uvo_reader(uvo_root):
 
 
 def test_uvo_parity_with_official_ytvis_evaluation(uvo_root):
-    from sampt.evaluation.scoring_vis import load_results, score_vis_results
-    from sampt.evaluation.uvo import UVODataset
+    from sampt.evaluation.vis.scoring import load_results, score_vis_results
+    from sampt.evaluation.datasets.uvo import UVODataset
 
     official = json.loads((DATA / "uvo_official.json").read_text())
     results = load_results(uvo_root / "results.json")
@@ -158,8 +158,8 @@ def test_uvo_parity_with_official_ytvis_evaluation(uvo_root):
 
 
 def test_uvo_bad_layouts_are_named(uvo_root, tmp_path):
-    from sampt.evaluation.scoring_vis import load_results
-    from sampt.evaluation.uvo import UVODataset
+    from sampt.evaluation.vis.scoring import load_results
+    from sampt.evaluation.datasets.uvo import UVODataset
 
     with pytest.raises(UsageError, match="UVO_video_val_dense.json"):
         UVODataset(tmp_path)
@@ -198,7 +198,7 @@ def uvo_clips(tmp_path):
 
 
 def test_grid_points_box_nms_and_stability():
-    from sampt.evaluation.proposals import box_nms, grid_points, mask_box, stability_score
+    from sampt.evaluation.vis.proposals import box_nms, grid_points, mask_box, stability_score
 
     m = np.zeros((8, 10), bool)
     m[2:5, 3:7] = True
@@ -216,7 +216,7 @@ def test_grid_points_box_nms_and_stability():
 
 def test_automatic_proposals_through_the_segmenter_interface(uvo_clips):
     from sampt.builtin.segmenters import GrabCutSegmenter
-    from sampt.evaluation.proposals import ProposalOptions, propose
+    from sampt.evaluation.vis.proposals import ProposalOptions, propose
 
     _, clips = uvo_clips
     seg = GrabCutSegmenter()
@@ -231,8 +231,8 @@ def test_automatic_proposals_through_the_segmenter_interface(uvo_clips):
 
 
 def test_proposals_consider_every_candidate_of_a_click():
-    from sampt.evaluation.proposals import ProposalOptions, propose
-    from sampt.evaluation.vis import VISOptions
+    from sampt.evaluation.vis.proposals import ProposalOptions, propose
+    from sampt.evaluation.vis.predict import VISOptions
     from sampt.interfaces import ImageEmbedding, Segmenter
     from sampt.types import Prediction
 
@@ -267,8 +267,8 @@ def test_proposals_consider_every_candidate_of_a_click():
 
 def test_track_nms_drops_duplicates():
     pytest.importorskip("pycocotools")
-    from sampt.evaluation.uvo import encode_rle
-    from sampt.evaluation.vis import Track, track_ious, track_nms
+    from sampt.evaluation.datasets.uvo import encode_rle
+    from sampt.evaluation.vis.predict import Track, track_ious, track_nms
 
     def track(score, masks):
         return Track(score, [encode_rle(m) for m in masks], np.array([m.sum() for m in masks]))
@@ -327,7 +327,7 @@ def test_vis_eval_end_to_end_with_grid_proposals(uvo_clips, tmp_path, capsys):
 
 def test_vis_eval_with_given_proposals_scores_them(uvo_clips, tmp_path, capsys):
     from sampt.cli import main
-    from sampt.evaluation.uvo import encode_rle
+    from sampt.evaluation.datasets.uvo import encode_rle
 
     root, clips = uvo_clips
     masks = clips[0].masks
@@ -371,9 +371,9 @@ def _ytvos_valid_with_annotations(root):
 
 
 def test_youtubevos_overall_g_over_seen_and_unseen(tmp_path):
-    from sampt.evaluation.metrics import ObjectScore
-    from sampt.evaluation.metrics_youtubevos import overall_scores
-    from sampt.evaluation.scoring_youtubevos import seen_categories
+    from sampt.evaluation.davis.metrics import ObjectScore
+    from sampt.evaluation.youtubevos.metrics import overall_scores
+    from sampt.evaluation.youtubevos.scoring import seen_categories
     from sampt.io import write_label_png
 
     clip, names = _ytvos_valid_with_annotations(tmp_path)
@@ -434,7 +434,7 @@ def test_eval_and_bench_on_bdd100k(bdd_root, tmp_path, capsys):
 
 def test_bench_vis_on_uvo_with_given_proposals(uvo_clips, tmp_path, capsys):
     from sampt.cli import main
-    from sampt.evaluation.uvo import encode_rle
+    from sampt.evaluation.datasets.uvo import encode_rle
 
     root, clips = uvo_clips
     proposals = [{"video_id": 1, "segmentation": encode_rle(m), "score": 0.5} for m in clips[0].masks[0]]
@@ -449,7 +449,7 @@ def test_bench_vis_on_uvo_with_given_proposals(uvo_clips, tmp_path, capsys):
     after_options = header.index("options") + 1  # the accuracy columns follow the combination's options
     assert header[after_options:after_options + 3] == ["AP", "AP50", "AR10"] and "J&F" not in header
     assert "AP50" in (out / "results.md").read_text()
-    from sampt.evaluation.bench import plan_bench
+    from sampt.evaluation.bench.plan import plan_bench
 
     assert plan_bench("ci", ["task=vis", "vis.max_tracks=5"], dataset="uvo").vis == {"max_tracks": "5"}
     with pytest.raises(UsageError, match="task=vis"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sampt.interactive import Session, SessionOptions
-from sampt.interactive.benchmark import curve_area, representative_point, simulate, step_values, summary_row
+from sampt.evaluation.interactive_bench.benchmark import curve_area, representative_point, simulate, step_values, summary_row
 from sampt.interfaces import ImageEmbedding, PointSampler, Segmenter, Tracker
 from sampt.pipeline import SamPtOptions
 from sampt.types import Prediction, Tracks, Video
@@ -148,7 +148,7 @@ def test_interactive_representative_point_and_curve_summary():
     curve = [(2, 0.5), (4, 1.0)]  # 20 frames: 1 and 2 interactions per 10 frames
     np.testing.assert_allclose(step_values(curve, 20, np.array([0.5, 1.0, 1.5, 2.0, 10.0])), [0, 0.5, 0.5, 1.0, 1.0])
     assert curve_area(curve, 20) == pytest.approx((0.5 * 1 + 1.0 * 8) / 10)
-    from sampt.interactive.benchmark import Simulation
+    from sampt.evaluation.interactive_bench.benchmark import Simulation
 
     row = summary_row("x", [Simulation(20, 2, curve=curve)])
     assert row["J&F@1"] == 0.5 and row["J&F@2"] == 1.0 and row["AUC"] == pytest.approx(0.85)

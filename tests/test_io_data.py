@@ -7,7 +7,8 @@ from PIL import Image
 
 from sampt.data.synthetic import make_clip, make_synthetic_set, write_davis
 from sampt.errors import UsageError
-from sampt.io import (VideoReader, atomic_write, davis_palette, read_label_png, read_video, write_label_png,
+from sampt.outputs import atomic_file
+from sampt.io import (VideoReader, davis_palette, read_label_png, read_video, write_label_png,
                       write_video)
 from sampt.types import Tracks, Video, as_queries
 
@@ -54,11 +55,11 @@ def test_label_png_is_indexed_with_the_davis_palette(tmp_path):
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
     target = tmp_path / "out.txt"
     with pytest.raises(RuntimeError):
-        with atomic_write(target) as tmp:
+        with atomic_file(target) as tmp:
             tmp.write_text("half")
             raise RuntimeError("crash")
     assert list(tmp_path.iterdir()) == []
-    with atomic_write(target) as tmp:
+    with atomic_file(target) as tmp:
         tmp.write_text("whole")
     assert target.read_text() == "whole" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from sampt.evaluation import metrics as m
+from sampt.evaluation.davis import metrics as m
 
 
 def box(h, w, y0, y1, x0, x1):

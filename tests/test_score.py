@@ -8,7 +8,7 @@ import pytest
 from sampt.cli import main
 from sampt.data.synthetic import make_clip, write_davis
 from sampt.evaluation.datasets import open_dataset, read_annotation
-from sampt.evaluation.scoring import score_results
+from sampt.evaluation.davis.scoring import score_results
 from sampt.io import write_label_png
 
 
@@ -114,7 +114,7 @@ def test_youtube_vos_train_split_scored_from_first_appearance(tmp_path):
     after the one it is prompted on, to the end; the submission layout (Annotations/) is found."""
     import json
 
-    from sampt.evaluation.scoring import scored_frames
+    from sampt.evaluation.davis.scoring import scored_frames
     from sampt.io import write_frames
 
     clip = make_clip(seed=11, num_frames=5, height=32, width=40, num_objects=2, name="v")

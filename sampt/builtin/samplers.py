@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import cv2
 import numpy as np
 
-import sampt
 from sampt.constraints import Range
+from sampt.hookspecs import hookimpl
 from sampt.interfaces import PointSampler
 
 
@@ -127,7 +127,7 @@ class MixedSampler(MaskPixelSampler):
         return np.concatenate(parts, axis=0).astype(np.float32)
 
 
-@sampt.hookimpl
+@hookimpl
 def register_samplers(register):
     register("random", RandomSampler, description="uniform random mask pixels")
     register("kmedoids", KMedoidsSampler, description="K-Medoids (FasterPAM) cluster centres of the mask")

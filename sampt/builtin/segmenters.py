@@ -17,8 +17,8 @@ from typing import Annotated, Sequence
 import cv2
 import numpy as np
 
-import sampt
 from sampt.constraints import Range
+from sampt.hookspecs import hookimpl
 from sampt.interfaces import ImageEmbedding, Segmenter
 from sampt.types import Prediction, Prompt
 
@@ -115,6 +115,6 @@ class GrabCutSegmenter(Segmenter):
         return float(agree.mean())
 
 
-@sampt.hookimpl
+@hookimpl
 def register_segmenters(register):
     register("grabcut", GrabCutSegmenter, description="GrabCut (OpenCV) seeded from points, box and previous mask; no weights")

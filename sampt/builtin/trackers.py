@@ -15,8 +15,8 @@ from typing import Annotated
 import cv2
 import numpy as np
 
-import sampt
 from sampt.constraints import Choices, Range
+from sampt.hookspecs import hookimpl
 from sampt.interfaces import Tracker, TrackerCapabilities
 from sampt.types import Tracks, Video
 
@@ -146,7 +146,7 @@ class DenseFlowTracker(SweepTracker):
         ok = np.linalg.norm(returned - points, axis=1) <= self.fb_threshold
         return moved.astype(np.float32), ok
 
-@sampt.hookimpl
+@hookimpl
 def register_trackers(register):
     register("lk", LucasKanadeTracker, description="pyramidal Lucas-Kanade (OpenCV), forward-backward check; no weights",
              aliases=("lucas_kanade",))

@@ -148,14 +148,15 @@ def make_clip(seed: int = 0, num_frames: int = 16, height: int = 96, width: int 
 
 def write_davis(root: str | Path, clips: Sequence[SyntheticClip], split: str = "val", year: str = "2017") -> Path:
     """Write clips in the DAVIS layout (``JPEGImages/480p``, ``Annotations/480p``, ``ImageSets/<year>``)."""
-    from sampt.io import atomic_write, write_frames, write_label_png
+    from sampt.io import write_frames, write_label_png
+    from sampt.outputs import atomic_file
 
     root = Path(root)
     for clip in clips:
         write_frames(root / "JPEGImages" / "480p" / clip.name, clip.video, suffix=".jpg")
         for t in range(len(clip.video)):
             write_label_png(root / "Annotations" / "480p" / clip.name / f"{t:05d}.png", clip.label_map(t))
-    with atomic_write(root / "ImageSets" / year / f"{split}.txt") as tmp:
+    with atomic_file(root / "ImageSets" / year / f"{split}.txt") as tmp:
         tmp.write_text("".join(f"{c.name}\n" for c in clips))
     return root
 

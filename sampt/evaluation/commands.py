@@ -1,12 +1,12 @@
 """Evaluation commands: ``sampt score``, ``sampt eval`` and ``sampt bench``: their arguments, and the
-summary each prints. The work is in :mod:`sampt.evaluation.scoring`, :mod:`sampt.evaluation.run` and
-:mod:`sampt.evaluation.bench`."""
+summary each prints. The work is in :mod:`sampt.evaluation.davis.scoring`, :mod:`sampt.evaluation.run` and
+:mod:`sampt.evaluation.bench.run`."""
 from __future__ import annotations
 
 import argparse
 import logging
 
-import sampt
+from sampt.hookspecs import hookimpl
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +43,33 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sampt.errors import UsageError
     from sampt.evaluation.datasets import open_dataset
     from sampt.evaluation.scorers import score_dataset
-    from sampt.evaluation.scoring import run_folder_sequences
+    from sampt.evaluation.davis.scoring import run_folder_sequences
     from sampt.outputs import check_output_path
 
-    check_output_path(args.csv_dir or args.results_dir, "--csv-dir" if args.csv_dir else "results folder", "dir")
     dataset = open_dataset(args.dataset, args.dataset_root, split=args.split, year=args.year)
+    is_vis = getattr(dataset, "kind", "") == "vis"
+    results_folder = args.results_dir
+    if is_vis and not Path(args.results_dir).is_dir():  # UVO: a results JSON; its CSVs go beside it
+        if not Path(args.results_dir).is_file():
+            raise UsageError(f"results file {args.results_dir} does not exist (give a YouTube-VIS results JSON, or "
+                             "the folder holding results.json)")
+        results_folder = str(Path(args.results_dir).parent)
+    check_output_path(args.csv_dir or results_folder, "--csv-dir" if args.csv_dir else "results folder", "dir")
     names = [s for s in (args.sequences or "").split(",") if s]
     results_dir = args.results_dir
-    run = run_folder_sequences(results_dir)
+    run = None if is_vis else run_folder_sequences(results_dir)
     if run is not None:  # the folder of a `sampt run`: score the sequence(s) it holds
         results_dir, found = run
         names = names or found
     dataset.select(names)
-    if getattr(dataset, "kind", "") == "vis":  # UVO: a YouTube-VIS results JSON
+    if is_vis:  # UVO: a YouTube-VIS results JSON
         from sampt.evaluation.report import text_table
-        from sampt.evaluation.vis_run import SCORE_COLUMNS, score_vis_file
+        from sampt.evaluation.vis.run import SCORE_COLUMNS, score_vis_file
 
         scores, g = score_vis_file(args.results_dir, dataset, args.csv_dir, progress=not args.no_progress)
         print(f"class-agnostic video instance segmentation on {dataset.name} {dataset.split}:")
@@ -104,7 +114,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                        progress=not args.no_progress)
     dataset, out_dir = outcome.dataset, outcome.out_dir
     if getattr(dataset, "kind", "") == "vis":  # video instance segmentation
-        from sampt.evaluation.vis_run import ROW_COLUMNS, SCORE_COLUMNS
+        from sampt.evaluation.vis.run import ROW_COLUMNS, SCORE_COLUMNS
 
         print(text_table(outcome.rows, ROW_COLUMNS))
         if outcome.scores is not None:
@@ -151,7 +161,7 @@ def _print_failures(summary) -> None:
 # -- sampt bench ------------------------------------------------------------------------------------
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    from sampt.evaluation.bench import DEFAULT_CONFIG
+    from sampt.evaluation.bench.plan import DEFAULT_CONFIG
 
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="config overrides applied to every combination (pipeline=fast pipeline.refinement_iterations=3)")
@@ -198,11 +208,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sampt.errors import UsageError
-    from sampt.evaluation.bench import add_predictions, default_output, plan_bench, predict_bench, run_bench
-    from sampt.evaluation.bench_report import (DIGITS, PREDICTED_COLUMNS, require_matplotlib, terminal_table,
+    from sampt.evaluation.bench.plan import plan_bench
+    from sampt.evaluation.bench.run import add_predictions, default_output, predict_bench, run_bench
+    from sampt.evaluation.bench.report import (DIGITS, PREDICTED_COLUMNS, require_matplotlib, terminal_table,
                                                write_bench_report, write_predicted)
-    from sampt.evaluation.predict import TIMINGS_NAME
-    from sampt.evaluation.provenance import provenance
+    from sampt.evaluation.bench.predict import TIMINGS_NAME
+    from sampt.provenance import provenance
     from sampt.evaluation.report import text_table
     from sampt.outputs import OutputDir
 
@@ -255,7 +266,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-@sampt.hookimpl
+@hookimpl
 def register_commands(cli) -> None:
     """Add ``score``, ``eval`` and ``bench`` to the ``sampt`` command line."""
     p = cli.add_parser(

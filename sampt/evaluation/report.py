@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sampt.io import atomic_write
+from sampt.outputs import atomic_file
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -56,7 +56,7 @@ def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], column
               digits: int | None = None) -> Path:
     """Write rows as CSV, atomically. ``digits`` rounds floats (None keeps full precision)."""
     path = Path(path)
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(columns)
@@ -80,6 +80,6 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
         return x
 
     path = Path(path)
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         tmp.write_text(json.dumps(clean(data), indent=2) + "\n")
     return path

@@ -80,7 +80,7 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     if task not in ("vos", "vis"):
         raise UsageError(f"task must be vos or vis, got {task!r}")
     if task == "vis":  # video instance segmentation: proposals, tracks, YouTube-VIS results
-        from sampt.evaluation.vis_run import run_vis_eval
+        from sampt.evaluation.vis.run import run_vis_eval
 
         if spec.name != "local" or executor is not None:
             raise UsageError(f"executor={spec.name} does not run video instance segmentation yet; use the local one")
@@ -104,9 +104,6 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
     runner = executor
     if runner is None:  # locally the pipeline is built now: every check before the first output
         runner = LocalExecutor(spec, {combo: Worker(cfg)}) if spec.name == "local" else make_executor(spec)
-    with atomic_file(cfg_path) as tmp:
-        tmp.write_text(cfg_text)
-
     rows: dict[str, dict] = {}
     frames: dict[str, list[str]] = {}
     jobs = []
@@ -121,6 +118,8 @@ def run_eval(dataset_root: str, overrides: Sequence[str] = (), output: Optional[
         rows[name] = {"Sequence": name, "Frames": len(seq), "Objects": len(seq.object_ids), "Seconds": "failed",
                       "FPS": ""}
         jobs.append(Job(combo, cfg, name, partial(sequence_input, seq)))
+    with atomic_file(cfg_path) as tmp:  # every sequence checked first: a refused run writes nothing
+        tmp.write_text(cfg_text)
 
     def write(result: Any) -> None:
         write_sequence(out_dir, dataset.kind, result.sequence, frames[result.sequence], result.labels)

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import argparse
 
-import sampt
+from sampt.hookspecs import hookimpl
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sampt.arguments import split_positional_override
     from sampt.ui.app import build_app, launch, require_gradio
 
     require_gradio()  # the one-line fix before anything else
-    video, overrides = args.video, list(args.overrides)
-    if video is not None and "=" in video and not Path(video).exists():  # no VIDEO: the first override
-        video, overrides = None, [video] + overrides
+    video, overrides = split_positional_override(args.video, args.overrides)
     if video is not None and not Path(video).exists():
         from sampt.errors import InputError
 
@@ -31,7 +30,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
-@sampt.hookimpl
+@hookimpl
 def register_commands(cli) -> None:
     """Add ``ui`` to the ``sampt`` command line."""
     p = cli.add_parser("ui", help="web page for interactive annotation (needs sampt[ui])",

@@ -1,4 +1,4 @@
-"""VIS proposals through a SAM-family plugin: sampt's grid prompting (sampt.evaluation.proposals) asks the
+"""VIS proposals through a SAM-family plugin: sampt's grid prompting (sampt.evaluation.vis.proposals) asks the
 MobileSAM segmenter (keyed checkpoint) for its three candidate masks per grid point and keeps them by
 predicted IoU."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 @pytest.mark.slow  # builds MobileSAM from a keyed checkpoint (~30 CPU seconds)
 def test_grid_proposals_from_mobile_sam(tmp_path):
-    from sampt.evaluation.proposals import ProposalOptions, grid_points, propose
+    from sampt.evaluation.vis.proposals import ProposalOptions, grid_points, propose
     from sampt.plugins import Registry
     from sampt.types import Prompt
     from sampt_sam.testing import keyed_checkpoint

@@ -132,7 +132,7 @@ def ensure_timings(path: Optional[Path], cfgs: Sequence[Any], video: Any, regist
     """The timings of every tracker and segmenter the configs use: read from ``path`` when it holds them
     (at ``video``'s resolution), the missing ones measured on ``video`` (the caller saves the result)."""
     from sampt.config import build_component
-    from sampt.evaluation.provenance import machine_info, machine_label
+    from sampt.provenance import machine_info, machine_label
     from sampt.plugins import Registry
 
     size = (video.height, video.width)

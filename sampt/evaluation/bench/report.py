@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.evaluation.provenance import machine_label
+from sampt.provenance import machine_label
 from sampt.evaluation.report import markdown_table, text_table, write_csv, write_json
 from sampt.outputs import atomic_file
 

@@ -2,7 +2,7 @@
 options, or a whole method), the pipeline built under the bench's weights policy, timed and scored passes
 over the sequences (:class:`CombinationBench`), and the loop over all combinations (:func:`run_grid`).
 
-:mod:`sampt.evaluation.bench` plans a grid and runs it with these; :mod:`sampt.evaluation.vis_bench`
+:mod:`sampt.evaluation.bench.run` plans a grid and runs it with these; :mod:`sampt.evaluation.vis.bench`
 specialises :class:`CombinationBench` for video instance segmentation.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ SAMPT_METHOD = "sampt"
 def split_method(overrides: Sequence[str]) -> tuple[Optional[str], dict[str, Any], list[str]]:
     """``(method name or None, its options from method.KEY=VALUE, the other overrides)``; the last
     ``method=`` wins."""
-    from sampt.config import _parse_value
+    from sampt.config import parse_value
 
     name: Optional[str] = None
     options: dict[str, Any] = {}
@@ -42,7 +42,7 @@ def split_method(overrides: Sequence[str]) -> tuple[Optional[str], dict[str, Any
         if sep and key == METHOD_KEY:
             name = value.strip()
         elif sep and key.startswith(METHOD_KEY + "."):
-            options[key[len(METHOD_KEY) + 1:]] = _parse_value(value.strip())
+            options[key[len(METHOD_KEY) + 1:]] = parse_value(value.strip())
         else:
             rest.append(item)
     return name, options, rest
@@ -165,7 +165,7 @@ class CombinationBench:
             self.nodes.add(result.node)
 
     def _score(self, seq: Any, frames: int, objects: int, labels: Any, seconds: float, node: str = "") -> None:
-        from sampt.evaluation.metrics import global_scores
+        from sampt.evaluation.davis.metrics import global_scores
         from sampt.evaluation.scorers import score_prediction
 
         if not seq.has_ground_truth:
@@ -193,7 +193,7 @@ class CombinationBench:
         """The run row, per-sequence rows and the composed config."""
         from omegaconf import OmegaConf
 
-        from sampt.evaluation.metrics import global_scores
+        from sampt.evaluation.davis.metrics import global_scores
 
         name, tracker, segmenter, options = combination_name(self.combo)
         measured = [(q, v, p) for q, v, p in self.sequences if not self.measured or q.name in self.measured]
@@ -232,9 +232,9 @@ class CombinationBench:
 @contextmanager
 def weights_policy(weights: str, seed: int) -> Iterator[Optional[Any]]:
     """The bench's ``weights:`` choice around building components: with ``keyed_if_missing`` a
-    :func:`sampt.weights.keyed_weights_if_missing` block (yields its record), else nothing (yields None)."""
+    :func:`sampt.keyed.keyed_weights_if_missing` block (yields its record), else nothing (yields None)."""
     if weights == "keyed_if_missing":
-        from sampt.weights import keyed_weights_if_missing
+        from sampt.keyed import keyed_weights_if_missing
 
         with keyed_weights_if_missing(seed) as record:
             yield record

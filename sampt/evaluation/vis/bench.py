@@ -1,7 +1,7 @@
 """``sampt bench --dataset uvo``: the speed/accuracy grid for video instance segmentation.
 
 Each combination runs the whole VIS mode per video (proposals on frame 0, or the given ones, then SAM-PT on
-every proposal, then track NMS; :func:`sampt.evaluation.vis.predict_vis_video`), timed like the VOS bench;
+every proposal, then track NMS; :func:`sampt.evaluation.vis.predict.predict_vis_video`), timed like the VOS bench;
 accuracy is the class-agnostic AP, AP50 and AR10 of the first timed pass. Proposal generation is timed as
 part of the pipeline (its seconds are counted in the ``other`` stage). ``vis.KEY=VALUE`` and
 ``proposals=FILE`` among the overrides set the VIS options for every combination.
@@ -11,16 +11,16 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from sampt.evaluation.combination import CombinationBench
+from sampt.evaluation.bench.combination import CombinationBench
 from sampt.evaluation.measure import STAGES, PeakMemory
-from sampt.evaluation.vis import VISOptions, predict_vis_video
+from sampt.evaluation.vis.predict import VISOptions, predict_vis_video
 
 ACCURACY_COLUMNS = ("AP", "AP50", "AR10")
 
 
 class VISCombinationBench(CombinationBench):
     """One grid combination on a VIS dataset; ``sequences`` holds ``(VISVideo, Video, proposals)``, the
-    proposals a list of :class:`~sampt.evaluation.proposals.Proposal` or ``None`` (generated)."""
+    proposals a list of :class:`~sampt.evaluation.vis.proposals.Proposal` or ``None`` (generated)."""
 
     accuracy_columns = ACCURACY_COLUMNS
 
@@ -41,8 +41,8 @@ class VISCombinationBench(CombinationBench):
 
     def run_pass(self) -> None:
         """One timed pass over every video; the first pass is also scored."""
-        from sampt.evaluation.metrics_vis import vis_scores
-        from sampt.evaluation.scoring_vis import video_matches
+        from sampt.evaluation.vis.metrics import vis_scores
+        from sampt.evaluation.vis.scoring import video_matches
 
         first = not self.totals
         elapsed = cpu = 0.0
@@ -75,7 +75,7 @@ class VISCombinationBench(CombinationBench):
             self.peak_gpu = max(self.peak_gpu or 0, mem.gpu_peak)
 
     def results(self) -> tuple[dict, list[dict], dict]:
-        from sampt.evaluation.metrics_vis import vis_scores
+        from sampt.evaluation.vis.metrics import vis_scores
 
         row, per_sequence, cfg = super().results()
         scores = vis_scores(self.matches) if self.matches else dict.fromkeys(ACCURACY_COLUMNS, float("nan"))
@@ -91,8 +91,8 @@ def prepare_vis_benches(dataset: Any, common: list[str], combos: list[list[str]]
     """Decode every video (and read the proposals file) once, then one bench per combination
     (``vis_items``: the ``vis.KEY=VALUE`` options without their prefix)."""
     from sampt.errors import UsageError
-    from sampt.evaluation.proposals import proposals_for, read_proposals
-    from sampt.evaluation.uvo import require_pycocotools
+    from sampt.evaluation.vis.proposals import proposals_for, read_proposals
+    from sampt.evaluation.datasets.uvo import require_pycocotools
 
     require_pycocotools()
     options = VISOptions.from_overrides(vis_items)

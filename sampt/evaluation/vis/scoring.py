@@ -1,29 +1,39 @@
 """Score YouTube-VIS results (``[{"video_id", "score", "segmentations"}]``) class-agnostic against a VIS
-dataset (:class:`~sampt.evaluation.uvo.UVODataset`): decode the RLE masks, compute video mask IoUs, and
-hand them to :mod:`sampt.evaluation.metrics_vis`."""
+dataset (:class:`~sampt.evaluation.datasets.uvo.UVODataset`): decode the RLE masks, compute video mask IoUs, and
+hand them to :mod:`sampt.evaluation.vis.metrics`."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.evaluation.metrics_vis import VideoMatches, video_mask_iou, vis_scores
-from sampt.evaluation.uvo import UVODataset, VISVideo, decode_rle
+from sampt.evaluation.vis.metrics import VideoMatches, video_mask_iou, vis_scores
+from sampt.evaluation.datasets.schema import FileFields
+from sampt.evaluation.datasets.uvo import UVODataset, VISVideo, decode_rle
 from sampt.io import read_json_records
 
 
 def load_results(path: str | os.PathLike) -> list[dict]:
     """A YouTube-VIS results JSON: a list of ``{"video_id", "score", "segmentations"}``."""
-    return read_json_records(path, "results file", [{"video_id"}, {"score"}, {"segmentations"}],
-                             "a YouTube-VIS results list ([{video_id, score, segmentations}, ...])")
+    records = read_json_records(path, "results file", [{"video_id"}, {"score"}, {"segmentations"}],
+                                "a YouTube-VIS results list ([{video_id, score, segmentations}, ...])")
+    fields = FileFields(Path(path))
+    for k, r in enumerate(records):  # the types every later step relies on, each error naming the field
+        fields.integer(r["video_id"], f"[{k}].video_id")
+        fields.number(r["score"], f"[{k}].score")
+        for t, seg in enumerate(fields.items(r["segmentations"], f"[{k}].segmentations")):
+            if seg is not None and not isinstance(seg, (dict, list)):
+                raise fields.fail(f"[{k}].segmentations[{t}]", "null, an RLE object or polygons", seg)
+    return records
 
 
 def score_vis_results(dataset: UVODataset, results: Iterable[dict], max_dets: Sequence[int] = (1, 10, 100),
                       progress: bool = False) -> dict[str, float]:
     """Class-agnostic AP / AR of ``results`` on every video of ``dataset``
-    (:mod:`sampt.evaluation.metrics_vis`)."""
+    (:mod:`sampt.evaluation.vis.metrics`)."""
     per_video: dict[int, list[dict]] = {}
     for r in results:
         per_video.setdefault(int(r["video_id"]), []).append(r)

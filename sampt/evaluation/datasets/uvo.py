@@ -1,5 +1,5 @@
 """UVO v1.0 VideoDenseSet (and any YouTube-VIS style JSON): the reader and the RLE helpers (scoring:
-:mod:`sampt.evaluation.scoring_vis`).
+:mod:`sampt.evaluation.vis.scoring`).
 
 Layout (as SAM-PT's evaluation uses it)::
 
@@ -14,7 +14,6 @@ pycocotools (``pip install 'sampt[vis]'``). Categories are ignored: UVO is score
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
@@ -25,6 +24,7 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
+from sampt.evaluation.datasets.schema import FileFields
 from sampt.types import Video
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,13 @@ def decode_rle(segmentation: Any, height: int, width: int) -> np.ndarray:
         rle = mask_utils.frPyObjects(segmentation, height, width)
     else:
         rle = segmentation
-    with warnings.catch_warnings():  # pycocotools' Cython arrays predate NumPy 2's copy keyword
-        warnings.simplefilter("ignore", DeprecationWarning)
-        mask = np.asarray(mask_utils.decode([rle]))[:, :, 0].astype(bool)
+    try:
+        with warnings.catch_warnings():  # pycocotools' Cython arrays predate NumPy 2's copy keyword
+            warnings.simplefilter("ignore", DeprecationWarning)
+            mask = np.asarray(mask_utils.decode([rle]))[:, :, 0].astype(bool)
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise UsageError(f"an RLE mask cannot be decoded ({exc}); its counts are not a COCO run-length encoding") \
+            from None
     if mask.shape != (height, width):
         raise UsageError(f"an RLE mask is {mask.shape[1]}x{mask.shape[0]} but its video is {width}x{height}")
     return mask
@@ -121,6 +125,100 @@ class VISVideo:
         return np.stack([decode_rle(s, self.height, self.width) for s in instance.segmentations])
 
 
+def compressed_rle_total(counts: str) -> Optional[int]:
+    """The number of pixels a COCO compressed RLE string covers (the sum of its run lengths), or None when the
+    string is not one (a character out of range, a run cut short, a negative run)."""
+    runs: list[int] = []
+    pos = 0
+    while pos < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(counts):
+                return None
+            c = ord(counts[pos]) - 48
+            if not 0 <= c < 64:
+                return None
+            value |= (c & 0x1F) << shift
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 5
+            if not more and c & 0x10:
+                value |= -1 << shift
+        if len(runs) > 2:
+            value += runs[-2]
+        if value < 0:
+            return None
+        runs.append(value)
+    return sum(runs)
+
+
+def _segmentation(fields: FileFields, value: Any, where: str, height: int, width: int) -> Any:
+    """One frame's segmentation as the YouTube-VIS format allows it: null, an RLE object (``counts`` a string or
+    a list of run lengths, ``size`` the video's), or polygons (lists of numbers)."""
+    if value is None or value == []:
+        return None
+    if isinstance(value, list):
+        for i, poly in enumerate(value):
+            for j, x in enumerate(fields.items(poly, f"{where}[{i}]")):
+                fields.number(x, f"{where}[{i}][{j}]")
+        return value
+    rle = fields.mapping(value, where)
+    counts = rle.get("counts")
+    if isinstance(counts, list):
+        total = sum(fields.integer(c, f"{where}.counts[{i}]", minimum=0) for i, c in enumerate(counts))
+        if total != height * width:
+            raise fields.fail(f"{where}.counts", f"run lengths summing to the video's {height}x{width} pixels",
+                              f"a sum of {total}")
+    else:
+        total = compressed_rle_total(fields.text(counts, f"{where}.counts"))
+        if total != height * width:  # (pycocotools would write past the mask's end)
+            raise fields.fail(f"{where}.counts", f"a COCO compressed RLE of the video's {height}x{width} pixels",
+                              counts if total is None else f"runs summing to {total}")
+    size = fields.items(rle.get("size", [height, width]), f"{where}.size")
+    if [fields.integer(x, f"{where}.size") for x in size] != [height, width]:
+        raise fields.fail(f"{where}.size", f"the video's size [{height}, {width}]", size)
+    return rle
+
+
+def read_vis_file(json_path: Path, frame_root: Path) -> tuple[dict, list["VISVideo"]]:
+    """A YouTube-VIS style annotation file, checked field by field (errors name the file and the field): its
+    parsed content and its videos, each with its instances. Frame paths must stay inside ``frame_root``."""
+    fields = FileFields(json_path)
+    data = fields.mapping(fields.load_json(), "(the top level)")
+    per_video: dict[int, list[VISInstance]] = {}
+    for k, ann in enumerate(fields.items(data.get("annotations") or [], "annotations")):
+        where = f"annotations[{k}]"
+        ann = fields.mapping(ann, where)
+        segmentations = fields.items(ann.get("segmentations"), f"{where}.segmentations")
+        iscrowd = ann.get("iscrowd", 0)
+        if iscrowd not in (0, 1, True, False):
+            raise fields.fail(f"{where}.iscrowd", "0 or 1", iscrowd)
+        per_video.setdefault(fields.integer(ann.get("video_id"), f"{where}.video_id"), []).append(
+            VISInstance(fields.integer(ann.get("id", k + 1), f"{where}.id"), list(segmentations), bool(iscrowd)))
+    videos = []
+    for n, v in enumerate(fields.items(data.get("videos"), "videos")):
+        where = f"videos[{n}]"
+        v = fields.mapping(v, where)
+        video_id = fields.integer(v.get("id"), f"{where}.id")
+        names = [fields.relative_path(f, f"{where}.file_names[{i}]")
+                 for i, f in enumerate(fields.items(v.get("file_names"), f"{where}.file_names"))]
+        if not names:
+            raise fields.fail(f"{where}.file_names", "a non-empty list of frame files", names)
+        height = fields.integer(v.get("height"), f"{where}.height", minimum=1)
+        width = fields.integer(v.get("width"), f"{where}.width", minimum=1)
+        video = VISVideo(video_id, names, height, width, frame_root, per_video.get(video_id, []))
+        for k, inst in enumerate(video.instances):
+            if len(inst.segmentations) != len(video):
+                raise UsageError(f"{json_path}: instance {inst.id} of video {video.id} has "
+                                 f"{len(inst.segmentations)} segmentations for {len(video)} frames")
+            inst.segmentations = [_segmentation(fields, seg, f"instance {inst.id}.segmentations[{t}]", height, width)
+                                  for t, seg in enumerate(inst.segmentations)]
+        videos.append(video)
+    if not videos:
+        raise UsageError(f"{json_path} lists no video; nothing would be evaluated (check the split and the file)")
+    return data, videos
+
+
 class UVODataset:
     """A UVO (or YouTube-VIS style) split: videos in JSON order, indexable by position or video id."""
 
@@ -145,30 +243,7 @@ class UVODataset:
             raise UsageError(f"UVO {split}: no frame folder in {root} (expected one of {', '.join(FRAME_FOLDERS)}; "
                              "extract the video frames there)")
         self.json_path, self.frame_root = json_path, frame_root
-        try:
-            data = json.loads(json_path.read_text())
-            videos = data["videos"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{json_path} is not a YouTube-VIS style annotation file ({exc})") from exc
-        per_video: dict[int, list[VISInstance]] = {}
-        for k, ann in enumerate(data.get("annotations") or []):
-            try:
-                per_video.setdefault(int(ann["video_id"]), []).append(
-                    VISInstance(int(ann.get("id", k + 1)), list(ann["segmentations"]), bool(ann.get("iscrowd", 0))))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise UsageError(f"{json_path}: annotation {k} lacks video_id / segmentations ({exc})") from exc
-        self.videos: list[VISVideo] = []
-        for v in videos:
-            try:
-                video = VISVideo(v["id"], v["file_names"], v["height"], v["width"], frame_root,
-                                 per_video.get(int(v["id"]), []))
-            except (KeyError, TypeError) as exc:
-                raise UsageError(f"{json_path}: video entry lacks {exc} (needs id, file_names, height, width)") from exc
-            for inst in video.instances:
-                if len(inst.segmentations) != len(video):
-                    raise UsageError(f"{json_path}: instance {inst.id} of video {video.id} has "
-                                     f"{len(inst.segmentations)} segmentations for {len(video)} frames")
-            self.videos.append(video)
+        data, self.videos = read_vis_file(json_path, frame_root)
         self.has_ground_truth = "annotations" in data
         self._by_id = {v.id: v for v in self.videos}
 

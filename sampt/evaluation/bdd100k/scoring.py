@@ -1,5 +1,5 @@
 """Score BDD100K VOS result PNGs (``RESULTS/<seq>/<frame>.png``, every frame) with the visibility-duration
-buckets of :mod:`sampt.evaluation.metrics_bdd100k`; writes the official ``global_results.csv`` and
+buckets of :mod:`sampt.evaluation.bdd100k.metrics`; writes the official ``global_results.csv`` and
 ``per-sequence_results.csv`` (one row per object, ``<seq>_<id>``) with the split appended to the names."""
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import numpy as np
 
 from sampt.errors import UsageError
 from sampt.evaluation.datasets import VOSDataset, VOSSequence
-from sampt.evaluation.metrics_bdd100k import (GLOBAL_COLUMNS, LONG_MIN, OBJECT_COLUMNS, SHORT_MAX, VisibilityScore,
+from sampt.evaluation.bdd100k.metrics import (GLOBAL_COLUMNS, LONG_MIN, OBJECT_COLUMNS, SHORT_MAX, VisibilityScore,
                                               global_scores, score_object)
 from sampt.evaluation.report import text_table, write_csv
-from sampt.evaluation.scoring import ScoreReport, read_result_labels
+from sampt.evaluation.davis.scoring import ScoreReport, read_result_labels
 
 SUMMARY_COLUMNS = ("J&F-Mean", "J-Mean", "F-Mean", "J&F-Mean-Short", "J&F-Mean-Medium", "J&F-Mean-Long",
                    "J&F-Mean-Vis", "J&F-Mean-NonVis")
@@ -23,7 +23,7 @@ SUMMARY_COLUMNS = ("J&F-Mean", "J-Mean", "F-Mean", "J&F-Mean-Short", "J&F-Mean-M
 
 @dataclass
 class BDD100KReport(ScoreReport):
-    """A :class:`~sampt.evaluation.scoring.ScoreReport` of :class:`VisibilityScore` objects, with the
+    """A :class:`~sampt.evaluation.davis.scoring.ScoreReport` of :class:`VisibilityScore` objects, with the
     bucketed dataset-level averages."""
 
     objects: list[VisibilityScore]

@@ -72,7 +72,7 @@ def package_versions() -> dict:
 def git_revision() -> dict:
     """The git commit of the sampt checkout and whether tracked files were modified (``{"commit": None}``
     for an installed sampt outside a checkout)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     try:
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=10)

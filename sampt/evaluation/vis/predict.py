@@ -1,7 +1,7 @@
 """Video instance segmentation with SAM-PT: first-frame proposals, one track per proposal, ranked and
 de-duplicated, written as YouTube-VIS results.
 
-For a video: proposals come from :func:`sampt.evaluation.proposals.propose` (the pipeline's own segmenter,
+For a video: proposals come from :func:`sampt.evaluation.vis.proposals.propose` (the pipeline's own segmenter,
 grid prompted) or a proposals file; SAM-PT tracks every proposal through the video, each prompted with its
 mask on its frame; a track's score is its mean predicted IoU over the frames it was prompted on
 (``SamPtResult.scores``); tracks are ranked by score and non-maximum suppression over video-level mask IoU
@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.evaluation.proposals import Proposal, ProposalOptions, propose
+from sampt.evaluation.vis.proposals import Proposal, ProposalOptions, propose
 from sampt.types import Video
 
 CATEGORY = 1  #: class-agnostic: every track is category 1 ("object")
@@ -101,7 +101,7 @@ def track_proposals(pipeline: Any, video: Video, proposals: Sequence[Proposal],
     returns the run's seconds per stage."""
     import cv2
 
-    from sampt.evaluation.uvo import encode_rle
+    from sampt.evaluation.datasets.uvo import encode_rle
     from sampt.pipeline import ObjectPrompt
 
     if not proposals:
@@ -128,7 +128,7 @@ def track_proposals(pipeline: Any, video: Video, proposals: Sequence[Proposal],
 
 def track_ious(tracks: Sequence[Track]) -> np.ndarray:
     """``(N, N)`` video-level mask IoU between tracks (intersections and unions summed over frames)."""
-    from sampt.evaluation.uvo import require_pycocotools
+    from sampt.evaluation.datasets.uvo import require_pycocotools
 
     mask_utils = require_pycocotools()
     N = len(tracks)

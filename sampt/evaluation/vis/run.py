@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 
 from sampt.errors import UsageError
 from sampt.evaluation.report import write_csv, write_json
-from sampt.evaluation.vis import VISOptions, predict_vis_video
+from sampt.evaluation.vis.predict import VISOptions, predict_vis_video
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,9 @@ def run_vis_eval(dataset_root: str, picked: dict[str, str], overrides: Sequence[
     from omegaconf import OmegaConf
 
     from sampt.config import build_pipeline, compose
-    from sampt.evaluation.proposals import proposals_for, read_proposals
-    from sampt.evaluation.scoring_vis import load_results, score_vis_results
-    from sampt.evaluation.uvo import UVODataset, require_pycocotools
+    from sampt.evaluation.vis.proposals import proposals_for, read_proposals
+    from sampt.evaluation.vis.scoring import load_results, score_vis_results
+    from sampt.evaluation.datasets.uvo import UVODataset, require_pycocotools
     from sampt.outputs import atomic_file, check_output_path
 
     dataset_name = picked.get("dataset", "uvo").lower()
@@ -129,7 +129,7 @@ def score_vis_file(results: str | os.PathLike, dataset: Any, csv_dir: Optional[s
                    progress: bool = False) -> tuple[dict, Path]:
     """Score a YouTube-VIS results JSON (or a folder holding ``results.json``) against ``dataset``; writes
     ``global_results-<split>.csv`` beside it (or in ``csv_dir``)."""
-    from sampt.evaluation.scoring_vis import load_results, score_vis_results
+    from sampt.evaluation.vis.scoring import load_results, score_vis_results
 
     path = Path(results)
     if path.is_dir():

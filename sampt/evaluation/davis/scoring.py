@@ -17,7 +17,7 @@ import numpy as np
 
 from sampt.errors import UsageError
 from sampt.evaluation.datasets import VOSDataset, VOSSequence, read_annotation
-from sampt.evaluation.metrics import GLOBAL_COLUMNS, ObjectScore, global_scores, score_sequence
+from sampt.evaluation.davis.metrics import GLOBAL_COLUMNS, ObjectScore, global_scores, score_sequence
 from sampt.evaluation.report import text_table, write_csv
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ BDD100K objects enter and leave the scene at any frame, so each object is scored
 one it first appears on (where it is prompted) to the last frame of the sequence, on every frame, visible
 or not: a frame where the object is absent scores J = F = 1 when the prediction is empty too, else 0.
 
-* Per object: J and F per frame (the DAVIS measures of :mod:`sampt.evaluation.metrics`), then
+* Per object: J and F per frame (the DAVIS measures of :mod:`sampt.evaluation.davis.metrics`), then
   mean / recall / decay; also the means over the frames where the object is visible ("Vis") and where it
   is not ("NonVis").
 * An object that first appears on the sequence's last frame has nothing to score: J = F = 1, and (as the
@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from sampt.evaluation.metrics import BOUND_TH, ObjectScore, boundary_f, jaccard
+from sampt.evaluation.davis.metrics import BOUND_TH, ObjectScore, boundary_f, jaccard
 
 SHORT_MAX = 5  #: objects visible on fewer frames than this are "short" (official ``short_object_threshold``)
 LONG_MIN = 30  #: objects visible on at least this many frames are "long" (official ``long_object_threshold``)
@@ -50,7 +50,7 @@ def _nanmean(values: np.ndarray | Sequence[float]) -> float:
 
 @dataclass
 class VisibilityScore(ObjectScore):
-    """One object's BDD100K scores: an :class:`~sampt.evaluation.metrics.ObjectScore` whose ``j``/``f`` are
+    """One object's BDD100K scores: an :class:`~sampt.evaluation.davis.metrics.ObjectScore` whose ``j``/``f`` are
     per scored frame, with ``visible`` whether the annotation has the object on that frame; ``n_frames`` and
     ``visible_frames`` count the first-appearance frame."""
 

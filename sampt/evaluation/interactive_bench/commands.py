@@ -1,14 +1,14 @@
 """``sampt interactive-bench``: its arguments and the summary it prints; the work is in
-:mod:`sampt.interactive.bench_run`."""
+:mod:`sampt.evaluation.interactive_bench.run`."""
 from __future__ import annotations
 
 import argparse
 
-import sampt
+from sampt.hookspecs import hookimpl
 
 
 def add_interactive_bench_arguments(p: argparse.ArgumentParser) -> None:
-    from sampt.interactive.bench_run import METHODS
+    from sampt.evaluation.interactive_bench.run import METHODS
 
     p.add_argument("dataset_root", metavar="DATASET_ROOT", nargs="?", default=None,
                    help="dataset root (DAVIS: holds JPEGImages/, Annotations/, ImageSets/); omit for the synthetic set")
@@ -28,15 +28,12 @@ def add_interactive_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_interactive_bench(args: argparse.Namespace) -> int:
-    from sampt.evaluation.bench_report import require_matplotlib
+    from sampt.arguments import split_positional_override
+    from sampt.evaluation.bench.report import require_matplotlib
     from sampt.evaluation.report import text_table
-    from sampt.interactive.bench_run import SUMMARY_COLUMNS, run_interactive_bench
+    from sampt.evaluation.interactive_bench.run import SUMMARY_COLUMNS, run_interactive_bench
 
-    from pathlib import Path
-
-    root, overrides = args.dataset_root, list(args.overrides)
-    if root is not None and "=" in root and not Path(root).exists():  # no DATASET_ROOT: the first override
-        root, overrides = None, [root] + overrides
+    root, overrides = split_positional_override(args.dataset_root, args.overrides)
     if not args.no_plot:  # fail now rather than after the whole dataset
         require_matplotlib(pyplot=False)
     outcome = run_interactive_bench(root, overrides, output=args.output, sequences=args.sequences,
@@ -48,7 +45,7 @@ def cmd_interactive_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-@sampt.hookimpl
+@hookimpl
 def register_commands(cli) -> None:
     """Add ``interactive-bench`` to the ``sampt`` command line."""
     p = cli.add_parser(

@@ -1,6 +1,6 @@
 """YouTube-VOS overall score G: J and F over seen and unseen categories, as the challenge server reports them.
 
-* Per object: J and F (the DAVIS measures of :mod:`sampt.evaluation.metrics`) on every annotated frame
+* Per object: J and F (the DAVIS measures of :mod:`sampt.evaluation.davis.metrics`) on every annotated frame
   listed in ``meta.json`` after the frame the object first appears on (that frame is its prompt), up to
   and including the last annotated frame; the object's score is the mean over those frames.
 * An object is **seen** when its category (``meta.json``) is one of the training split's categories,
@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from sampt.evaluation.metrics import ObjectScore
+from sampt.evaluation.davis.metrics import ObjectScore
 
 G_COLUMNS = ("G", "J-Seen", "F-Seen", "J-Unseen", "F-Unseen")
 

@@ -1,6 +1,6 @@
 """``sampt interactive-bench``: the interactive benchmark over a dataset, resumable, with its report.
 
-Every object of every sequence is one video of the protocol (:mod:`sampt.interactive.benchmark`), run
+Every object of every sequence is one video of the protocol (:mod:`sampt.evaluation.interactive_bench.benchmark`), run
 with SAM-PT (point tracking on) and with the per-frame baseline (tracking off). Each (method, sequence,
 object) result is written atomically to ``OUT/histories/<method>/<sequence>_<object>.json`` as soon as it
 is done; a rerun skips the ones present, as ``sampt eval`` skips complete sequences, and refuses an
@@ -29,7 +29,7 @@ import numpy as np
 
 from sampt.errors import UsageError
 from sampt.evaluation.report import write_json
-from sampt.interactive.benchmark import DEFAULT_BUDGET, MODES, RATES, Simulation, curve_area, mean_curve, simulate, summary_row
+from sampt.evaluation.interactive_bench.benchmark import DEFAULT_BUDGET, MODES, RATES, Simulation, curve_area, mean_curve, simulate, summary_row
 from sampt.outputs import atomic_file, check_output_path, private_temp_dir, remove_private
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def split_bench_overrides(overrides: Sequence[str]) -> tuple[dict[str, str], lis
 
 
 def _open_dataset(picked: dict, root: Optional[str], out_dir: Path) -> Any:
-    from sampt.evaluation.bench import prepare_dataset
+    from sampt.evaluation.bench.run import prepare_dataset
 
     name = picked.get("dataset", "synthetic" if not root else "davis2017")
     if name == "synthetic" and root:
@@ -93,7 +93,11 @@ def _open_dataset(picked: dict, root: Optional[str], out_dir: Path) -> Any:
     if name != "synthetic":
         from sampt.evaluation.datasets import open_dataset
 
-        return open_dataset(name, root, split=picked.get("split"), year=picked.get("year"))
+        dataset = open_dataset(name, root, split=picked.get("split"), year=picked.get("year"))
+        if dataset.kind == "vis":
+            raise UsageError(f"interactive-bench corrects one annotated object at a time; dataset={name} is a video "
+                             "instance segmentation set: use davis2017, youtubevos2019, mose or bdd100k")
+        return dataset
     return prepare_dataset(spec, None, out_dir)
 
 
@@ -102,8 +106,6 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
                           config_file: Optional[str] = None, overwrite: bool = False, plot: bool = True,
                           progress: bool = True) -> InteractiveOutcome:
     """Run the interactive benchmark (see the module docstring) and write its report."""
-    from omegaconf import OmegaConf
-
     from sampt.config import compose
 
     picked, overrides = split_bench_overrides(overrides)
@@ -125,6 +127,24 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
     name = picked.get("dataset", "synthetic" if not dataset_root else "davis2017")
     out_dir = check_output_path(output or f"sampt-output/interactive/{name}-{mode}-{cfg.tracker.name}-{cfg.segmenter.name}",
                                 "--output folder")
+    workdir = private_temp_dir("interactive")  # the synthetic set, when it is used
+    try:
+        # the dataset is opened and checked before anything is written: a refused run leaves no folder behind
+        dataset = _open_dataset(picked, dataset_root, workdir)
+        dataset.select([s for s in (sequences or "").split(",") if s])
+        _write_settings(out_dir, picked, mode, budget, name, cfg, overwrite)
+        ran, skipped = _run_all(dataset, cfg, out_dir, methods, mode, budget, progress)
+    finally:
+        remove_private(workdir)
+    outcome = write_report(out_dir, methods, list(dataset.sequences), mode, budget, plot=plot)
+    outcome.ran, outcome.skipped = ran, skipped
+    return outcome
+
+
+def _write_settings(out_dir: Path, picked: dict, mode: str, budget: int, name: str, cfg: Any, overwrite: bool) -> None:
+    """``interactive-config.yaml``; an output folder holding another configuration's results is refused."""
+    from omegaconf import OmegaConf
+
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = OmegaConf.to_yaml(OmegaConf.create({"benchmark": {**picked, "mode": mode, "budget": budget, "dataset": name},
                                                    "config": OmegaConf.to_container(cfg)}))
@@ -136,16 +156,6 @@ def run_interactive_bench(dataset_root: Optional[str], overrides: Sequence[str] 
         shutil.rmtree(out_dir / "histories", ignore_errors=True)
     with atomic_file(settings_path) as tmp:
         tmp.write_text(settings)
-    workdir = private_temp_dir("interactive")  # the synthetic set, when it is used
-    try:
-        dataset = _open_dataset(picked, dataset_root, workdir)
-        dataset.select([s for s in (sequences or "").split(",") if s])
-        ran, skipped = _run_all(dataset, cfg, out_dir, methods, mode, budget, progress)
-    finally:
-        remove_private(workdir)
-    outcome = write_report(out_dir, methods, list(dataset.sequences), mode, budget, plot=plot)
-    outcome.ran, outcome.skipped = ran, skipped
-    return outcome
 
 
 def _run_all(dataset: Any, cfg: Any, out_dir: Path, methods: Sequence[str], mode: str, budget: int,
@@ -164,7 +174,8 @@ def _run_all(dataset: Any, cfg: Any, out_dir: Path, methods: Sequence[str], mode
     ran = skipped = 0
     for seq_name in names:
         seq = dataset.sequence(seq_name)
-        todo = [(m, oid) for oid in seq.object_ids for m in methods if not _history_path(out_dir, m, seq_name, oid).is_file()]
+        todo = [(m, oid) for oid in seq.object_ids for m in methods
+                if read_history(_history_path(out_dir, m, seq_name, oid), m, seq_name, oid) is None]
         skipped += len(seq.object_ids) * len(methods) - len(todo)
         if not todo:
             continue
@@ -192,16 +203,38 @@ def _history_path(out_dir: Path, method: str, sequence: str, object_id: int) -> 
     return out_dir / "histories" / method / f"{sequence}_{object_id}.json"
 
 
+def read_history(path: Path, method: str, sequence: str, object_id: int) -> Optional[tuple[dict, Simulation]]:
+    """One item's history file, or None when it is absent or unusable (cut short, not this item's, malformed):
+    an unusable file is reported, and the resumed run redoes that item."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        if (record.get("method"), record.get("sequence"), record.get("object")) != (method, sequence, object_id):
+            raise ValueError(f"it records {record.get('method')!r} {record.get('sequence')!r} "
+                             f"object {record.get('object')!r}")
+        return record, Simulation.from_dict(record)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
+        log.warning("history %s is unusable (%s): that item is redone", path, exc)
+        return None
+
+
 def load_histories(out_dir: Path, method: str, sequences: Sequence[str]) -> list[tuple[dict, Simulation]]:
-    """The history files of ``method`` for ``sequences`` (in that order, objects ascending)."""
-    out = []
+    """The history files of ``method`` for ``sequences`` (in that order, objects ascending); a file there that
+    is no item's history (``<sequence>_<object>.json``) is reported and left out."""
     folder = out_dir / "histories" / method
-    for seq in sequences:
-        for path in sorted(folder.glob(f"{seq}_*.json"), key=lambda p: int(p.stem.rsplit("_", 1)[1])):
-            record = json.loads(path.read_text())
-            if record.get("sequence") == seq:
-                out.append((record, Simulation.from_dict(record)))
-    return out
+    by_sequence: dict[str, list] = {seq: [] for seq in sequences}
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        seq, _, object_id = path.stem.rpartition("_")
+        if path.suffix != ".json" or not seq or not object_id.isdigit():
+            log.warning("%s is not a history file (<sequence>_<object>.json): ignored", path)
+        elif seq in by_sequence:  # (others belong to sequences this run did not select)
+            loaded = read_history(path, method, seq, int(object_id))
+            if loaded is not None:
+                by_sequence[seq].append((int(object_id), loaded))
+    return [loaded for seq in sequences for _, loaded in sorted(by_sequence[seq], key=lambda item: item[0])]
 
 
 def write_report(out_dir: Path, methods: Sequence[str], sequences: Sequence[str], mode: str, budget: int,
@@ -232,7 +265,7 @@ def write_report(out_dir: Path, methods: Sequence[str], sequences: Sequence[str]
     text = (f"# Interactive benchmark ({mode}, budget {budget})\n\n"
             f"Mean J&F over {len(videos) // max(1, len(methods))} videos (one per object) against interactions per "
             "10 frames; AUC: area under the mean curve over 0..10 interactions per 10 frames, divided by 10. "
-            "Protocol: SAM-PT §4.6 (see sampt.interactive.benchmark).\n\n"
+            "Protocol: SAM-PT §4.6 (see sampt.evaluation.interactive_bench.benchmark).\n\n"
             + markdown_table(summary, SUMMARY_COLUMNS, digits={c: (1 if c == "interactions" else 3) for c in SUMMARY_COLUMNS})
             + "\n")
     with atomic_file(out_dir / "summary.md") as tmp:
@@ -245,7 +278,7 @@ def write_report(out_dir: Path, methods: Sequence[str], sequences: Sequence[str]
 
 def plot_curves(path: Path, curves: dict, title: str) -> Path:
     """Mean J&F against interactions per 10 frames, one line per method."""
-    from sampt.evaluation.bench_report import require_matplotlib
+    from sampt.evaluation.bench.report import require_matplotlib
 
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=120)

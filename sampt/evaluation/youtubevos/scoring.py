@@ -1,6 +1,6 @@
 """YouTube-VOS validation scoring against a local copy of the annotations: the DAVIS-style per-object
 report plus the server's overall score G over seen and unseen categories
-(:mod:`sampt.evaluation.metrics_youtubevos`). Seen categories are those of the training split's
+(:mod:`sampt.evaluation.youtubevos.metrics`). Seen categories are those of the training split's
 ``meta.json`` (``ROOT/train/meta.json`` or ``ROOT/meta_train.json``)."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sampt.errors import UsageError
-from sampt.evaluation.metrics_youtubevos import G_COLUMNS, overall_scores
+from sampt.evaluation.youtubevos.metrics import G_COLUMNS, overall_scores
 from sampt.evaluation.report import text_table, write_csv
-from sampt.evaluation.scoring import ScoreReport
+from sampt.evaluation.davis.scoring import ScoreReport
 
 log = logging.getLogger(__name__)
 

@@ -153,7 +153,7 @@ def read_proposals(path: str | os.PathLike) -> dict[str, list[dict]]:
 
 def proposals_for(entries: Sequence[dict], height: int, width: int, num_frames: int) -> list[Proposal]:
     """Decode one video's proposal entries, best score first (ties in file order)."""
-    from sampt.evaluation.uvo import decode_rle
+    from sampt.evaluation.datasets.uvo import decode_rle
 
     out = []
     for entry in entries:

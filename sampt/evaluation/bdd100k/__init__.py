@@ -1,0 +1,1 @@
+"""BDD100K VOS: J&F by visibility duration (metrics) and scoring."""

@@ -1,0 +1,1 @@
+"""``sampt bench``: the grid (plan), the measured combinations, the run, the prediction and the report."""

@@ -1,0 +1,1 @@
+"""``sampt interactive-bench``: the paper's interactive benchmark (the simulated annotator) and its resumable run."""

@@ -1,0 +1,1 @@
+"""YouTube-VOS: the overall score G (metrics) and scoring against local annotations."""
