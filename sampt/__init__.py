@@ -1,9 +1,8 @@
 """sampt: SAM-PT, zero-shot video object segmentation by point tracking, with pluggable components."""
+from sampt._version import __version__
 from sampt.hookspecs import hookimpl
 from sampt.interfaces import ImageEmbedding, PointSampler, Segmenter, Tracker, TrackerCapabilities, TrackStream
 from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt, Tracks, Video
-
-__version__ = "0.1.0"
 
 __all__ = [
     "hookimpl", "Tracker", "TrackerCapabilities", "TrackStream", "Segmenter", "ImageEmbedding", "PointSampler",
