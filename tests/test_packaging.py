@@ -188,7 +188,8 @@ def test_installed_model_plugin_runs_with_keyed_weights(env):
     config = env["work"] / "keyed.yaml"
     config.write_text("dataset: {name: synthetic, split: val, synthetic: {num_clips: 1, seed: 0, num_frames: 4, "
                       "height: 48, width: 64}}\ngrid: {tracker: [pips], segmenter: [grabcut]}\n"
-                      "overrides: [pipeline=fast, 'tracker.resolution=[64,64]']\nweights: keyed_if_missing\n"
+                      "overrides: [pipeline=fast, 'tracker.resolution=[64,64]', tracker.iters=1, pipeline.positive_points=4]\n"
+                      "weights: keyed_if_missing\n"
                       "force_visible: true\nrepeats: 1\nwarmup: 0\nseed: 0\n")
     bench = _run(env, "bench", "--config", str(config), "--no-plot", "--no-progress", "-o", "keyed", timeout=600)
     assert bench.returncode == 0, bench.stderr[-3000:]
