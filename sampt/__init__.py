@@ -1,8 +1,8 @@
 """sampt: SAM-PT, zero-shot video object segmentation by point tracking, with pluggable components."""
+from sampt._version import __version__
 from sampt.hookspecs import hookimpl
 from sampt.interfaces import ImageEmbedding, PointSampler, Segmenter, Tracker, TrackerCapabilities, TrackStream
 from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt, Tracks, Video
-from sampt.version import __version__
 
 __all__ = [
     "hookimpl", "Tracker", "TrackerCapabilities", "TrackStream", "Segmenter", "ImageEmbedding", "PointSampler",

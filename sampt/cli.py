@@ -22,7 +22,7 @@ import sys
 import warnings
 from typing import Optional, Sequence
 
-from sampt.version import __version__
+from sampt._version import __version__
 
 log = logging.getLogger("sampt")
 

@@ -143,7 +143,7 @@ def build_summary(result: Any, video: Video, stats: MaskStats, prompts: Sequence
                   inputs: Optional[dict] = None, config: Optional[dict] = None, files: Optional[dict] = None,
                   extra: Optional[dict] = None) -> dict:
     """The content of result.json (see the module docstring)."""
-    from sampt.version import __version__
+    from sampt._version import __version__
     from sampt.provenance import git_revision
 
     ids = list(map(int, result.object_ids))

@@ -1,4 +1,5 @@
-"""Every code block of the README runs as pasted: Python blocks are executed, every `sampt ...` command of a
+"""Every code block of the README and of the documentation site's hand-written pages (``docs/*.md``) runs as
+pasted: Python blocks are executed, every `sampt ...` command of a
 shell block is run (on a small generated clip named as the README names its inputs), the rest of a shell
 block is syntax-checked with `bash -n`, TOML blocks are parsed. A shell block preceded by
 `<!-- tests: parse only (REASON) -->` needs what a test machine lacks (a Ray cluster, checkpoints): its
@@ -22,13 +23,20 @@ BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 PARSE_ONLY = re.compile(r"<!-- tests: parse only \(([^)]+)\) -->\s*$")
 
 
+def documents() -> list[Path]:
+    """The README, then the site's hand-written pages (the generated ones are not files), in name order."""
+    return [repo_root() / "README.md", *sorted((repo_root() / "docs").glob("*.md"))]
+
+
 def readme_blocks(parse_only: bool = False) -> list:
-    """``(kind, code)`` of every block; with ``parse_only`` also whether it is marked parse-only."""
-    text = (repo_root() / "README.md").read_text()
+    """``(kind, code)`` of every block of every document; with ``parse_only`` also whether it is marked
+    parse-only."""
     out = []
-    for m in BLOCK.finditer(text):
-        marked = bool(PARSE_ONLY.search(text[:m.start()].rstrip("\n").rsplit("\n", 1)[-1]))
-        out.append((m.group(1), m.group(2), marked) if parse_only else (m.group(1), m.group(2)))
+    for document in documents():
+        text = document.read_text()
+        for m in BLOCK.finditer(text):
+            marked = bool(PARSE_ONLY.search(text[:m.start()].rstrip("\n").rsplit("\n", 1)[-1]))
+            out.append((m.group(1), m.group(2), marked) if parse_only else (m.group(1), m.group(2)))
     return out
 
 
@@ -52,13 +60,16 @@ def test_the_readme_has_the_blocks_this_test_runs():
     image = re.search(r"!\[[^\]]*\]\(([^)]+)\)", first_screen)
     assert image and (repo_root() / image.group(1)).is_file()  # the overlay the README shows is committed
     assert "sampt.segment(" in first_screen
+    readme_commands = [code for kind, code in BLOCK.findall((repo_root() / "README.md").read_text()) if kind == "bash"][0]
+    ci_command = [line for line in (repo_root() / ".ci" / "run").read_text().splitlines() if "pytest -q" in line and not line.startswith("#")][0]
+    assert ci_command in readme_commands.splitlines()  # the README's second command is the one CI runs
 
 
 def test_python_blocks_run(workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
     for kind, code in readme_blocks():
         if kind == "python":
-            exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+            exec(compile(code, "README.md or docs/*.md", "exec"), {"__name__": "readme"})
     assert (workdir / "out" / "result.json").is_file()
 
 
@@ -68,6 +79,7 @@ def test_shell_blocks_run(workdir, monkeypatch, capsys):
     from sampt.cli import build_parser, join_coordinate_values
 
     ran = parsed = 0
+    seen = set()  # a command the README and a page both show runs once
     for kind, code, parse_only in readme_blocks(parse_only=True):
         if kind != "bash":
             continue
@@ -77,7 +89,8 @@ def test_shell_blocks_run(workdir, monkeypatch, capsys):
         for line in code.splitlines():
             for part in line.split("&&"):
                 words = shlex.split(part, comments=True)
-                if words and Path(words[0]).name == "sampt":
+                if words and Path(words[0]).name == "sampt" and tuple(words[1:]) not in seen:
+                    seen.add(tuple(words[1:]))
                     if parse_only:
                         args, extra = build_parser().parse_known_args(join_coordinate_values(words[1:]))
                         assert args.func is not None and all("=" in e for e in extra), part

@@ -2,4 +2,5 @@
 
 Nothing heavy is imported here: the trackers are registered lazily (see :mod:`sampt_cotracker.plugin`).
 """
+from sampt_cotracker._version import __version__
 __all__: list[str] = []
