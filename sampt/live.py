@@ -182,7 +182,8 @@ def stream_to_folder(pipeline: Any, source: StreamSource, objects: Sequence[Any]
     into the result folder ``output`` (a :class:`~sampt.results.RunOutput`), frame by frame (see the module
     docstring); ``display`` shows the overlay in a live window. Returns the :class:`StreamSummary`."""
     from sampt.media import VideoFile
-    from sampt.outputs import atomic_file, signals_held
+    from sampt.outputs import atomic_file
+    from sampt.signals import signals_held
     from sampt.overlay import draw_frame
     from sampt.pipeline import SamPtResult
     from sampt.pipeline.store import MaskStore

@@ -6,7 +6,7 @@ named pipe ``FIFO``, then blocks opening ``FIFO.go`` for reading until the test 
 it go on) or a signal's handler raises (the test's interruption lands exactly there). Both pipes are the
 test's (see ``tests/conftest.py``'s ``child_process``); sampt never creates them.
 
-The points, each reached outside any :func:`sampt.outputs.signals_held` block (a held signal would not
+The points, each reached outside any :func:`sampt.signals.signals_held` block (a held signal would not
 unblock the wait): ``mask-written`` (a run's frame mask is written into its staging folder),
 ``stream-frame`` (a streamed frame's outputs are all written).
 """

@@ -272,7 +272,7 @@ def test_load_result_of_an_older_flat_folder(tmp_path):
 
 
 def test_a_signal_during_a_held_unit_is_delivered_after_it_whole():
-    from sampt.outputs import signals_held
+    from sampt.signals import signals_held
 
     steps = []
     with pytest.raises(KeyboardInterrupt):
@@ -318,7 +318,7 @@ def _swaps_with(monkeypatch, before=None, after=None):
 
 
 def test_every_held_signal_is_delivered_not_only_the_first(term_handler):
-    from sampt.outputs import signals_held
+    from sampt.signals import signals_held
 
     handler, calls, _ = term_handler
     with pytest.raises(KeyboardInterrupt):
@@ -331,7 +331,7 @@ def test_every_held_signal_is_delivered_not_only_the_first(term_handler):
 
 
 def test_a_signal_arriving_while_the_handlers_are_put_back_loses_none(monkeypatch, term_handler):
-    from sampt.outputs import signals_held
+    from sampt.signals import signals_held
 
     handler, calls, _ = term_handler
     sent = []
@@ -354,7 +354,7 @@ def test_a_signal_arriving_while_the_handlers_are_put_back_loses_none(monkeypatc
 
 
 def test_a_raising_handler_while_the_recorders_are_installed_leaves_none_behind(monkeypatch, term_handler):
-    from sampt.outputs import signals_held
+    from sampt.signals import signals_held
 
     handler, calls, state = term_handler
     state["raising"] = True
