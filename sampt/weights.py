@@ -395,6 +395,12 @@ def keyed_weights_if_missing(seed: int = 0) -> Iterator[KeyedFallback]:
         _KEYED_FALLBACK.reset(token)
 
 
+def keyed_fallback_active() -> bool:
+    """Whether a :func:`keyed_weights_if_missing` block is active, for a plugin that resolves a known
+    checkpoint itself (e.g. to extract it from an archive) and must leave a missing one to the fallback."""
+    return _KEYED_FALLBACK.get() is not None
+
+
 def _checkpoint_missing(checkpoint: Optional[str], default: Optional[str], known: Mapping[str, WeightsSpec]) -> bool:
     """Whether ``checkpoint`` (None: ``default``) is a known checkpoint name whose file is not in the cache."""
     name = checkpoint if checkpoint not in (None, "") else default

@@ -1,0 +1,93 @@
+"""The RAFT tracker's checkpoints, options and command-line use, with keyed weights on tiny clips."""
+import json
+import zipfile
+
+import pytest
+import torch
+
+from sampt.testing import keyed_state_dict
+from sampt.weights import WeightsError
+
+
+def _prefixed(name):
+    return {f"module.{k}": v for k, v in keyed_state_dict(name).items()}
+
+
+def test_published_layout_plain_state_dict_and_models_zip_all_load(tmp_path):
+    from sampt_raft.tracker import RaftTracker
+
+    plain = tmp_path / "plain.pth"
+    torch.save(keyed_state_dict("raft_small"), plain)
+    a = RaftTracker(checkpoint=str(plain), device="cpu", variant="raft_small").model.state_dict()
+    archive = tmp_path / "models.zip"  # the official download: every checkpoint under models/
+    torch.save(_prefixed("raft_small"), tmp_path / "raft-small.pth")
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(tmp_path / "raft-small.pth", "models/raft-small.pth")
+    b = RaftTracker(checkpoint=str(archive), device="cpu", variant="raft_small").model.state_dict()
+    assert (tmp_path / "models.zip.raft-small.pth").is_file()  # extracted once, beside the archive
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_wrong_variant_and_missing_member_are_clear_errors(tmp_path):
+    from sampt_raft.tracker import RaftTracker
+
+    small = tmp_path / "raft-small.pth"
+    torch.save(_prefixed("raft_small"), small)
+    with pytest.raises(WeightsError, match="does not match RAFT \\(raft\\)"):
+        RaftTracker(checkpoint=str(small), device="cpu", variant="raft")
+    archive = tmp_path / "other.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(small, "models/raft-small.pth")
+    with pytest.raises(WeightsError, match="has no models/raft-things.pth"):
+        RaftTracker(checkpoint=str(archive), device="cpu", variant="raft")
+    with pytest.raises(ValueError, match="unknown RAFT variant"):
+        RaftTracker(checkpoint=str(small), device="cpu", variant="raft_huge")
+
+
+def test_known_checkpoint_missing_from_cache_gets_keyed_weights_in_benchmarks(tmp_path, monkeypatch):
+    from sampt.weights import keyed_weights_if_missing
+    from sampt_raft.tracker import RaftTracker
+
+    monkeypatch.setenv("SAMPT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SAMPT_OFFLINE", "1")
+    with keyed_weights_if_missing() as record:
+        tracker = RaftTracker(device="cpu", variant="raft_small")
+    assert record.used == ["RAFT (raft_small)"]
+    state = tracker.model.state_dict()
+    ref = keyed_state_dict("raft_small")
+    assert all(torch.equal(state[k], ref[k]) for k in ref)
+    with pytest.raises(WeightsError, match="SAMPT_OFFLINE"):  # outside a benchmark: no silent stand-in
+        RaftTracker(device="cpu", variant="raft_small")
+
+
+def test_small_frames_are_padded_to_finite_flow():
+    """Below 128 px per side the official code's coarsest correlation level has one cell (NaN flow);
+    sampt pads further, so a 40x56 clip tracks to finite positions."""
+    from sampt_raft.model_raft import MIN_PADDED_SIDE, Raft, pad_to_multiple
+
+    padded, pad = pad_to_multiple(torch.zeros(1, 3, 40, 56))
+    assert padded.shape[-2:] == (MIN_PADDED_SIDE, MIN_PADDED_SIDE) and pad == (36, 36, 44, 44)
+    assert pad_to_multiple(torch.zeros(1, 3, 124, 132))[1] == (2, 2, 2, 2)  # the official padding
+    model = Raft(small=True)
+    model.load_state_dict(keyed_state_dict("raft_small"))
+    with torch.no_grad():
+        flow = model(padded, padded.flip(-1), iters=1)
+    assert torch.isfinite(flow).all()
+
+
+@pytest.mark.parametrize("name", ["raft_small"])
+def test_cli_run_with_a_checkpoint_path(tmp_path, name):
+    from sampt.cli import main
+    from sampt.testing import write_clip_inputs
+
+    frames, mask, _ = write_clip_inputs(tmp_path, seed=1, num_frames=3, height=48, width=64)
+    ckpt = tmp_path / f"{name}.pth"
+    torch.save(_prefixed(name), ckpt)
+    out = tmp_path / "out"
+    code = main(["run", str(frames), f"tracker={name}", f"tracker.checkpoint={ckpt}", "tracker.device=cpu",
+                 "tracker.iters=1", "segmenter=grabcut", "--mask", str(mask), "--output", str(out),
+                 "--no-progress", "--no-overlay"])
+    assert code == 0
+    assert len(sorted((out / "masks").glob("*/*.png"))) == 3
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["config"]["tracker"]["name"] == name
