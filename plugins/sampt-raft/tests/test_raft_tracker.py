@@ -53,9 +53,12 @@ def test_known_checkpoint_missing_from_cache_gets_keyed_weights_in_benchmarks(tm
     with keyed_weights_if_missing() as record:
         tracker = RaftTracker(device="cpu", variant="raft_small")
     assert record.used == ["RAFT (raft_small)"]
-    state = tracker.model.state_dict()
-    ref = keyed_state_dict("raft_small")
-    assert all(torch.equal(state[k], ref[k]) for k in ref)
+    from sampt.testing import keyed_state, manifest_of
+    from sampt_raft.model_raft import RaftCheckpoint
+
+    state = tracker.model.state_dict()  # keyed by the published files' names ('module.*')
+    ref = keyed_state(manifest_of(RaftCheckpoint(small=True)))
+    assert len(ref) == len(state) and all(torch.equal(state[k], ref["module." + k]) for k in state)
     with pytest.raises(WeightsError, match="SAMPT_OFFLINE"):  # outside a benchmark: no silent stand-in
         RaftTracker(device="cpu", variant="raft_small")
 
