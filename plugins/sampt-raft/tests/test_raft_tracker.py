@@ -2,6 +2,7 @@
 import json
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 
@@ -94,3 +95,19 @@ def test_cli_run_with_a_checkpoint_path(tmp_path, name):
     assert len(sorted((out / "masks").glob("*/*.png"))) == 3
     summary = json.loads((out / "result.json").read_text())
     assert summary["config"]["tracker"]["name"] == name
+
+
+def test_single_frame_and_last_frame_queries(tmp_path):
+    """One frame: no flow, points stay put. Queries on the last frame only: tracked backwards alone."""
+    from sampt.types import Video
+    from sampt_raft.tracker import RaftTracker
+
+    ckpt = tmp_path / "raft_small.pth"
+    torch.save(_prefixed("raft_small"), ckpt)
+    tracker = RaftTracker(checkpoint=str(ckpt), device="cpu", variant="raft_small", iters=1)
+    frames = np.random.default_rng(0).integers(0, 256, (2, 32, 40, 3), dtype=np.uint8)
+    one = tracker.track(Video(frames[:1]), np.array([[0, 3.0, 4.0]], np.float32))
+    assert one.points.tolist() == [[[3.0, 4.0]]] and one.visibility.all()
+    last = tracker.track(Video(frames), np.array([[1, 39.0, 31.0], [1, 10.0, 10.0]], np.float32))
+    np.testing.assert_array_equal(last.points[1], [[39.0, 31.0], [10.0, 10.0]])
+    assert np.isfinite(last.points).all() and not np.array_equal(last.points[0], last.points[1])
