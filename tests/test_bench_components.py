@@ -37,7 +37,7 @@ def test_components_config_lists_every_installed_tracker_and_sam_size():
     registry = Registry()
     assert set(trackers) <= set(registry.names("tracker"))  # each one installed
     assert {"lk", "flow", "pips", "pips2", "cotracker1", "cotracker2", "cotracker2v1", "cotracker3_offline",
-            "cotracker3_online", "tapir", "bootstapir", "bootstapir_online"} <= set(trackers)
+            "cotracker3_online", "tapir", "bootstapir", "bootstapir_online", "raft"} <= set(trackers)
     assert {"mobile_sam", "light_hq_sam", "sam_vit_b", "hq_sam_vit_b", "sam2.1_hiera_tiny", "sam2.1_hiera_small",
             "sam2.1_hiera_base_plus", "sam2.1_hiera_large"} <= set(segmenters)
     assert cfg["weights"] == "keyed_if_missing" and cfg["force_visible"] is True and cfg["design"] == "cross"
