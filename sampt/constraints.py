@@ -18,7 +18,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional
 
-from sampt.errors import ConfigError
+import numpy as np
+
+from sampt.errors import ConfigError, shown
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,8 @@ class Range:
             return all(self.allows(v) for v in value)
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             return True  # types are checked elsewhere; None is for Optional options
-        if math.isnan(value):
-            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            return False  # NaN and infinities are never in range (ints are compared exactly: no overflow)
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
         if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
@@ -79,6 +81,30 @@ class Choices:
 
 Constraint = typing.Union[Range, Choices]
 
+INT_LIMIT = 2**63 - 1
+"""The largest magnitude an integer option or coordinate may have (what NumPy and OpenCV can hold)."""
+
+
+def is_whole(value: Any) -> bool:
+    """An integer that fits 64 bits (``bool`` is not a number here; NumPy integers are)."""
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        return False
+    return isinstance(value, (int, np.integer)) and -INT_LIMIT <= int(value) <= INT_LIMIT
+
+
+def is_real(value: Any) -> bool:
+    """A finite real number: a 64-bit integer or a finite float (not bool, not a string, not NaN/inf)."""
+    if is_whole(value):
+        return True
+    return isinstance(value, (float, np.floating)) and math.isfinite(value)
+
+
+def check_coordinate(name: str, value: Any, error: type = ConfigError) -> float:
+    """``value`` as a float, or ``error`` naming ``name`` when it is not a finite real number."""
+    if not is_real(value):
+        raise error(f"{name} must be a finite number, got {shown(value)}")
+    return float(value)
+
 
 def constraints_of(annotation: Any) -> list:
     """The :class:`Range`/:class:`Choices` markers of an annotation (also inside ``Optional[...]``)."""
@@ -108,7 +134,7 @@ def check_value(key: str, value: Any, constraints: Iterable) -> None:
     """Raise :class:`ConfigError` naming ``key`` when ``value`` breaks one of ``constraints``."""
     for c in constraints:
         if not c.allows(value):
-            raise ConfigError(f"{key}={value!r} is out of range: it must be {c}")
+            raise ConfigError(f"{key}={shown(value)} is out of range: it must be {c}")
 
 
 def check_options(target: Callable[..., Any] | type, options: Mapping[str, Any], prefix: str = "") -> None:
@@ -120,5 +146,17 @@ def check_options(target: Callable[..., Any] | type, options: Mapping[str, Any],
 
 
 def check_dataclass(obj: Any, prefix: str = "") -> None:
-    """Check every field of a dataclass instance against its declared range."""
-    check_options(type(obj), {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, prefix)
+    """Check every field of a dataclass instance against its type (a number finite and within 64 bits)
+    and its declared range."""
+    from sampt.plugins import expected_type, type_ok
+
+    values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    hints = _annotations(type(obj))
+    for name, value in values.items():
+        hint = hints.get(name)
+        if typing.get_origin(hint) is typing.Annotated:
+            hint = typing.get_args(hint)[0]
+        if hint is not None and not isinstance(hint, str) and not type_ok(value, hint):
+            key = f"{prefix}.{name}" if prefix else name
+            raise ConfigError(f"{key}={shown(value)} has the wrong type; expected {expected_type(hint)}")
+    check_options(type(obj), values, prefix)

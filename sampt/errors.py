@@ -32,3 +32,13 @@ class OutputError(UsageError):
 def one_line(message: object) -> str:
     """``message`` on one line (an error message spanning lines is hard to read in a log)."""
     return " ".join(str(message).split())
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a message quoting a user's value (a 5,000-digit
+    integer, which ``repr`` refuses, or a long string included)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's digit limit for str()
+        text = f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

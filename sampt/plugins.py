@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import pluggy
 
 from sampt import hookspecs
-from sampt.errors import ConfigError, SamptError, one_line
+from sampt.constraints import is_real, is_whole
+from sampt.errors import ConfigError, SamptError, one_line, shown
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ class ComponentEntry:
             if check_types:
                 annotation = annotations[key]
                 if not type_ok(value, annotation):
-                    raise OptionError(f"{where}.{key}={value!r} has the wrong type; expected {type_name(annotation)}")
+                    raise OptionError(f"{where}.{key}={shown(value)} has the wrong type; expected "
+                                      f"{expected_type(annotation)}")
 
     def check_ranges(self, options: Mapping[str, Any], prefix: str) -> None:
         """Raise :class:`~sampt.errors.ConfigError` for a value outside the range its option declares
@@ -119,9 +121,9 @@ def type_ok(value: Any, annotation: Any) -> bool:
     if annotation is type(None):
         return value is None
     if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_real(value)
     if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_whole(value)
     if annotation in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
         if not isinstance(value, (list, tuple)) and not _is_config_list(value):
             return False
@@ -132,6 +134,12 @@ def type_ok(value: Any, annotation: Any) -> bool:
     if isinstance(annotation, type):
         return isinstance(value, annotation)
     return True
+
+
+def expected_type(annotation: Any) -> str:
+    """What a value of ``annotation`` must be, for error messages (numbers: finite, within 64 bits)."""
+    return {float: "float (a finite number)", int: "int (a whole number within 64 bits)"}.get(
+        annotation, type_name(annotation))
 
 
 def type_name(annotation: Any) -> str:
