@@ -94,6 +94,8 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
     pipeline = OmegaConf.structured(SamPtOptions)
     dotted: list[tuple[str, str]] = []
     for item in overrides:
+        if not isinstance(item, str):
+            raise UsageError(f"override {shown(item)} is not a KEY=VALUE string (e.g. 'tracker=lk')")
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"override {item!r} is not KEY=VALUE (e.g. tracker=lk or pipeline.positive_points=8)")

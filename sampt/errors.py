@@ -4,6 +4,13 @@ Every expected error derives from :class:`SamptError`; anything else reaching th
 and keeps its traceback. The subclasses say which part of the input is wrong; they are also
 ``ValueError`` (bad values) so API users can catch them the usual way.
 """
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 
 class SamptError(Exception):
@@ -42,3 +49,42 @@ def shown(value: object, limit: int = 40) -> str:
     except ValueError:  # an integer past Python's digit limit for str()
         text = f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def api_boundary(output: Optional[str] = None) -> Callable:
+    """The error boundary of a public entry point: an ``OSError`` escaping it (a path that cannot be read or
+    written: FileExistsError, PermissionError, NotADirectoryError, a full disk...) becomes an
+    :class:`OutputError` when it concerns the ``output`` argument's destination, else an :class:`InputError`,
+    naming the path; sampt's own errors pass unchanged. Bad argument types are refused by the entry
+    point's own checks, not here (a TypeError from inside is a bug and keeps its traceback)."""
+    def wrap(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def entry(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except SamptError:
+                raise
+            except OSError as exc:
+                target = None
+                if output is not None:
+                    bound = signature.bind_partial(*args, **kwargs).arguments
+                    target = bound.get(output)
+                raise os_error(exc, target, output or "output") from None
+        return entry
+    return wrap
+
+
+def os_error(exc: OSError, output: Any = None, name: str = "output") -> UsageError:
+    """The :class:`OutputError` (a path at or beside the ``output`` destination) or :class:`InputError`
+    for an ``OSError``, naming the path and the reason."""
+    path = exc.filename
+    reason = exc.strerror or type(exc).__name__
+    if output is not None and isinstance(output, (str, os.PathLike)):
+        dest = Path(os.path.abspath(output))
+        near = path is not None and (Path(os.path.abspath(path)) == dest or dest.parent in Path(os.path.abspath(path)).parents)
+        if near or path is None:
+            return OutputError(f"{name} {output} cannot be written: {path or dest}: {reason}; give another path or "
+                               "fix its permissions")
+    return InputError(f"{path or 'a file'} cannot be read: {reason}")

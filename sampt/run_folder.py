@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from sampt.errors import UsageError
+from sampt.errors import UsageError, api_boundary
 from sampt.types import Tracks
 
 RESULT_JSON = "result.json"
@@ -357,6 +357,7 @@ class SavedResult:
         return tracks.select(np.flatnonzero(self.point_object_ids == object_id))
 
 
+@api_boundary()
 def load_result(result_dir: str | os.PathLike) -> SavedResult:
     """Read a result folder written by ``sampt run`` / :func:`sampt.segment`: result.json and the masks,
     validated (:class:`RunFolderError` naming the file and field otherwise); tracks on first use."""
