@@ -76,6 +76,13 @@ def api_boundary(output: Optional[str] = None) -> Callable:
     return wrap
 
 
+def _at_destination(path: Path, dest: Path) -> bool:
+    """``path`` is the destination, inside it, above it, or its temporary sibling (``.NAME.sampt-tmp-...``)."""
+    if path == dest or dest in path.parents or path in dest.parents:
+        return True
+    return any(p.parent == dest.parent and p.name.startswith(f".{dest.name}.") for p in (path, *path.parents))
+
+
 def os_error(exc: OSError, output: Any = None, name: str = "output") -> UsageError:
     """The :class:`OutputError` (a path at or beside the ``output`` destination) or :class:`InputError`
     for an ``OSError``, naming the path and the reason."""
@@ -83,8 +90,7 @@ def os_error(exc: OSError, output: Any = None, name: str = "output") -> UsageErr
     reason = exc.strerror or type(exc).__name__
     if output is not None and isinstance(output, (str, os.PathLike)):
         dest = Path(os.path.abspath(output))
-        near = path is not None and (Path(os.path.abspath(path)) == dest or dest.parent in Path(os.path.abspath(path)).parents)
-        if near or path is None:
+        if path is None or _at_destination(Path(os.path.abspath(path)), dest):
             return OutputError(f"{name} {output} cannot be written: {path or dest}: {reason}; give another path or "
                                "fix its permissions")
     return InputError(f"{path or 'a file'} cannot be read: {reason}")
