@@ -102,7 +102,7 @@ def is_real(value: Any) -> bool:
 def check_coordinate(name: str, value: Any, error: type = ConfigError) -> float:
     """``value`` as a float, or ``error`` naming ``name`` when it is not a finite real number."""
     if not is_real(value):
-        raise error(f"{name} must be a finite number, got {shown(value)}")
+        raise error(f"{name} must be a finite number; {shown(value)} is not finite or not a number")
     return float(value)
 
 

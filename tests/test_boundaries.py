@@ -44,7 +44,7 @@ def test_number_predicates_refuse_bools_words_nan_and_overflow():
     assert is_real(0.5) and is_real(7) and not is_real(float("nan")) and not is_real(float("inf"))
     assert not is_real("1") and not is_real(np.bool_(True)) and not is_real(10**400)
     assert not Range(0, None).allows(float("inf")) and Range(0, None).allows(10**400)  # no OverflowError
-    with pytest.raises(ConfigError, match="x must be a finite number, got '3'"):
+    with pytest.raises(ConfigError, match="x must be a finite number; '3' is not finite or not a number"):
         check_coordinate("x", "3")
     assert shown(10**5000).startswith("<an integer of about 5001 digits")  # repr alone would raise
 
