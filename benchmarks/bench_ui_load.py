@@ -59,7 +59,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def start_server(video: Path, args, workdir: Path) -> tuple[subprocess.Popen, str]:
     cmd = [sys.executable, "-c", "import sys; from sampt.cli import main; sys.exit(main())", "ui", str(video),
-           "tracker=lk", "segmenter=grabcut", "--port", str(free_port()), "--workdir", str(workdir),
+           *args.overrides, "--port", str(free_port()), "--workdir", str(workdir),
            "--max-sessions", str(args.max_sessions), "--memory-budget-mb", str(args.memory_budget_mb),
            "--concurrency", str(args.concurrency), "--max-upload-mb", "500"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -140,6 +140,8 @@ def main() -> int:
     p.add_argument("--width", type=int, default=854)
     p.add_argument("--timeout", type=float, default=300, help="seconds per step")
     p.add_argument("--deadline", type=float, default=900, help="seconds for the whole run")
+    p.add_argument("--overrides", nargs="*", default=["tracker=lk", "segmenter=grabcut"],
+                   help="the server's config overrides (default: tracker=lk segmenter=grabcut)")
     p.add_argument("--out", type=Path, default=None, help="append a Markdown section here")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -170,6 +172,8 @@ def main() -> int:
     lines = [
         f"### {args.clients} clients, limit {args.max_sessions} sessions, budget {args.memory_budget_mb:g} MB, "
         f"{args.frames} frames {args.width}x{args.height}, concurrency {args.concurrency}",
+        "",
+        f"- server: `sampt ui {' '.join(args.overrides)}`; step timeout {args.timeout:g} s",
         "",
         f"- load average at the start {' '.join(load0)}, at the end {' '.join(load)} (a busy shared machine: "
         "2 cores for 8 developers)",

@@ -21,9 +21,10 @@ from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from sampt.constraints import expected_type, type_ok
 from sampt.errors import ConfigError, UsageError, one_line, shown
 from sampt.pipeline.options import SamPtOptions
-from sampt.plugins import OptionError, Registry, UnknownComponentError, expected_type, type_ok
+from sampt.plugins import OptionError, Registry, UnknownComponentError
 
 COMPONENT_NODES = {"tracker": "tracker", "segmenter": "segmenter", "positive_sampler": "sampler",
                    "negative_sampler": "sampler"}

@@ -11,6 +11,7 @@ for built-in and third-party components alike. Plain annotations (no ``Annotated
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import inspect
 import math
@@ -148,8 +149,6 @@ def check_options(target: Callable[..., Any] | type, options: Mapping[str, Any],
 def check_dataclass(obj: Any, prefix: str = "") -> None:
     """Check every field of a dataclass instance against its type (a number finite and within 64 bits)
     and its declared range."""
-    from sampt.plugins import expected_type, type_ok
-
     values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     hints = _annotations(type(obj))
     for name, value in values.items():
@@ -160,3 +159,47 @@ def check_dataclass(obj: Any, prefix: str = "") -> None:
             key = f"{prefix}.{name}" if prefix else name
             raise ConfigError(f"{key}={shown(value)} has the wrong type; expected {expected_type(hint)}")
     check_options(type(obj), values, prefix)
+
+
+def type_ok(value: Any, annotation: Any) -> bool:
+    """Whether a config value (plain or OmegaConf) fits a parameter's annotation."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        return any(type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return is_real(value)
+    if annotation is int:
+        return is_whole(value)
+    if annotation in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
+        if not isinstance(value, (list, tuple)) and not _is_config_list(value):
+            return False
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(annotation):
+            return len(value) == len(args) and all(type_ok(v, a) for v, a in zip(value, args))
+        return not args or all(type_ok(v, args[0]) for v in value)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+def expected_type(annotation: Any) -> str:
+    """What a value of ``annotation`` must be, for error messages (numbers: finite, within 64 bits)."""
+    return {float: "float (a finite number)", int: "int (a whole number within 64 bits)"}.get(
+        annotation, type_name(annotation))
+
+
+def type_name(annotation: Any) -> str:
+    """A readable name of an annotation, for error messages."""
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _is_config_list(value: Any) -> bool:
+    try:
+        from omegaconf import OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf is a core dependency
+        return False
+    return OmegaConf.is_list(value)

@@ -93,4 +93,4 @@ def os_error(exc: OSError, output: Any = None, name: str = "output") -> UsageErr
         if path is None or _at_destination(Path(os.path.abspath(path)), dest):
             return OutputError(f"{name} {output} cannot be written: {path or dest}: {reason}; give another path or "
                                "fix its permissions")
-    return InputError(f"{path or 'a file'} cannot be read: {reason}")
+    return InputError(f"{path or 'a file'} cannot be read or written: {reason}")

@@ -6,7 +6,6 @@ fresh view of what is installed, and tests can add plugin objects directly.
 """
 from __future__ import annotations
 
-import collections.abc
 import importlib
 import importlib.metadata
 import inspect
@@ -18,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import pluggy
 
 from sampt import hookspecs
-from sampt.constraints import is_real, is_whole
+from sampt.constraints import expected_type, type_name, type_ok  # noqa: F401 (checked where declared)
 from sampt.errors import ConfigError, SamptError, one_line, shown
 
 log = logging.getLogger(__name__)
@@ -109,50 +108,6 @@ class ComponentEntry:
     def build(self, options: Mapping[str, Any]) -> Any:
         """The component, from its preset options and ``options`` (not checked here: see :meth:`check_options`)."""
         return self.resolve()(**{**self.defaults, **options})
-
-
-def type_ok(value: Any, annotation: Any) -> bool:
-    """Whether a config value (plain or OmegaConf) fits a parameter's annotation."""
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return True
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or str(origin) == "types.UnionType":
-        return any(type_ok(value, a) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if annotation is float:
-        return is_real(value)
-    if annotation is int:
-        return is_whole(value)
-    if annotation in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
-        if not isinstance(value, (list, tuple)) and not _is_config_list(value):
-            return False
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(annotation):
-            return len(value) == len(args) and all(type_ok(v, a) for v, a in zip(value, args))
-        return not args or all(type_ok(v, args[0]) for v in value)
-    if isinstance(annotation, type):
-        return isinstance(value, annotation)
-    return True
-
-
-def expected_type(annotation: Any) -> str:
-    """What a value of ``annotation`` must be, for error messages (numbers: finite, within 64 bits)."""
-    return {float: "float (a finite number)", int: "int (a whole number within 64 bits)"}.get(
-        annotation, type_name(annotation))
-
-
-def type_name(annotation: Any) -> str:
-    """A readable name of an annotation, for error messages."""
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
-
-
-def _is_config_list(value: Any) -> bool:
-    try:
-        from omegaconf import OmegaConf
-    except ImportError:  # pragma: no cover - omegaconf is a core dependency
-        return False
-    return OmegaConf.is_list(value)
 
 
 def _hints(factory: Any) -> dict:

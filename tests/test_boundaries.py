@@ -182,7 +182,7 @@ def test_the_api_boundary_turns_os_errors_into_sampt_errors_naming_the_path(tmp_
     (tmp_path / "there").mkdir()
     with pytest.raises(OutputError, match=f"output {tmp_path / 'there'} cannot be written.*File exists"):
         write(tmp_path / "there")
-    with pytest.raises(InputError, match="nothing.txt cannot be read"):
+    with pytest.raises(InputError, match="nothing.txt cannot be read or written"):
         write(tmp_path / "new", source=tmp_path / "nothing.txt")
 
 
