@@ -137,7 +137,8 @@ def _by_frame(value: Any, frame: int, name: str = "prompt") -> list[tuple[int, A
     if isinstance(value, Mapping):
         bad = [f for f in value if not is_whole(f)]
         if bad:
-            raise UsageError(f"{name}: {{frame: value}} keys must be frame indices (whole numbers), not {shown(bad[0])}")
+            raise UsageError(f"{name}: {{frame: value}} keys must be frame indices (whole numbers), not "
+                             f"{shown(bad[0])}")
         return [(int(f), v) for f, v in value.items()]
     if isinstance(value, list) and value and all(_is_frame_pair(v) for v in value):
         return [(int(f), v) for f, v in value]

@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.io import read_label_png, write_label_png
+from sampt.io import write_label_png
 from sampt.outputs import OutputDir, atomic_file
 from sampt.run_folder import (RESULT_ENTRIES, RESULT_JSON, SCHEMA_VERSION, TRACKS_NPZ, SavedResult,  # noqa: F401
                               load_result, mask_folder)

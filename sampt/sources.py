@@ -80,7 +80,8 @@ def opencv_camera(target: int | str) -> Iterator[np.ndarray]:
     except cv2.error as exc:
         from sampt.errors import one_line
 
-        raise InputError(f"camera {target!r} cannot be opened ({one_line(exc)[:120]}); check the index or URL") from None
+        raise InputError(f"camera {target!r} cannot be opened ({one_line(exc)[:120]}); check the index or "
+                         "URL") from None
     if not opened:
         cap.release()
         raise InputError(f"camera {target!r} cannot be opened; check the index or URL (and that no other "
