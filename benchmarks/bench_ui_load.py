@@ -101,8 +101,12 @@ async def client(browser, url: str, point: tuple[float, float], size: tuple[int,
         await page.locator("#propagate").click()
         await status.filter(has_text="Propagated through").wait_for()
         record["propagate"] = time.perf_counter() - t0
-    except Exception as exc:  # a timeout: reported, the run goes on
-        record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+    except Exception as exc:  # a timeout: reported (with what the page said), the run goes on
+        try:
+            said = (await status.inner_text(timeout=5000))[:160]
+        except Exception:
+            said = "?"
+        record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]} (status: {said!r})"
     finally:
         await context.close()
 
