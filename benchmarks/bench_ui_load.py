@@ -62,7 +62,8 @@ def start_server(video: Path, args, workdir: Path) -> tuple[subprocess.Popen, st
            *args.overrides, "--port", str(free_port()), "--workdir", str(workdir),
            "--max-sessions", str(args.max_sessions), "--memory-budget-mb", str(args.memory_budget_mb),
            "--concurrency", str(args.concurrency), "--max-upload-mb", "500"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    log_file = open(workdir.parent / "server.log", "w")  # the server's log, shown when a client failed
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True)
     for line in proc.stdout:  # the handshake: the URL is printed once the server listens
         m = re.search(r"serving on (\S+)", line)
         if m:
@@ -168,6 +169,8 @@ def main() -> int:
         finally:
             proc.kill()
             proc.wait()
+        if any("error" in r for r in records):
+            log.info("server log (end):\n%s", (tmp / "server.log").read_text()[-3000:])
         elapsed = time.perf_counter() - started
     load = open("/proc/loadavg").read().split()[:3]
     steps = {k: [r[k] for r in records if k in r] for k in ("open", "click", "propagate")}

@@ -85,7 +85,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
 
     def slider_update(ws: Workspace, frame: int = 0):
         n = len(ws.video) if ws.video is not None else 1
-        return gr.update(maximum=max(n - 1, 0), value=min(frame, n - 1))
+        return gr.update(maximum=max(n - 1, 1), value=min(frame, n - 1))  # Gradio refuses a slider with min == max
 
     def config_overrides(tracker: str, segmenter: str, options: str, tracker_rows: Any = None,
                          segmenter_rows: Any = None) -> list[str]:
