@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 
-from sampt.errors import UsageError
+from sampt.errors import UsageError, api_boundary, shown
 from sampt.prompts import UserObject, gather_objects, to_object_prompts
 from sampt.results import SavedResult, load_result
 from sampt.types import Video
@@ -72,6 +72,22 @@ def run_to_folder(pipeline: Any, video: Video, objects: Sequence[UserObject], ou
     return result, path, elapsed
 
 
+def _check_arguments(output: Any, tracker: Any, segmenter: Any, config: Any, overrides: Any, overlay: Any) -> None:
+    """:func:`segment`'s arguments of the wrong type, refused naming the argument (before any work)."""
+    for name, value in (("output", output), ("config", config)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise UsageError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__}")
+    for name, value in (("tracker", tracker), ("segmenter", segmenter)):
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{name} must be a component name (a str, see `sampt plugins`), not {shown(value)}")
+    if overlay not in (None, False, True, "mp4", "gif"):
+        raise UsageError(f"overlay must be 'mp4', 'gif' or None, not {shown(overlay)}")
+    items = [overrides] if isinstance(overrides, str) else overrides
+    if not isinstance(items, (list, tuple)) or not all(isinstance(o, str) for o in items):
+        raise UsageError(f"overrides must be a list of 'key=value' strings, not {shown(overrides)}")
+
+
+@api_boundary(output="output")
 def segment(video: Any, mask: Any = None, points: Any = None, box: Any = None, frame: int = 0,
             tracker: Optional[str] = None, segmenter: Optional[str] = None, overrides: Sequence[str] = (),
             config: Optional[str] = None, output: Optional[str | os.PathLike] = None, overlay: Optional[str] = "mp4",
@@ -86,6 +102,7 @@ def segment(video: Any, mask: Any = None, points: Any = None, box: Any = None, f
     ``key=value`` settings. With ``output`` the result folder of ``sampt run`` is written there too
     (masks, tracks.npz, the overlay, result.json).
     """
+    _check_arguments(output, tracker, segmenter, config, overrides, overlay)
     objects = gather_objects(mask=mask, points=points, box=box, frame=frame)
     cfg = _config(tracker, segmenter, overrides, config)
     from omegaconf import OmegaConf

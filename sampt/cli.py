@@ -20,7 +20,7 @@ import re
 import signal
 import sys
 import warnings
-from typing import Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from sampt._version import __version__
 
@@ -234,8 +234,9 @@ def _verbosity_of(argv: Sequence[str]) -> tuple[int, bool]:
     return verbose, quiet
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit code (2 for an expected error, printed as one line)."""
+def main(argv: Optional[Sequence[str]] = None, open_camera: Optional[Callable[[Any], Iterator[Any]]] = None) -> int:
+    """Run the command line; returns the exit code (2 for an expected error, printed as one line).
+    ``open_camera`` opens ``--camera`` sources (default: OpenCV; see :mod:`sampt.sources`)."""
     argv = join_coordinate_values(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     verbose, quiet = _verbosity_of(argv)
@@ -248,7 +249,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _quiet_third_parties(verbose)
     configure_logging(verbose, quiet)  # before plugins are imported (building the parser loads them)
     try:
-        return _main(argv, debug)
+        return _main(argv, debug, open_camera)
     finally:
         warnings.filters[:] = saved_filters
         _restore_logging(saved_logging)  # main may run in-process (tests, notebooks): leave logging as found
@@ -256,7 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             signal.signal(sig, handler)
 
 
-def _main(argv: list, debug: bool) -> int:
+def _main(argv: list, debug: bool, open_camera: Any = None) -> int:
     from sampt.errors import SamptError
 
     try:
@@ -268,6 +269,7 @@ def _main(argv: list, debug: bool) -> int:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
             args.overrides = list(args.overrides) + extra
         configure_logging(args.verbose, args.quiet)
+        args.open_camera = open_camera
         if getattr(args, "func", None) is None:
             parser.print_help()
             return EXIT_USAGE

@@ -104,7 +104,8 @@ def _run_stream(args: argparse.Namespace, objects: list, output, cfg, pipeline) 
 
     from sampt.live import display_available, open_stream_source, stream_to_folder
 
-    source = open_stream_source(args.video, args.camera, args.stride, args.max_frames, args.max_side)
+    source = open_stream_source(args.video, args.camera, args.stride, args.max_frames, args.max_side,
+                                open_camera=getattr(args, "open_camera", None))
     display = source.endless and not args.no_display and display_available()
     inputs = {**source.described, "stride": args.stride, "max_frames": args.max_frames, "max_side": args.max_side}
     done = stream_to_folder(pipeline, source, objects, output, overlay=_overlay_format(args), sequence=args.sequence,

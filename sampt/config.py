@@ -14,15 +14,17 @@ constructor's signature).
 from __future__ import annotations
 
 import os
+import re
 import typing
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from sampt.errors import ConfigError, UsageError, one_line
+from sampt.constraints import expected_type, type_ok
+from sampt.errors import ConfigError, UsageError, one_line, shown
 from sampt.pipeline.options import SamPtOptions
-from sampt.plugins import OptionError, Registry, UnknownComponentError, type_name, type_ok
+from sampt.plugins import OptionError, Registry, UnknownComponentError
 
 COMPONENT_NODES = {"tracker": "tracker", "segmenter": "segmenter", "positive_sampler": "sampler",
                    "negative_sampler": "sampler"}
@@ -55,7 +57,15 @@ def _load_yaml(path: Path) -> DictConfig:
     return cfg
 
 
+GROUP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
+"""A name picked for a config group (a component or preset): a plain name, never a path."""
+
+
 def _group_file(group: str, name: str) -> Optional[Path]:
+    """``configs/<group>/<name>.yaml`` when it exists; ``name`` must be a plain name (no path, no '..')."""
+    if not GROUP_NAME.fullmatch(name):
+        raise UsageError(f"{group} name {shown(name)} is not a plain name (up to 100 letters, digits and - _ . +, "
+                         f"no path); see `sampt plugins` and `sampt config` for the names")
     path = config_dir() / group / f"{name}.yaml"
     return path if path.is_file() else None
 
@@ -86,6 +96,8 @@ def compose(overrides: Sequence[str] = (), config_file: Optional[str] = None, re
     cfg = _load_yaml(base_path)
     dotted: list[tuple[str, str]] = []
     for item in overrides:
+        if not isinstance(item, str):
+            raise UsageError(f"override {shown(item)} is not a KEY=VALUE string (e.g. 'tracker=lk')")
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"override {item!r} is not KEY=VALUE (e.g. tracker=lk or pipeline.positive_points=8)")
@@ -145,7 +157,8 @@ def check_pipeline(cfg: DictConfig) -> None:
         if key not in hints:
             raise UsageError(f"config key pipeline.{key} does not exist; pipeline keys: {', '.join(hints)}")
         if not type_ok(value, hints[key]):
-            raise UsageError(f"config key pipeline.{key}={value!r} has the wrong type; expected {type_name(hints[key])}")
+            raise UsageError(f"config key pipeline.{key}={shown(value)} has the wrong type; expected "
+                             f"{expected_type(hints[key])}")
 
 
 def check_components(cfg: DictConfig, registry: Any = None) -> None:

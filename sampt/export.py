@@ -21,10 +21,10 @@ from xml.sax.saxutils import quoteattr
 import cv2
 import numpy as np
 
-from sampt.errors import UsageError
+from sampt.errors import OutputError, UsageError
 from sampt.outputs import atomic_file, check_output_path
 from sampt.progress import progress_bar
-from sampt.results import SavedResult, load_result, mask_folder
+from sampt.run_folder import RESULT_ENTRIES, SavedResult, load_result
 
 FORMATS = {"coco": "coco.json", "ytvos": "ytvos.zip", "cvat": "cvat.zip"}
 
@@ -35,14 +35,25 @@ def export_result(result_dir: str | os.PathLike, fmt: str, output: Optional[str 
     ``result_dir/export/<coco.json|ytvos.zip|cvat.zip>``); returns the file written."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    out = Path(output) if output else Path(result_dir) / "export" / FORMATS[fmt]
-    check_output_path(out, "export file", "file")  # before any work
+    result = load_result(result_dir)  # the run folder validated (masks included) before anything is written
+    out = Path(output) if output else result.path / "export" / FORMATS[fmt]
+    check_output_path(out, "export file", "file")
+    _refuse_run_file(result.path, out)
     if fmt == "ytvos":
-        return export_ytvos(result_dir, out)
-    result = load_result(result_dir)
+        return export_ytvos(result, out)
     if fmt == "coco":
         return export_coco(result, out, progress)
     return export_cvat(result, out, progress)
+
+
+def _refuse_run_file(run_dir: Path, out: Path) -> None:
+    """An export never replaces the run's own files (result.json, masks, tracks, overlay)."""
+    root, target = run_dir.resolve(), out.resolve()
+    if root == target or root in target.parents:
+        first = target.relative_to(root).parts[0] if target != root else ""
+        if not first or first in RESULT_ENTRIES:
+            raise OutputError(f"export file {out} would overwrite the run's own {first or 'folder'}; give a path "
+                              f"outside it or under {run_dir / 'export'}")
 
 
 def _sequence(result: SavedResult) -> str:
@@ -92,18 +103,30 @@ def export_coco(result: SavedResult, out: Path, progress: bool = False) -> Path:
     return out
 
 
-def export_ytvos(result_dir: str | os.PathLike, out: Path) -> Path:
-    """Zip ``masks/<sequence>/*.png`` as ``Annotations/<sequence>/*.png`` (the PNGs are copied as they are:
-    indexed, object ids as labels, named after the frames)."""
-    folder = mask_folder(result_dir)
-    pngs = sorted(folder.glob("*.png"))
-    if not pngs:
-        raise UsageError(f"{folder} holds no mask PNGs")
+def export_ytvos(result: SavedResult, out: Path) -> Path:
+    """Zip the run's label maps as ``Annotations/<sequence>/<frame>.png`` (indexed PNGs, object ids as
+    labels, named after the frames), written from the validated masks."""
+    seq = _sequence(result)
     with atomic_file(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for p in pngs:
-                zf.write(p, f"Annotations/{folder.name}/{p.name}")
+            for t, name in enumerate(result.frame_names):
+                zf.writestr(f"Annotations/{seq}/{name}.png", _indexed_png(result.label_maps[t]))
     return out
+
+
+def _indexed_png(labels: np.ndarray) -> bytes:
+    """An indexed (DAVIS palette) PNG of a label map, as bytes."""
+    import io
+
+    from PIL import Image
+
+    from sampt.io import davis_palette
+
+    im = Image.fromarray(labels.astype(np.uint8), mode="P")
+    im.putpalette(davis_palette().reshape(-1).tolist())
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _polygons(mask: np.ndarray) -> list[np.ndarray]:

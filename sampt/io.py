@@ -240,7 +240,7 @@ class VideoReader:
             while self.max_frames is None or decoded < self.max_frames * self.stride:
                 ok, bgr = cap.read()
                 if not ok:
-                    if self.announced and decoded < self.announced - 1:  # headers may round by one
+                    if decoded and self.announced and decoded < self.announced - 1:  # none: the error below
                         log.warning("video %s: only %d of the %d frames its header announces could be decoded "
                                     "(a truncated or damaged file?); using those %d", self.path, decoded,
                                     self.announced, decoded)

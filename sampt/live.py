@@ -1,5 +1,6 @@
 """Streamed runs into a result folder: ``sampt run --stream`` (a video file or frame folder) and ``sampt run
---camera 0`` (a camera index or URL), through :meth:`SamPt.stream <sampt.pipeline.SamPt.stream>`.
+--camera 0`` (a camera index or URL), through :meth:`SamPt.stream <sampt.pipeline.SamPt.stream>`; the
+frames come from :mod:`sampt.sources`.
 
 Each frame is written as soon as the stream emits it: its label PNG (``masks/<sequence>/``) and its overlay
 frame, into the staging folder of a :class:`~sampt.results.RunOutput` (``result.json`` and the overlay file
@@ -34,60 +35,11 @@ import numpy as np
 
 from sampt.errors import UsageError
 from sampt.testhooks import handshake
+from sampt.sources import StreamSource, camera_target, open_stream_source  # noqa: F401 (the stream sources)
 
 log = logging.getLogger("sampt")
 
 WINDOW_TITLE = "sampt (q: stop)"
-
-
-# -- sources -------------------------------------------------------------------------------------------
-@dataclass
-class StreamSource:
-    """Named frames of a stream: ``frames`` yields ``(name or None, (H, W, 3) uint8)``; ``endless`` for a
-    camera or URL (stopping it is its normal end)."""
-
-    frames: Iterator[tuple[Optional[str], np.ndarray]]
-    fps: float
-    name: str
-    endless: bool
-    described: dict = field(default_factory=dict)
-
-
-def camera_target(text: str) -> int | str:
-    """``--camera`` value: a device index (``0``) or a URL / device path, as OpenCV opens them."""
-    text = str(text).strip()
-    if not text:
-        raise UsageError("--camera needs a camera index (0, 1, ...) or a stream URL (rtsp://..., http://...)")
-    return int(text) if text.isdigit() else text
-
-
-def open_stream_source(video: Optional[str], camera: Optional[str], stride: int = 1,
-                       max_frames: Optional[int] = None, max_side: Optional[int] = None) -> StreamSource:
-    """The frames of ``video`` (a file or frame folder, decoded lazily, named as ``sampt run`` names them) or
-    of ``camera``, with ``stride`` / ``max_frames`` / ``max_side`` applied as for a video."""
-    from sampt.io import VideoReader, resize_longest
-    from sampt.pipeline import streaming
-
-    if camera is None:
-        reader = VideoReader(video, stride, max_frames, max_side)
-        name = reader.path.name if reader.path.is_dir() else reader.path.stem
-        return StreamSource(reader.named_frames(), reader.fps, name, False, {"path": str(video)})
-    target = camera_target(camera)
-    raw = streaming.camera_frames(target)  # looked up here, so tests can put a fake camera in its place
-
-    def frames() -> Iterator[tuple[Optional[str], np.ndarray]]:
-        try:
-            selected = itertools.islice(raw, 0, None, stride)
-            for frame in itertools.islice(selected, max_frames):
-                yield None, resize_longest(np.asarray(frame), max_side)
-        finally:
-            close = getattr(raw, "close", None)
-            if close is not None:
-                close()
-
-    name = f"camera{target}" if isinstance(target, int) else "stream"
-    fps = streaming.CAMERA_FPS / stride
-    return StreamSource(frames(), fps, name, True, {"camera": str(target)})
 
 
 # -- the live window -----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ fresh view of what is installed, and tests can add plugin objects directly.
 """
 from __future__ import annotations
 
-import collections.abc
 import importlib
 import importlib.metadata
 import inspect
@@ -18,7 +17,8 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import pluggy
 
 import sampt.hookspecs as hookspecs
-from sampt.errors import ConfigError, SamptError, one_line
+from sampt.constraints import expected_type, type_name, type_ok  # noqa: F401 (checked where declared)
+from sampt.errors import ConfigError, SamptError, one_line, shown
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ class ComponentEntry:
             if check_types:
                 annotation = annotations[key]
                 if not type_ok(value, annotation):
-                    raise OptionError(f"{where}.{key}={value!r} has the wrong type; expected {type_name(annotation)}")
+                    raise OptionError(f"{where}.{key}={shown(value)} has the wrong type; expected "
+                                      f"{expected_type(annotation)}")
 
     def check_ranges(self, options: Mapping[str, Any], prefix: str) -> None:
         """Raise :class:`~sampt.errors.ConfigError` for a value outside the range its option declares
@@ -107,44 +108,6 @@ class ComponentEntry:
     def build(self, options: Mapping[str, Any]) -> Any:
         """The component, from its preset options and ``options`` (not checked here: see :meth:`check_options`)."""
         return self.resolve()(**{**self.defaults, **options})
-
-
-def type_ok(value: Any, annotation: Any) -> bool:
-    """Whether a config value (plain or OmegaConf) fits a parameter's annotation."""
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return True
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or str(origin) == "types.UnionType":
-        return any(type_ok(value, a) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
-        if not isinstance(value, (list, tuple)) and not _is_config_list(value):
-            return False
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(annotation):
-            return len(value) == len(args) and all(type_ok(v, a) for v, a in zip(value, args))
-        return not args or all(type_ok(v, args[0]) for v in value)
-    if isinstance(annotation, type):
-        return isinstance(value, annotation)
-    return True
-
-
-def type_name(annotation: Any) -> str:
-    """A readable name of an annotation, for error messages."""
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
-
-
-def _is_config_list(value: Any) -> bool:
-    try:
-        from omegaconf import OmegaConf
-    except ImportError:  # pragma: no cover - omegaconf is a core dependency
-        return False
-    return OmegaConf.is_list(value)
 
 
 def _hints(factory: Any) -> dict:

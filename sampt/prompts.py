@@ -18,7 +18,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from sampt.errors import UsageError
+from sampt.constraints import is_whole
+from sampt.errors import UsageError, shown
 
 _FRAME_PREFIX = re.compile(r"^\s*frame\s*=\s*(-?\d+)\s*:(.*)$", re.S)
 
@@ -129,11 +130,15 @@ def _is_frame_pair(item: Any) -> bool:
             and not np.isscalar(item[1]))
 
 
-def _by_frame(value: Any, frame: int) -> list[tuple[int, Any]]:
+def _by_frame(value: Any, frame: int, name: str = "prompt") -> list[tuple[int, Any]]:
     """``{frame: v}`` or ``[(frame, v), ...]`` -> ``(frame, v)`` items; anything else belongs to ``frame``."""
     if value is None:
         return []
     if isinstance(value, Mapping):
+        bad = [f for f in value if not is_whole(f)]
+        if bad:
+            raise UsageError(f"{name}: {{frame: value}} keys must be frame indices (whole numbers), not "
+                             f"{shown(bad[0])}")
         return [(int(f), v) for f, v in value.items()]
     if isinstance(value, list) and value and all(_is_frame_pair(v) for v in value):
         return [(int(f), v) for f, v in value]
@@ -147,10 +152,10 @@ def _point_objects(value: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         single = arr.ndim == 2 and arr.shape[1] in (2, 3)
     except (ValueError, TypeError):
         single = False
-    items = [value] if single else list(value)
+    items = [value] if single else _as_list(value, "points")
     out = []
     for item in items:
-        arr = np.asarray(item, np.float32)
+        arr = _numbers(item, "points")
         if arr.ndim == 1 and arr.shape[0] in (2, 3):
             arr = arr[None]
         if arr.ndim != 2 or arr.shape[1] not in (2, 3) or len(arr) == 0:
@@ -162,8 +167,22 @@ def _point_objects(value: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _as_list(value: Any, name: str) -> list:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise UsageError(f"{name} must be an array of numbers, not {shown(value)}")
+    return list(value)
+
+
+def _numbers(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float32 array, or a :class:`UsageError` naming ``name`` (words, ragged rows...)."""
+    try:
+        return np.asarray(value, np.float32)
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"{name} must be an array of numbers, not {shown(value)}") from None
+
+
 def _box_objects(value: Any) -> list[np.ndarray]:
-    arr = np.asarray(value, np.float32)
+    arr = _numbers(value, "box")
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -178,7 +197,7 @@ def gather_objects(mask: Any = None, points: Any = None, box: Any = None, frame:
     ``(frame, value)`` pairs, for objects on different frames."""
     objects: list[UserObject] = []
     seen: dict[int, str] = {}
-    for f, value in _by_frame(mask, frame):
+    for f, value in _by_frame(mask, frame, "mask"):
         labels, source = _load_mask(value)
         ids = [int(i) for i in np.unique(labels) if i != 0]
         if not ids:
@@ -190,11 +209,11 @@ def gather_objects(mask: Any = None, points: Any = None, box: Any = None, frame:
             seen[i] = source
             objects.append(UserObject(i, f, "mask", labels == i, source))
     next_id = max(seen, default=0) + 1
-    for f, value in _by_frame(points, frame):
+    for f, value in _by_frame(points, frame, "points"):
         for pts, labels in _point_objects(value):
             objects.append(UserObject(next_id, f, "points", (pts, labels)))
             next_id += 1
-    for f, value in _by_frame(box, frame):
+    for f, value in _by_frame(box, frame, "box"):
         for b in _box_objects(value):
             objects.append(UserObject(next_id, f, "box", b))
             next_id += 1

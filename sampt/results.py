@@ -12,13 +12,13 @@ Layout (``OUT/``)::
 
 The folder is one atomic unit (:class:`sampt.outputs.OutputDir`): everything is written into a temporary
 sibling that replaces the folder whole once the run completed, so an error or an interruption leaves the
-previous result as it was. :func:`load_result` reads a folder back for analysis.
+previous result as it was. :func:`load_result` (:mod:`sampt.run_folder`, the owner of the folder's schema)
+reads a folder back for analysis, validated.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -26,16 +26,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sampt.errors import UsageError
-from sampt.io import read_label_png, write_label_png
+from sampt.io import write_label_png
 from sampt.outputs import OutputDir, atomic_file
+from sampt.run_folder import (RESULT_ENTRIES, RESULT_JSON, SCHEMA_VERSION, TRACKS_NPZ, SavedResult,  # noqa: F401
+                              load_result, mask_folder)
 from sampt.testhooks import handshake
-from sampt.types import Tracks, Video
+from sampt.types import Video
 
-RESULT_JSON = "result.json"
-TRACKS_NPZ = "tracks.npz"
 OVERLAY_FORMATS = ("mp4", "gif")
-RESULT_ENTRIES = (RESULT_JSON, "masks", TRACKS_NPZ, "overlay.mp4", "overlay.gif")
-"""What a run's folder holds: an existing folder with none of these is not replaced (it is someone else's)."""
 
 
 class MaskStats:
@@ -155,6 +153,7 @@ def build_summary(result: Any, video: Video, stats: MaskStats, prompts: Sequence
             entry["prompt"] = prompts[o]
         objects.append(entry)
     summary = {
+        "schema_version": SCHEMA_VERSION,
         "sampt_version": __version__,
         "git": git_revision(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -279,97 +278,3 @@ def save_result(result: Any, video: Video, out_dir: str | os.PathLike, overlay: 
                              extra=extra, progress=progress)
     finally:
         output.discard()
-
-
-@dataclass
-class SavedResult:
-    """A result folder read back (:func:`load_result`): ``label_maps`` ``(T, H, W)`` uint8, ``tracks``
-    (all points, ``point_object_ids`` and ``point_labels`` saying whose they are), ``info`` the whole
-    result.json. Names follow :class:`~sampt.pipeline.SamPtResult` where they overlap."""
-
-    path: Path
-    info: dict
-    label_maps: np.ndarray
-    tracks: Optional[Tracks]
-    query_points: Optional[np.ndarray]
-    point_object_ids: Optional[np.ndarray]
-    point_labels: Optional[np.ndarray]
-
-    @property
-    def object_ids(self) -> list[int]:
-        return list(self.info["object_ids"])
-
-    @property
-    def scores(self) -> np.ndarray:
-        return np.asarray(self.info["scores"], float)
-
-    @property
-    def frame_names(self) -> list[str]:
-        return list(self.info["input"]["frame_names"])
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.label_maps.shape[0])
-
-    @property
-    def areas(self) -> np.ndarray:
-        """``(T, O)`` pixels of each object on each frame."""
-        return np.asarray(self.info["per_frame"]["area"], np.int64)
-
-    @property
-    def boxes(self) -> list:
-        """``[t][o]`` ``[x0, y0, x1, y1]`` or None."""
-        return self.info["per_frame"]["box"]
-
-    @property
-    def masks(self) -> np.ndarray:
-        """``(T, O, H, W)`` bool."""
-        return np.stack([self.label_maps == i for i in self.object_ids], axis=1)
-
-    def mask(self, t: int, object_index: int) -> np.ndarray:
-        return self.label_maps[t] == self.object_ids[object_index]
-
-    def label_map(self, t: int) -> np.ndarray:
-        return self.label_maps[t]
-
-    def object_tracks(self, object_id: int) -> Tracks:
-        """The tracks of one object's points."""
-        if self.tracks is None:
-            raise UsageError(f"{self.path} has no {TRACKS_NPZ}")
-        return self.tracks.select(np.flatnonzero(self.point_object_ids == object_id))
-
-
-def mask_folder(result_dir: str | os.PathLike) -> Path:
-    """The ``masks/<sequence>`` folder of a result folder."""
-    out = Path(result_dir)
-    info_path = out / RESULT_JSON
-    if not info_path.is_file():
-        raise UsageError(f"{out} is not a sampt result folder: {RESULT_JSON} is missing (run `sampt run` first)")
-    info = json.loads(info_path.read_text())
-    folder = out / info.get("files", {}).get("masks", "masks")
-    if not folder.is_dir():
-        raise UsageError(f"{out}: the masks folder {folder} is missing")
-    return folder
-
-
-def load_result(result_dir: str | os.PathLike) -> SavedResult:
-    """Read a result folder written by ``sampt run`` / :func:`sampt.segment`: masks, tracks and result.json."""
-    out = Path(result_dir)
-    folder = mask_folder(out)
-    info = json.loads((out / RESULT_JSON).read_text())
-    names = info.get("input", {}).get("frame_names")
-    if names is None:  # a folder written before frame names were recorded: its PNGs in natural order
-        from sampt.io import natural_key
-
-        names = sorted((p.stem for p in folder.glob("*.png")), key=natural_key)
-        info.setdefault("input", {})["frame_names"] = names
-    missing = [n for n in names if not (folder / f"{n}.png").is_file()]
-    if missing:
-        raise UsageError(f"{out}: mask {folder / (missing[0] + '.png')} is missing ({len(missing)} of {len(names)})")
-    label_maps = np.stack([read_label_png(folder / f"{n}.png") for n in names])
-    tracks = query_points = point_ids = point_labels = None
-    if (out / TRACKS_NPZ).is_file():
-        with np.load(out / TRACKS_NPZ) as z:
-            tracks = Tracks(z["points"], z["visibility"], z["confidence"] if "confidence" in z.files else None)
-            query_points, point_ids, point_labels = z["query_points"], z["object_ids"], z["labels"]
-    return SavedResult(out, info, label_maps, tracks, query_points, point_ids, point_labels)

@@ -39,7 +39,7 @@ def _no_leftovers(folder):
 
 
 def _camera(monkeypatch, clip, fps=200.0, num_frames=12, interrupt_after=None, signum=signal.SIGTERM):
-    """Put a fake camera behind ``--camera``: frames at ``fps``; with ``interrupt_after`` the signal
+    """A fake camera behind ``--camera`` (the returned ``run(argv)`` passes it to ``main``): frames at ``fps``; with ``interrupt_after`` the signal
     ``signum`` arrives (as sampt.cli turns it into an exception) when that many frames were delivered."""
     camera = FakeCamera(clip.video.frames, fps=fps, num_frames=num_frames)
     opened = []
@@ -51,10 +51,9 @@ def _camera(monkeypatch, clip, fps=200.0, num_frames=12, interrupt_after=None, s
                 raise KeyboardInterrupt() if signum == signal.SIGINT else Interrupted(signum)
             yield frame
 
-    monkeypatch.setattr(streaming, "camera_frames", frames)
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    return camera, opened
+    return camera, opened, lambda argv: main(argv, open_camera=frames)  # the camera passed in, as a parameter
 
 
 def test_stream_writes_the_same_masks_as_an_offline_run(tmp_path, clip_files, capsys):
@@ -76,10 +75,10 @@ def test_stream_writes_the_same_masks_as_an_offline_run(tmp_path, clip_files, ca
 
 def test_camera_without_a_display_streams_into_files(tmp_path, clip_files, monkeypatch, capsys):
     root, clip = clip_files
-    camera, opened = _camera(monkeypatch, clip, fps=100.0, num_frames=12)
+    camera, opened, run = _camera(monkeypatch, clip, fps=100.0, num_frames=12)
     shown = []
     monkeypatch.setattr("cv2.imshow", lambda *a: shown.append(a))
-    assert main(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(tmp_path / "live"), *FAST]) == 0
+    assert run(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(tmp_path / "live"), *FAST]) == 0
     assert opened == [0] and camera.delivered == 12 and not shown  # no DISPLAY: no window
     labels = _labels(tmp_path / "live" / "masks" / "camera0", 12)
     assert (labels[0] == clip.label_map(0)).mean() > 0.9 and set(np.unique(labels[5])) >= {1, 2}
@@ -91,9 +90,9 @@ def test_camera_without_a_display_streams_into_files(tmp_path, clip_files, monke
 
 def test_sigterm_on_an_endless_camera_keeps_what_was_emitted(tmp_path, clip_files, monkeypatch, capsys):
     root, clip = clip_files
-    _camera(monkeypatch, clip, num_frames=10**6, interrupt_after=9)
+    _, _, run = _camera(monkeypatch, clip, num_frames=10**6, interrupt_after=9)
     out = tmp_path / "live"
-    assert main(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(out), *FAST]) == 0
+    assert run(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(out), *FAST]) == 0
     assert "stopped (SIGTERM) after" in capsys.readouterr().err
     summary = json.loads((out / "result.json").read_text())
     n = summary["num_frames"]
@@ -125,9 +124,9 @@ def test_ctrl_c_on_a_streamed_video_keeps_the_finished_frames_and_exits_130(tmp_
 
 def test_an_interruption_before_any_frame_discards_the_run(tmp_path, clip_files, monkeypatch, capsys):
     root, clip = clip_files
-    _camera(monkeypatch, clip, num_frames=10**6, interrupt_after=1, signum=signal.SIGINT)
+    _, _, run = _camera(monkeypatch, clip, num_frames=10**6, interrupt_after=1, signum=signal.SIGINT)
     out = tmp_path / "live"
-    assert main(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(out), *FAST]) == 130
+    assert run(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(out), *FAST]) == 130
     assert "discarded" in capsys.readouterr().err and not out.exists()
     _no_leftovers(out)
 
@@ -136,7 +135,7 @@ def test_live_window_where_a_display_exists_and_q_stops(tmp_path, clip_files, mo
     root, clip = clip_files
     import cv2
 
-    camera, _ = _camera(monkeypatch, clip, num_frames=10**6)
+    camera, _, run = _camera(monkeypatch, clip, num_frames=10**6)
     monkeypatch.setenv("DISPLAY", ":99")
     shown = []
     monkeypatch.setattr(cv2, "imshow", lambda title, image: shown.append(image.shape))
@@ -144,7 +143,7 @@ def test_live_window_where_a_display_exists_and_q_stops(tmp_path, clip_files, mo
     monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: 1.0)
     monkeypatch.setattr(cv2, "destroyWindow", lambda *a: None)
     out = tmp_path / "live"
-    assert main(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(out), *FAST]) == 0
+    assert run(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(out), *FAST]) == 0
     assert shown == [(48, 64, 3)] * 5
     summary = json.loads((out / "result.json").read_text())
     assert summary["stream"]["stopped"] == "window closed" and summary["num_frames"] == 5
@@ -154,31 +153,31 @@ def test_a_display_that_cannot_open_a_window_falls_back_to_files(tmp_path, clip_
     root, clip = clip_files
     import cv2
 
-    _camera(monkeypatch, clip, num_frames=6)
+    _, _, run = _camera(monkeypatch, clip, num_frames=6)
     monkeypatch.setenv("DISPLAY", ":99")
 
     def imshow(*args):
         raise cv2.error("The function is not implemented (headless build)")
 
     monkeypatch.setattr(cv2, "imshow", imshow)
-    assert main(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(tmp_path / "o"), *FAST]) == 0
+    assert run(["run", "--camera", "0", "--mask", str(root / "first.png"), "-o", str(tmp_path / "o"), *FAST]) == 0
     assert "no live window" in capsys.readouterr().err
     assert len(list((tmp_path / "o" / "masks" / "camera0").iterdir())) == 6
 
 
 def test_camera_prompts_are_on_frames_of_the_stream(tmp_path, clip_files, monkeypatch, capsys):
     root, clip = clip_files
-    _camera(monkeypatch, clip, num_frames=8)
+    _, _, run = _camera(monkeypatch, clip, num_frames=8)
     ys, xs = np.nonzero(clip.masks[3, 0])
     clicks = ";".join(f"{x},{y}" for x, y in list(zip(xs, ys))[:: max(1, len(xs) // 4)])
     out = tmp_path / "clicked"
-    assert main(["run", "--camera", "0", "--points", f"frame=3:{clicks}", "-o", str(out), *FAST]) == 0
+    assert run(["run", "--camera", "0", "--points", f"frame=3:{clicks}", "-o", str(out), *FAST]) == 0
     summary = json.loads((out / "result.json").read_text())
     assert summary["objects"][0]["prompt"]["frame"] == 3 and summary["stream"]["latency_frames_max"] >= 3
     assert (_labels(out / "masks" / "camera0", 8)[3] == 1).any()
     # a prompt beyond the end of the stream, a bad camera, both or neither input: one-line errors, exit 2
     capsys.readouterr()
-    assert main(["run", "--camera", "0", "--points", f"frame=20:{clicks}", "-o", str(tmp_path / "x"), *FAST]) == 2
+    assert run(["run", "--camera", "0", "--points", f"frame=20:{clicks}", "-o", str(tmp_path / "x"), *FAST]) == 2
     assert "frame 20" in capsys.readouterr().err
     monkeypatch.undo()
     assert main(["run", "--camera", "99", "--points", clicks, "-o", str(tmp_path / "x"), *FAST]) == 2
@@ -195,12 +194,11 @@ RUNNER = textwrap.dedent("""
     import numpy as np
     from sampt.cli import main
     from sampt.data.synthetic import make_clip
-    from sampt.pipeline import streaming
     from sampt.testing import FakeCamera
 
     clip = make_clip(seed=1, num_frames=8, height=48, width=64, num_objects=2)
-    streaming.camera_frames = lambda target: iter(FakeCamera(clip.video.frames, fps=30.0, num_frames=10**6))
-    sys.exit(main(sys.argv[1:]))
+    camera = lambda target: iter(FakeCamera(clip.video.frames, fps=30.0, num_frames=10**6))
+    sys.exit(main(sys.argv[1:], open_camera=camera))
 """)
 
 

@@ -3,9 +3,10 @@ cannot be made raises (:class:`EditError`): shared by the session and its file f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Annotated, Optional
 
-from sampt.errors import InputError
+from sampt.constraints import Range, check_dataclass
+from sampt.errors import ConfigError, InputError
 from sampt.pipeline.options import SamPtOptions
 
 
@@ -24,9 +25,9 @@ class SessionOptions:
     backward: bool = False
     """Points added after the object also get tracked backward from their frame (default: forward only;
     each :meth:`Session.add_point` may say otherwise)."""
-    embedding_memory_mb: float = 1024.0
+    embedding_memory_mb: Annotated[float, Range(0, None)] = 1024.0
     """Image embeddings kept in memory; the rest go to ``cache_dir`` as float16."""
-    result_memory_mb: float = 256.0
+    result_memory_mb: Annotated[float, Range(0, None)] = 256.0
     """Masks kept for prompts no longer in use (undo, redo and back-and-forth edits reuse them)."""
     cache_dir: Optional[str] = None
     """Where embeddings are spilled (default: a temporary folder removed by :meth:`Session.close`)."""
@@ -35,6 +36,7 @@ class SessionOptions:
         if self.pipeline.reinit_variant is not None:
             raise EditError("an interactive session edits points itself and does not re-initialise them; "
                             "set pipeline.reinit_variant=null")
-        for name in ("embedding_memory_mb", "result_memory_mb"):
-            if getattr(self, name) < 0:
-                raise EditError(f"session option {name} must be >= 0, got {getattr(self, name)}")
+        try:  # every field of its type (numbers finite) and in its declared range
+            check_dataclass(self, "session")
+        except ConfigError as exc:
+            raise EditError(str(exc)) from None

@@ -40,6 +40,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from sampt.constraints import check_coordinate, is_whole
 from sampt.errors import UsageError
 from sampt.interactive.cache import SpillingEmbeddingCache
 from sampt.interactive.options import EditError, SessionOptions
@@ -232,7 +233,7 @@ class Session:
         """Add an object from its ``mask`` on ``frame`` (query points sampled as in a run) or from clicked
         ``points`` ``(K, 2)`` with ``labels`` (1 positive, 0 negative); its points are tracked through the
         whole video (or, with tracking off, live on ``frame`` only)."""
-        if not isinstance(object_id, (int, np.integer)) or not 1 <= int(object_id) <= 255:
+        if not is_whole(object_id) or not 1 <= int(object_id) <= 255:  # a bool is not an id
             raise EditError(f"object id must be an integer in 1..255 (it is the label in the masks), got {object_id!r}")
         object_id = int(object_id)
         if object_id in self.object_ids:
@@ -435,9 +436,8 @@ class Session:
             raise EditError(f"frame {frame} is outside the video (0..{self.num_frames - 1})")
 
     def _check_inside(self, x: float, y: float) -> None:
+        x, y = check_coordinate("x", x, EditError), check_coordinate("y", y, EditError)
         try:
-            if not (np.isfinite(x) and np.isfinite(y)):
-                raise ValueError(f"point ({x}, {y}) is not finite")
             check_points_inside(np.array([[x, y]], np.float64), self.video.height, self.video.width, "point")
         except (TypeError, ValueError) as exc:
             raise EditError(str(exc)) from None

@@ -107,7 +107,8 @@ class SamPt:
         return _reinit(self.context(video), queries, progress)
 
     # -- streaming ----------------------------------------------------------------------------------
-    def stream(self, source: Any, objects: Sequence[ObjectPrompt]) -> Iterator[StreamedFrame]:
+    def stream(self, source: Any, objects: Sequence[ObjectPrompt],
+               open_camera: Optional[Callable[[Any], Iterator[np.ndarray]]] = None) -> Iterator[StreamedFrame]:
         """Segment ``objects`` through a stream of frames, yielding ``(t, label_map, objects_info)`` (a
         :class:`~sampt.pipeline.streaming.StreamedFrame`) as soon as frame t is final.
 
@@ -115,9 +116,10 @@ class SamPt:
         ``(T, H, W, 3)`` array or any iterator of ``(H, W, 3)`` uint8 frames. Online trackers stream with
         their declared latency; offline trackers are run on overlapping chunks; with re-initialisation the
         horizons run as their frames arrive (see :mod:`sampt.pipeline.streaming`). Nothing is kept for frames
-        already yielded.
+        already yielded. ``open_camera(target)`` opens a camera source (default: OpenCV; see
+        :mod:`sampt.sources`).
         """
-        return stream_frames(self.context, source, objects)
+        return stream_frames(self.context, source, objects, open_camera)
 
     def stream_latency(self, query_frame: int = 0, size: Optional[tuple[int, int]] = None) -> int:
         """The most frames :meth:`stream` holds a frame back (see :func:`~sampt.pipeline.streaming.declared_latency`)."""

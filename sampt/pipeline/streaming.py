@@ -1,6 +1,6 @@
 """Streaming SAM-PT: frames in, masks out, with bounded latency and memory.
 
-:func:`stream` takes frames one at a time from a source (:func:`open_source`: a video file or frame folder
+:func:`stream` takes frames one at a time from a source (:func:`sampt.sources.open_source`: a video file or frame folder
 read lazily, a camera index or URL through OpenCV, a :class:`~sampt.types.Video`, an array or any iterator of
 ``(H, W, 3)`` uint8 frames) and yields each frame's result as soon as it is final:
 
@@ -29,10 +29,9 @@ tracks are held: memory does not grow with the stream's length.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -43,61 +42,10 @@ from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_point
 from sampt.pipeline.reinit import ReinitDirection, run_direction
 from sampt.pipeline.store import MaskStore
 from sampt.pipeline.tracking import track_points
+from sampt.sources import CAMERA_FPS, CameraOpener, camera_frames, open_source  # noqa: F401 (sources live there)
 from sampt.types import Tracks, Video
 
 log = logging.getLogger(__name__)
-
-
-# -- sources -------------------------------------------------------------------------------------------
-def camera_frames(target: int | str) -> Iterator[np.ndarray]:
-    """RGB frames of a camera (index) or network stream (URL) through OpenCV, until it stops delivering;
-    the device is opened on the first frame asked for and released when the iterator is closed."""
-    import cv2
-
-    cap = cv2.VideoCapture(target)
-    if not cap.isOpened():
-        cap.release()
-        raise InputError(f"camera {target!r} cannot be opened; check the index or URL (and that no other "
-                         "program holds the camera)")
-    try:
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                return
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    finally:
-        cap.release()
-
-
-CAMERA_FPS = 30.0
-"""The frame rate assumed for a camera or URL (used only for the overlay video written from it)."""
-
-
-def open_source(source: Any) -> tuple[Iterator[np.ndarray], float, str]:
-    """``(frames, fps, name)`` for a stream source: a :class:`Video`, a ``(T, H, W, 3)`` array, a path to a
-    video file or frame folder (decoded lazily), a camera index (``int``) or URL (``rtsp://``, ``http://``,
-    ...) opened with OpenCV, or any iterable of ``(H, W, 3)`` uint8 frames."""
-    from sampt.io import VideoReader
-
-    if isinstance(source, Video):
-        return iter(source), source.fps, source.name
-    if isinstance(source, np.ndarray):
-        if source.ndim != 4 or source.shape[-1] != 3:
-            raise InputError(f"stream frames must be a (T, H, W, 3) array, got shape {source.shape}")
-        return iter(source), 24.0, "frames"
-    if isinstance(source, bool):
-        raise InputError("a stream source cannot be a bool; give a camera index, a path or frames")
-    if isinstance(source, (int, np.integer)):
-        return camera_frames(int(source)), CAMERA_FPS, f"camera{int(source)}"
-    if isinstance(source, str) and "://" in source:
-        return camera_frames(source), CAMERA_FPS, "stream"
-    if isinstance(source, (str, os.PathLike)):
-        reader = VideoReader(source)
-        return iter(reader), reader.fps, reader.path.stem
-    if isinstance(source, Iterable):
-        return iter(source), float(getattr(source, "fps", None) or 24.0), str(getattr(source, "name", "stream"))
-    raise InputError(f"cannot stream from a {type(source).__name__}; give a video path, a camera index or URL, "
-                     "a sampt.Video or an iterator of (H, W, 3) uint8 frames")
 
 
 class FrameWindow(Video):
@@ -244,15 +192,16 @@ def uses_online_tracking(tracker: Any, size: tuple[int, int]) -> bool:
     return bool(caps.online) and (not caps.max_side or max(size) <= caps.max_side)
 
 
-def stream(make_context: Any, source: Any, objects: Sequence[ObjectPrompt]) -> Iterator[StreamedFrame]:
-    """Segment ``objects`` through the frames of ``source`` (see :func:`open_source`), yielding each frame as
-    a :class:`StreamedFrame` once it is final. ``make_context(video)`` gives the run's
-    :class:`RunContext` over the stream's :class:`FrameWindow`."""
+def stream(make_context: Any, source: Any, objects: Sequence[ObjectPrompt],
+           open_camera: Optional[CameraOpener] = None) -> Iterator[StreamedFrame]:
+    """Segment ``objects`` through the frames of ``source`` (see :func:`sampt.sources.open_source`; a camera
+    through ``open_camera``), yielding each frame as a :class:`StreamedFrame` once it is final.
+    ``make_context(video)`` gives the run's :class:`RunContext` over the stream's :class:`FrameWindow`."""
     if isinstance(objects, ObjectPrompt):
         objects = [objects]
     if not objects:
         raise UsageError("no objects to segment: give a mask or clicked points")
-    frames, fps, name = open_source(source)
+    frames, fps, name = open_source(source, open_camera)
     try:
         yield from _stream(make_context, frames, fps, name, objects)
     finally:

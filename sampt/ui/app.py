@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence
 
 from sampt.errors import SamptError
 from sampt.outputs import private_temp_dir
+from sampt.ui.admission import DEFAULT_MAX_SESSIONS, DEFAULT_MEMORY_BUDGET_MB, Admission, SessionRefused
 from sampt.ui.options import HEADERS, option_overrides, option_rows, split_component_overrides
 from sampt.ui.workspace import MB, MODES, SESSION_SUFFIX, VIDEO_UPLOADS, Workspace
 
@@ -42,10 +43,12 @@ def launch(demo: Any, host: str = "127.0.0.1", port: Optional[int] = None, max_u
 
 def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: Optional[str] = None,
               max_upload_mb: float = 200.0, session_ttl_s: int = 3600, max_frames: Optional[int] = None,
-              max_side: Optional[int] = None, registry: Any = None):
+              max_side: Optional[int] = None, registry: Any = None, max_sessions: int = DEFAULT_MAX_SESSIONS,
+              memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB):
     """The Gradio Blocks app. ``video``: a path opened for every new browser session; ``overrides``: config
     overrides (``tracker=lk segmenter=grabcut ...``); ``root``: where per-session folders go (default: a
     temporary folder); sessions idle longer than ``session_ttl_s`` are removed with their files.
+    ``max_sessions`` / ``memory_budget_mb``: the server's limits (:mod:`sampt.ui.admission`).
     The handlers are kept as ``demo.sampt_handlers`` (name -> function) for tests that call them directly."""
     gr = require_gradio()
     from gradio.utils import get_upload_folder
@@ -62,8 +65,16 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
     tracker0, segmenter0 = str(base.tracker.name), str(base.segmenter.name)
     upload_roots = [Path(get_upload_folder())]
 
-    def new_workspace() -> Workspace:
+    admission = Admission(max_sessions, memory_budget_mb)
+
+    def make_workspace() -> Workspace:
         return Workspace(root_dir, overrides, max_upload_mb, max_frames, max_side, registry, upload_roots)
+
+    def new_workspace() -> Workspace:
+        try:  # a full server refuses the session with a message on the page
+            return admission.admit(make_workspace)
+        except SessionRefused as exc:
+            raise gr.Error(str(exc)) from None
 
     def ok(ws: Workspace, message: str, frame: int = 0):
         return ws, ws.render(frame), message
@@ -74,7 +85,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
 
     def slider_update(ws: Workspace, frame: int = 0):
         n = len(ws.video) if ws.video is not None else 1
-        return gr.update(maximum=max(n - 1, 0), value=min(frame, n - 1))
+        return gr.update(maximum=max(n - 1, 1), value=min(frame, n - 1))  # Gradio refuses a slider with min == max
 
     def config_overrides(tracker: str, segmenter: str, options: str, tracker_rows: Any = None,
                          segmenter_rows: Any = None) -> list[str]:
@@ -86,7 +97,10 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
 
     # -- handlers (each: workspace in, workspace + image + message out) --------------------------------
     def on_start(ws):
-        ws = ws or new_workspace()
+        try:
+            ws = ws or admission.admit(make_workspace)
+        except SessionRefused as exc:  # the page says so where it shows every message
+            return None, None, f"**Refused:** {exc}", gr.skip()
         if video is None or ws.video is not None:
             return ws, ws.render(0), "Upload a video to start.", slider_update(ws)
         try:
@@ -264,5 +278,6 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         export.click(on_export, [state, frame], main + [exported])
         load.upload(on_load_session, [state, load, frame], main)
     demo.sampt_root = root_dir
+    demo.sampt_admission = admission
     demo.sampt_handlers = handlers
     return demo

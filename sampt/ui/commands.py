@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from sampt.hookspecs import hookimpl
+from sampt.ui.admission import DEFAULT_MAX_SESSIONS, DEFAULT_MEMORY_BUDGET_MB
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -20,7 +21,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise InputError(f"video {video} does not exist; give a video file or a folder of frames")
     demo = build_app(video, overrides, root=args.workdir, max_upload_mb=args.max_upload_mb,
                      session_ttl_s=args.session_ttl, max_frames=args.max_frames, max_side=args.max_side,
-                     registry=args.registry)
+                     registry=args.registry, max_sessions=args.max_sessions,
+                     memory_budget_mb=args.memory_budget_mb)
     url = launch(demo, args.host, args.port, args.max_upload_mb, args.concurrency)
     print(f"sampt ui: serving on {url} (Ctrl+C to stop)", flush=True)
     try:
@@ -50,4 +52,9 @@ def register_commands(cli) -> None:
     p.add_argument("--max-side", type=int, default=None, help="resize frames so the longer side is at most this")
     p.add_argument("--concurrency", type=int, default=1, help="requests processed at once, across browser sessions; each session's own run one "
                         "at a time (default 1)")
+    p.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS,
+                   help=f"browser sessions open at once; the next is refused (default {DEFAULT_MAX_SESSIONS})")
+    p.add_argument("--memory-budget-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB,
+                   help="memory the sessions' videos, embeddings and masks may take; a video that would go past "
+                        f"it is refused (default {DEFAULT_MEMORY_BUDGET_MB:g}, for 8 GB)")
     p.set_defaults(func=cmd_ui)

@@ -19,6 +19,7 @@ import numpy as np
 from sampt.errors import InputError, UsageError
 from sampt.io import VIDEO_SUFFIXES, read_video
 from sampt.overlay import draw_frame
+from sampt.ui.admission import reserve_for
 
 log = logging.getLogger("sampt.ui")
 
@@ -67,6 +68,7 @@ class Workspace:
         self.session = None
         self.move_from: Optional[int] = None  # point picked by the first click of a move
         self.lock = threading.RLock()
+        self.admission: Any = None  # the server's session limit and memory budget (sampt.ui.admission)
 
     # -- files ----------------------------------------------------------------------------------------
     def take_upload(self, src: str, allowed: Sequence[str]) -> Path:
@@ -111,6 +113,8 @@ class Workspace:
         """Close the session and delete the folder (uploads and outputs)."""
         self.close_session()
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self.admission is not None:
+            self.admission.release(self)
 
     # -- session --------------------------------------------------------------------------------------
     def close_session(self) -> None:
@@ -126,6 +130,7 @@ class Workspace:
         video = read_video(path, max_frames=self.max_frames, max_side=self.max_side)
         if len(video) == 0:
             raise InputError(f"{path.name} holds no frame")
+        reserve_for(self, video, f"{len(video)} frames of {video.width}x{video.height}")  # the memory budget
         self._start(video, overrides)
 
     @_serial
