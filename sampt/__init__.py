@@ -1,5 +1,6 @@
 """sampt: SAM-PT, zero-shot video object segmentation by point tracking, with pluggable components."""
 from sampt.hookspecs import hookimpl
+from sampt.plugin_api import PLUGIN_API_VERSION
 from sampt.interfaces import ImageEmbedding, PointSampler, Segmenter, Tracker, TrackerCapabilities, TrackStream
 from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt, Tracks, Video
 
@@ -7,7 +8,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "hookimpl", "Tracker", "TrackerCapabilities", "TrackStream", "Segmenter", "ImageEmbedding", "PointSampler",
-    "Video", "Tracks", "Prompt", "Prediction", "POSITIVE", "NEGATIVE", "segment", "load_result",
+    "Video", "Tracks", "Prompt", "Prediction", "POSITIVE", "NEGATIVE", "segment", "load_result", "PLUGIN_API_VERSION",
 ]
 
 

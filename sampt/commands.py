@@ -145,9 +145,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from sampt.plugin_api import PLUGIN_API_VERSION
+
     registry = args.registry
+    print(f"sampt plugin API {PLUGIN_API_VERSION}")
     for label, info in sorted(registry.plugins.items()):
-        print(f"{label} {info.version}".rstrip())
+        api = f" (plugin API {info.api})" if info.api else ""
+        print(f"{label} {info.version}".rstrip() + api)
+        if info.note:
+            print(f"  DEPRECATED: {info.note}")
         for entry in sorted(info.components, key=lambda e: (e.kind, e.name)):
             alias = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
             print(f"  {entry.kind:<10} {entry.name}{alias}: {entry.description}")
@@ -155,6 +161,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"  {'weights':<10} {name}")
     for broken in registry.broken:
         print(f"{broken.distribution}:{broken.name} FAILED TO LOAD: {broken.error}")
+    for plugin in registry.incompatible:
+        print(f"{plugin.distribution or '?'}:{plugin.name} INCOMPATIBLE: {plugin.reason}")
     return 0
 
 
