@@ -54,7 +54,7 @@ def _overlay_format(args: argparse.Namespace) -> Optional[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from sampt.api import run_to_folder
     from sampt.io import read_video
-    from sampt.prompts import check_against_video, objects_from_arguments
+    from sampt.prompts import objects_from_arguments
     from sampt.results import RunOutput
 
     # everything is checked before any work, and nothing is written until the run succeeds
@@ -73,7 +73,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     video = read_video(args.video, stride=args.stride, max_frames=args.max_frames, max_side=args.max_side,
                        progress=progress)
-    check_against_video(objects, video)
     inputs = {"path": str(args.video), "stride": args.stride, "max_frames": args.max_frames, "max_side": args.max_side}
     result, out, elapsed = run_to_folder(pipeline, video, objects, output, overlay=_overlay_format(args),
                                          sequence=args.sequence, progress=progress,
