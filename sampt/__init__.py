@@ -1,7 +1,7 @@
 """sampt: SAM-PT, zero-shot video object segmentation by point tracking, with pluggable components."""
 from sampt.hookspecs import hookimpl
-from sampt.plugin_api import PLUGIN_API_VERSION
 from sampt.interfaces import ImageEmbedding, PointSampler, Segmenter, Tracker, TrackerCapabilities, TrackStream
+from sampt.plugin_api import PLUGIN_API_VERSION
 from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt, Tracks, Video
 
 __version__ = "0.1.0"

@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import pluggy
 
 from sampt import hookspecs
-from sampt.plugin_api import PLUGIN_API_VERSION, check_declared, declared_version
 from sampt.errors import ConfigError, SamptError, one_line
+from sampt.plugin_api import PLUGIN_API_VERSION, check_declared, declared_version
 
 log = logging.getLogger(__name__)
 
