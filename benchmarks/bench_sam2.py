@@ -35,7 +35,7 @@ def build(name: str) -> Any:
         model = build_model(name)
         model.load_state_dict(keyed_state(model), strict=True)
         return SEGMENTERS[name].from_model(model)
-    from sampt_sam2.model import build_image_model
+    from sampt_sam2.builders import build_image_model
     from sampt_sam2.segmenter import Sam2Segmenter
     from sampt_sam2.testing import keyed_state
 

@@ -2,11 +2,12 @@
 from sampt._version import __version__
 from sampt.hookspecs import hookimpl
 from sampt.interfaces import ImageEmbedding, PointSampler, Segmenter, Tracker, TrackerCapabilities, TrackStream
+from sampt.plugin_api import PLUGIN_API_VERSION
 from sampt.types import NEGATIVE, POSITIVE, Prediction, Prompt, Tracks, Video
 
 __all__ = [
     "hookimpl", "Tracker", "TrackerCapabilities", "TrackStream", "Segmenter", "ImageEmbedding", "PointSampler",
-    "Video", "Tracks", "Prompt", "Prediction", "POSITIVE", "NEGATIVE", "segment", "load_result",
+    "Video", "Tracks", "Prompt", "Prediction", "POSITIVE", "NEGATIVE", "segment", "load_result", "PLUGIN_API_VERSION",
 ]
 
 

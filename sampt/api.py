@@ -12,13 +12,17 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 
 from sampt.errors import UsageError, api_boundary, shown
 from sampt.prompts import UserObject, gather_objects, to_object_prompts
 from sampt.results import SavedResult, load_result
 from sampt.types import Video
+
+if TYPE_CHECKING:  # the pipeline and the run folder are imported when a run needs them
+    from sampt.pipeline import SamPt, SamPtResult
+    from sampt.results import RunOutput
 
 log = logging.getLogger("sampt")
 
@@ -45,10 +49,11 @@ def _config(tracker: Optional[str], segmenter: Optional[str], overrides: Sequenc
     return compose([*picked, *overrides], config)
 
 
-def run_to_folder(pipeline: Any, video: Video, objects: Sequence[UserObject], output: Any,
+def run_to_folder(pipeline: SamPt, video: Video, objects: Sequence[UserObject], output: str | os.PathLike | RunOutput,
                   overlay: Optional[str] = "mp4", sequence: Optional[str] = None, progress: bool = False,
-                  config: Optional[dict] = None, inputs: Optional[dict] = None, extra: Any = None,
-                  keep_masks: bool = False) -> tuple[Any, Path, float]:
+                  config: Optional[dict] = None, inputs: Optional[dict] = None,
+                  extra: Optional[Mapping[str, Any] | Callable[[SamPtResult], Mapping[str, Any]]] = None,
+                  keep_masks: bool = False) -> tuple[SamPtResult, Path, float]:
     """Run ``pipeline`` and write its result folder ``output`` (a path, or a :class:`~sampt.results.RunOutput`
     made earlier to check the destination before any work), label PNGs streamed as frames finish, the whole
     folder swapped in only on success. Returns the result, the folder and the seconds the run took. Masks

@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sampt.arguments import split_positional_override
     from sampt.api import run_to_folder
     from sampt.io import read_video
-    from sampt.prompts import check_against_video, objects_from_arguments
+    from sampt.prompts import objects_from_arguments
     from sampt.results import RunOutput
 
     # everything is checked before any work, and nothing is written until the run succeeds
@@ -87,7 +87,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     video = read_video(args.video, stride=args.stride, max_frames=args.max_frames, max_side=args.max_side,
                        progress=progress)
-    check_against_video(objects, video)
     inputs = {"path": str(args.video), "stride": args.stride, "max_frames": args.max_frames, "max_side": args.max_side}
     result, out, elapsed = run_to_folder(pipeline, video, objects, output, overlay=_overlay_format(args),
                                          sequence=args.sequence, progress=progress,
@@ -160,9 +159,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from sampt.plugin_api import PLUGIN_API_VERSION
+
     registry = args.registry
+    print(f"sampt plugin API {PLUGIN_API_VERSION}")
     for label, info in sorted(registry.plugins.items()):
-        print(f"{label} {info.version}".rstrip())
+        api = f" (plugin API {info.api})" if info.api else ""
+        print(f"{label} {info.version}".rstrip() + api)
+        if info.note:
+            print(f"  DEPRECATED: {info.note}")
         for entry in sorted(info.components, key=lambda e: (e.kind, e.name)):
             alias = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
             print(f"  {entry.kind:<10} {entry.name}{alias}: {entry.description}")
@@ -170,6 +175,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"  {'weights':<10} {name}")
     for broken in registry.broken:
         print(f"{broken.distribution}:{broken.name} FAILED TO LOAD: {broken.error}")
+    for plugin in registry.incompatible:
+        print(f"{plugin.distribution or '?'}:{plugin.name} INCOMPATIBLE: {plugin.reason}")
     return 0
 
 

@@ -5,9 +5,11 @@ keys); they hold no global state. All arrays follow :mod:`sampt.types`' conventi
 """
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Optional, Sequence
+from typing import Any, Callable, ClassVar, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -68,6 +70,19 @@ class Tracker(ABC):
 
     capabilities: TrackerCapabilities = TrackerCapabilities()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Adapt a tracker written for plugin API 1 (it overrides :meth:`track` and has no :meth:`_track`):
+        its ``track`` becomes its ``_track`` behind the validating template, with a DeprecationWarning."""
+        super().__init_subclass__(**kwargs)
+        legacy = cls.__dict__.get("track")
+        if legacy is None or "_track" in cls.__dict__ or not getattr(cls._track, "__isabstractmethod__", False):
+            return
+        warnings.warn(f"{cls.__module__}.{cls.__qualname__} overrides Tracker.track (sampt plugin API 1, "
+                      f"deprecated): rename its track method to _track, which receives validated queries, and "
+                      f"declare SAMPT_PLUGIN_API = \"2.0\" in the plugin module", DeprecationWarning, stacklevel=3)
+        cls._track = legacy  # type: ignore[method-assign]
+        cls.track = Tracker.track  # type: ignore[method-assign]
+
     def track(self, video: Video, queries: np.ndarray) -> Tracks:
         """Track ``queries`` ``(N, 3)`` through ``video``.
 
@@ -111,14 +126,26 @@ class ImageEmbedding:
         self.size = size
 
 
+Answer = TypeVar("Answer")
+
+
 class Segmenter(ABC):
     """A promptable segmenter: encode an image once, then decode many prompts on that embedding.
 
     :meth:`encode` counts its calls in ``encoder_calls``, so a run can prove each frame was encoded once.
+    :meth:`decode` is a template method: it checks the embedding and the mask prompts, groups the prompts
+    by shape and answers each group in chunks of ``max_batch`` through :meth:`_decode_batch`, the model's
+    part. A segmenter implements :meth:`_encode` and :meth:`_decode_batch` (a segmenter that cannot batch
+    may override :meth:`decode` instead).
     """
 
     low_res_size: ClassVar[tuple[int, int]] = (256, 256)
     """Shape of ``Prediction.low_res_logits`` (and of a mask prompt)."""
+    max_batch: int = 64
+    """The most prompts :meth:`_decode_batch` receives in one call."""
+    embedding_type: ClassVar[Optional[type]] = None
+    """The type :meth:`_encode` puts in ``ImageEmbedding.data``; :meth:`decode` refuses any other (None:
+    no check)."""
 
     def __init__(self) -> None:
         self.encoder_calls = 0
@@ -135,9 +162,48 @@ class Segmenter(ABC):
     def _encode(self, image: np.ndarray) -> ImageEmbedding:
         """Model-specific encoding."""
 
-    @abstractmethod
     def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
-        """Answer each prompt with a single mask (no multimask choice), batching where possible."""
+        """Answer each prompt with a single mask (no multimask choice), in batches of one shape."""
+        return self.in_batches(embedding, prompts, self._decode_batch)
+
+    def _decode_batch(self, data: Any, prompts: Sequence[Prompt]) -> list[Prediction]:
+        """Model-specific decoding of 1 to ``max_batch`` prompts of one shape (the same number of points,
+        the same presence of box and mask prompt; a mask prompt ``(1, h, w)`` float32 of
+        ``low_res_size``) on ``data``, the embedding's own data: one answer per prompt, in order."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither _decode_batch nor decode")
+
+    def in_batches(self, embedding: ImageEmbedding, prompts: Sequence[Prompt],
+                   decode_batch: Callable[[Any, list[Prompt]], list[Answer]]) -> list[Answer]:
+        """``decode_batch(data, prompts)`` over ``prompts`` grouped by shape and chunked by ``max_batch``,
+        after checking the embedding's type and every mask prompt; the answers in the prompts' order."""
+        data = embedding.data
+        if self.embedding_type is not None and not isinstance(data, self.embedding_type):
+            raise TypeError(f"{type(self).__name__} can only decode embeddings made by its own encode(), "
+                            f"got {type(data).__name__}")
+        checked = [self.check_mask_prompt(p) for p in prompts]
+        groups: dict[tuple[int, bool, bool], list[int]] = {}
+        for i, p in enumerate(checked):
+            groups.setdefault((len(p.points), p.box is not None, p.mask_logits is not None), []).append(i)
+        answers: list[Any] = [None] * len(checked)
+        size = max(1, int(self.max_batch))
+        for members in groups.values():
+            for start in range(0, len(members), size):
+                chunk = members[start:start + size]
+                for i, answer in zip(chunk, decode_batch(data, [checked[i] for i in chunk])):
+                    answers[i] = answer
+        return answers
+
+    def check_mask_prompt(self, prompt: Prompt) -> Prompt:
+        """``prompt`` with its mask prompt as ``(1, h, w)`` float32 logits of ``low_res_size``; a mask of
+        another shape raises ``ValueError`` naming the shape expected."""
+        if prompt.mask_logits is None:
+            return prompt
+        h, w = self.low_res_size
+        logits = np.asarray(prompt.mask_logits, np.float32)
+        if logits.shape not in ((h, w), (1, h, w)):
+            raise ValueError(f"a mask prompt must be low-resolution logits of shape {(h, w)} or (1, {h}, {w}) "
+                             f"(an earlier Prediction's low_res_logits), got {logits.shape}")
+        return dataclasses.replace(prompt, mask_logits=logits.reshape(1, h, w))
 
     def decode_candidates(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[list[Prediction]]:
         """Several candidate masks per prompt where the model has them (SAM's three outputs for an ambiguous

@@ -19,6 +19,7 @@ import pluggy
 import sampt.hookspecs as hookspecs
 from sampt.constraints import expected_type, type_name, type_ok  # noqa: F401 (checked where declared)
 from sampt.errors import ConfigError, SamptError, one_line, shown
+from sampt.plugin_api import PLUGIN_API_VERSION, check_declared, declared_version
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,10 @@ class PluginInfo:
     version: str = ""
     components: list[ComponentEntry] = field(default_factory=list)
     weights: list[str] = field(default_factory=list)
+    api: Optional[str] = None
+    """The plugin API version it declares (:mod:`sampt.plugin_api`), None when it declares none."""
+    note: str = ""
+    """A one-line note on its plugin API version (an adapted, deprecated one), with the fix."""
 
 
 @dataclass
@@ -137,15 +142,29 @@ class BrokenPlugin:
     error: str
 
 
+@dataclass
+class IncompatiblePlugin:
+    """A plugin written for a plugin API version this sampt does not provide: not loaded, and listed by
+    ``sampt plugins`` with the one-line reason and the fix."""
+
+    name: str
+    distribution: str
+    declared: str
+    reason: str
+
+
 def plugin_manager(extra_plugins: Iterable[Any] = (), load_entry_points: bool = True) -> pluggy.PluginManager:
     """A plugin manager with sampt's hook specifications and every installed plugin loaded.
 
     A plugin whose module fails to import is logged and listed in ``pm.sampt_broken`` rather than
-    raising, so one broken third-party package does not take the command line down.
+    raising, so one broken third-party package does not take the command line down; one declaring a
+    plugin API version this sampt does not provide is not registered and is listed in
+    ``pm.sampt_incompatible``.
     """
     pm = pluggy.PluginManager("sampt")
     pm.add_hookspecs(hookspecs)
     pm.sampt_broken = []  # type: ignore[attr-defined]
+    pm.sampt_incompatible = []  # type: ignore[attr-defined]
     pm.sampt_dists = {}  # type: ignore[attr-defined]
     if load_entry_points:
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -159,11 +178,25 @@ def plugin_manager(extra_plugins: Iterable[Any] = (), load_entry_points: bool = 
                 log.warning("sampt plugin %s (%s) failed to load: %s", ep.name, dist, exc)
                 pm.sampt_broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
                 continue
-            pm.register(plugin, name=ep.name)
-            pm.sampt_dists[ep.name] = (dist, version)
+            if _admit(pm, plugin, ep.name, dist):
+                pm.register(plugin, name=ep.name)
+                pm.sampt_dists[ep.name] = (dist, version)
     for plugin in extra_plugins:
-        pm.register(plugin)
+        if _admit(pm, plugin, getattr(plugin, "__name__", repr(plugin)), ""):
+            pm.register(plugin)
     return pm
+
+
+def _admit(pm: pluggy.PluginManager, plugin: Any, name: str, dist: str) -> bool:
+    """Whether ``plugin``'s declared plugin API version works with this sampt; one that does not is
+    logged and recorded in ``pm.sampt_incompatible``."""
+    declared = declared_version(plugin)
+    check = check_declared(declared)
+    if check.compatible:
+        return True
+    log.warning("sampt plugin %s (%s) not loaded: %s", name, dist or "?", check.reason)
+    pm.sampt_incompatible.append(IncompatiblePlugin(name, dist, str(declared), check.reason))
+    return False
 
 
 def _plugin_label(pm: pluggy.PluginManager, plugin: Any) -> tuple[str, str]:
@@ -182,6 +215,7 @@ class Registry:
         self.weights: dict[str, Any] = {}
         self.plugins: dict[str, PluginInfo] = {}
         self.broken: list[BrokenPlugin] = list(getattr(self.pm, "sampt_broken", []))
+        self.incompatible: list[IncompatiblePlugin] = list(getattr(self.pm, "sampt_incompatible", []))
         self._collect()
 
     def _collect(self) -> None:
@@ -189,7 +223,9 @@ class Registry:
         that records which plugin provided what."""
         for plugin in self.pm.get_plugins():
             label, version = _plugin_label(self.pm, plugin)
-            self.plugins.setdefault(label, PluginInfo(label, version))
+            declared = declared_version(plugin)
+            self.plugins.setdefault(label, PluginInfo(label, version, api=declared,
+                                                      note=check_declared(declared).reason))
         for kind in KINDS:
             for impl in getattr(self.pm.hook, f"register_{kind}s").get_hookimpls():
                 info = self.plugins[_plugin_label(self.pm, impl.plugin)[0]]
@@ -235,8 +271,10 @@ class Registry:
             return self._components[kind][name]
         except KeyError:
             known = ", ".join(self.names(kind)) or "(none installed)"
+            skipped = (f" {len(self.incompatible)} installed plugin(s) were not loaded: their plugin API version "
+                       f"does not fit this sampt's {PLUGIN_API_VERSION}." if self.incompatible else "")
             raise UnknownComponentError(
-                f"unknown {kind} {name!r}; known {kind}s: {known}. "
+                f"unknown {kind} {name!r}; known {kind}s: {known}.{skipped} "
                 f"Install the plugin that provides it, or run `sampt plugins` to see what is installed."
             ) from None
 

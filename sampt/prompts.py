@@ -20,6 +20,7 @@ import numpy as np
 
 from sampt.constraints import is_whole
 from sampt.errors import UsageError, shown
+from sampt.types import MAX_OBJECT_ID, check_click_labels
 
 _FRAME_PREFIX = re.compile(r"^\s*frame\s*=\s*(-?\d+)\s*:(.*)$", re.S)
 
@@ -35,6 +36,34 @@ class UserObject:
     value: Any
     source: str = "array"
     mask: Optional[np.ndarray] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        """The prompt's own value rules, checked once here (the video's rules - frame index, inside the
+        frame - are the pipeline's: :func:`check_against_video`). Clicks are kept as ``(points (K, 2)
+        float32, labels (K,) int64)`` from here to the segmenter."""
+        what = f"object {self.object_id}"
+        if isinstance(self.object_id, bool) or not 1 <= int(self.object_id) <= MAX_OBJECT_ID:
+            raise UsageError(f"object id {self.object_id!r} is not allowed: ids are whole numbers 1..{MAX_OBJECT_ID} "
+                             "(they are the label values of the output masks; 0 is background)")
+        if self.kind == "points":
+            points, labels = self.value
+            points = np.asarray(points, np.float32).reshape(-1, 2)
+            if not len(points) or not np.isfinite(points).all():
+                raise UsageError(f"{what}: clicked points must be finite pixel positions x,y, got {points.tolist()}")
+            try:
+                labels = check_click_labels(labels, len(points), f"{what}: clicked points")
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            self.value = (points, labels)
+        elif self.kind == "box":
+            box = np.asarray(self.value, np.float32).reshape(-1)
+            if box.shape != (4,) or not np.isfinite(box).all():
+                raise UsageError(f"{what}: a box is four finite numbers x0,y0,x1,y1, got {box.tolist()}")
+            x0, y0, x1, y1 = (float(v) for v in box)
+            if not (x1 > x0 and y1 > y0):
+                raise UsageError(f"{what}: box {box.tolist()} on frame {self.frame} is empty: give x0,y0,x1,y1 "
+                                 "with x1 > x0 and y1 > y0")
+            self.value = box
 
     def describe(self, frame_names: Optional[Sequence[str]] = None) -> dict:
         """A JSON-able record of the prompt (for result.json)."""
@@ -67,46 +96,33 @@ def split_frame(text: str, default: int) -> tuple[int, str]:
 
 
 def parse_points(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """``"x,y;x,y,0"`` -> points ``(K, 2)`` and labels ``(K,)`` (third value: 1 positive, 0 negative)."""
+    """``"x,y;x,y,0"`` -> points ``(K, 2)`` and labels ``(K,)`` (a missing third value: 1, positive).
+    Syntax only: the values' rules (labels 1 or 0, one positive at least) are :class:`UserObject`'s."""
     points, labels = [], []
     for item in filter(None, (s.strip() for s in text.split(";"))):
-        parts = item.split(",")
         try:
-            values = [float(v) for v in parts]
+            values = [float(v) for v in item.split(",")]
         except ValueError:
+            values = []
+        if len(values) not in (2, 3):
             raise UsageError(f"point {item!r} is not x,y or x,y,label (e.g. --points '120,80;140,90,0', "
-                             "or 'frame=10:120,80' for clicks on frame 10)") from None
-        if len(values) not in (2, 3) or (len(values) == 3 and values[2] not in (0, 1)):
-            raise UsageError(f"point {item!r} is not x,y or x,y,label with label 1 (positive) or 0 (negative)")
-        if not all(np.isfinite(values)):
-            raise UsageError(f"point {item!r} is not a finite position; give pixel coordinates x,y")
+                             "or 'frame=10:120,80' for clicks on frame 10)")
         points.append(values[:2])
-        labels.append(int(values[2]) if len(values) == 3 else 1)
+        labels.append(values[2] if len(values) == 3 else 1)
     if not points:
         raise UsageError(f"--points {text!r} holds no point")
-    if not any(lab == 1 for lab in labels):
-        raise UsageError(f"--points {text!r} has no positive point; mark the object with at least one x,y")
-    return np.array(points, np.float32), np.array(labels, np.int64)
+    return np.array(points, np.float32), np.array(labels, np.float64)
 
 
 def parse_box(text: str) -> np.ndarray:
-    """``"x0,y0,x1,y1"`` -> a ``(4,)`` float32 box."""
+    """``"x0,y0,x1,y1"`` -> a ``(4,)`` float32 box (syntax only: its values are :class:`UserObject`'s rule)."""
     try:
         box = np.array([float(v) for v in text.split(",")], np.float32)
     except ValueError:
         box = np.zeros(0)
-    if box.shape != (4,) or not np.isfinite(box).all():
+    if box.shape != (4,):
         raise UsageError(f"box {text!r} is not x0,y0,x1,y1 (e.g. --box '10,20,80,90' or 'frame=5:10,20,80,90')")
     return box
-
-
-def _check_box(box: np.ndarray, frame: int, size: tuple[int, int]) -> None:
-    H, W = size
-    x0, y0, x1, y1 = (float(v) for v in box)
-    if not (x1 > x0 and y1 > y0):
-        raise UsageError(f"box {box.tolist()} on frame {frame} is empty: give x0,y0,x1,y1 with x1 > x0 and y1 > y0")
-    if x0 < -0.5 or y0 < -0.5 or x1 > W - 0.5 or y1 > H - 0.5:
-        raise UsageError(f"box {box.tolist()} on frame {frame} lies outside the {W}x{H} frame")
 
 
 def _load_mask(value: Any) -> tuple[np.ndarray, str]:
@@ -120,8 +136,8 @@ def _load_mask(value: Any) -> tuple[np.ndarray, str]:
         raise UsageError(f"a mask must be an (H, W) array or a PNG path, got an array of shape {arr.shape}")
     if arr.dtype == bool:
         return arr.astype(np.uint8), "array"
-    if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 255:
-        raise UsageError("a mask array must be boolean or hold integer labels 0..255 (0 = background)")
+    if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > MAX_OBJECT_ID:
+        raise UsageError(f"a mask array must be boolean or hold integer labels 0..{MAX_OBJECT_ID} (0 = background)")
     return arr.astype(np.uint8), "array"
 
 
@@ -145,8 +161,8 @@ def _by_frame(value: Any, frame: int, name: str = "prompt") -> list[tuple[int, A
     return [(frame, value)]
 
 
-def _point_objects(value: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One object's ``(K, 2|3)`` rows, or a list of them -> ``[(points, labels)]``."""
+def _point_objects(value: Any) -> list[tuple[np.ndarray, Optional[np.ndarray]]]:
+    """One object's ``(K, 2|3)`` rows, or a list of them -> ``[(points, labels or None)]`` (shapes only)."""
     try:
         arr = np.asarray(value, np.float32)
         single = arr.ndim == 2 and arr.shape[1] in (2, 3)
@@ -160,10 +176,7 @@ def _point_objects(value: Any) -> list[tuple[np.ndarray, np.ndarray]]:
             arr = arr[None]
         if arr.ndim != 2 or arr.shape[1] not in (2, 3) or len(arr) == 0:
             raise UsageError(f"clicked points must be (K, 2) x,y or (K, 3) x,y,label rows, got shape {arr.shape}")
-        labels = arr[:, 2].astype(np.int64) if arr.shape[1] == 3 else np.ones(len(arr), np.int64)
-        if not np.isin(labels, (0, 1)).all():
-            raise UsageError("point labels must be 1 (positive) or 0 (negative)")
-        out.append((arr[:, :2].copy(), labels))
+        out.append((arr[:, :2].copy(), arr[:, 2] if arr.shape[1] == 3 else None))
     return out
 
 
@@ -195,9 +208,18 @@ def gather_objects(mask: Any = None, points: Any = None, box: Any = None, frame:
 
     Each of ``mask``, ``points``, ``box`` may also be a ``{frame: value}`` mapping or a list of
     ``(frame, value)`` pairs, for objects on different frames."""
+    clicks = [(f, pts, labels) for f, value in _by_frame(points, frame, "points") for pts, labels in _point_objects(value)]
+    boxes = [(f, b) for f, value in _by_frame(box, frame, "box") for b in _box_objects(value)]
+    return _number_objects(_by_frame(mask, frame, "mask"), clicks, boxes)
+
+
+def _number_objects(masks: Sequence[tuple[int, Any]], clicks: Sequence[tuple[int, np.ndarray, Any]],
+                    boxes: Sequence[tuple[int, np.ndarray]]) -> list[UserObject]:
+    """Objects from ``(frame, mask)``, ``(frame, points, labels)`` and ``(frame, box)`` items: masks keep
+    their labels as ids, clicked and boxed objects are numbered after them."""
     objects: list[UserObject] = []
     seen: dict[int, str] = {}
-    for f, value in _by_frame(mask, frame, "mask"):
+    for f, value in masks:
         labels, source = _load_mask(value)
         ids = [int(i) for i in np.unique(labels) if i != 0]
         if not ids:
@@ -208,32 +230,29 @@ def gather_objects(mask: Any = None, points: Any = None, box: Any = None, frame:
                                  "label (an object keeps one id across masks)")
             seen[i] = source
             objects.append(UserObject(i, f, "mask", labels == i, source))
+    last_id = max(seen, default=0) + len(clicks) + len(boxes)
+    if last_id > MAX_OBJECT_ID:
+        raise UsageError(f"{len(objects) + len(clicks) + len(boxes)} objects (ids up to {last_id}); at most "
+                         f"{MAX_OBJECT_ID} fit in a label map")
     next_id = max(seen, default=0) + 1
-    for f, value in _by_frame(points, frame, "points"):
-        for pts, labels in _point_objects(value):
-            objects.append(UserObject(next_id, f, "points", (pts, labels)))
-            next_id += 1
-    for f, value in _by_frame(box, frame, "box"):
-        for b in _box_objects(value):
-            objects.append(UserObject(next_id, f, "box", b))
-            next_id += 1
+    for f, pts, labels in clicks:
+        objects.append(UserObject(next_id, f, "points", (pts, labels)))
+        next_id += 1
+    for f, b in boxes:
+        objects.append(UserObject(next_id, f, "box", b))
+        next_id += 1
     if not objects:
         raise UsageError("no object to segment: give a mask, clicked points or a box")
-    if max(o.object_id for o in objects) > 255:
-        raise UsageError(f"{len(objects)} objects (ids up to {max(o.object_id for o in objects)}); at most 255 fit "
-                         "in a label map")
     return objects
 
 
 def check_against_video(objects: Sequence[UserObject], video: Any) -> None:
     """Check every prompt against the video before any work (frame, mask size, points and boxes inside)."""
-    from sampt.pipeline.query_points import validate_prompt
+    from sampt.pipeline.query_points import validate_box, validate_prompt
 
     for o in objects:
         if o.kind == "box":
-            if not 0 <= o.frame < len(video):
-                raise UsageError(f"object {o.object_id}: frame {o.frame} is outside the video (0..{len(video) - 1})")
-            _check_box(o.value, o.frame, video.size)
+            validate_box(o.value, o.frame, len(video), video.size, f"object {o.object_id}")
         else:
             validate_prompt(_object_prompt(o), len(video), video.size)
 
@@ -275,10 +294,6 @@ def objects_from_arguments(masks: Sequence[str], points: Sequence[str], boxes: S
     """Objects of ``--mask``, ``--points`` and ``--box`` values (each may start with ``frame=N:``), in the
     order given."""
     mask_items = [(f, Path(p.strip())) for f, p in (split_frame(m, frame) for m in masks or ())]
-    point_items = []
-    for text in points or ():
-        f, rest = split_frame(text, frame)
-        pts, labels = parse_points(rest)
-        point_items.append((f, [np.concatenate([pts, labels[:, None].astype(np.float32)], axis=1)]))
+    clicks = [(f, *parse_points(rest)) for f, rest in (split_frame(p, frame) for p in points or ())]
     box_items = [(f, parse_box(rest)) for f, rest in (split_frame(b, frame) for b in boxes or ())]
-    return gather_objects(mask=mask_items or None, points=point_items or None, box=box_items or None, frame=frame)
+    return _number_objects(mask_items, clicks, box_items)

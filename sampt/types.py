@@ -25,6 +25,25 @@ POSITIVE = 1
 """Label of a positive (foreground) point."""
 NEGATIVE = 0
 """Label of a negative (background) point."""
+MAX_OBJECT_ID = 255
+"""Object ids are the label values of uint8 masks: 1..255 (0 is background)."""
+
+
+def check_click_labels(labels: Optional[np.ndarray], count: int, what: str = "clicked points") -> np.ndarray:
+    """The labels of ``count`` clicked points as ``(count,)`` int64 (None: all :data:`POSITIVE`). A
+    ``ValueError`` unless there is one label per point, each POSITIVE or NEGATIVE, and at least one
+    positive: the one place the rule for clicks is written."""
+    if labels is None:
+        return np.full(count, POSITIVE, np.int64)
+    values = np.asarray(labels).reshape(-1)
+    if len(values) != count:
+        raise ValueError(f"{what}: {count} points but {len(values)} labels")
+    if not np.all(np.isin(values, (POSITIVE, NEGATIVE))):
+        raise ValueError(f"{what}: point labels must be 1 (positive) or 0 (negative), got "
+                         f"{sorted(set(values.tolist()))}")
+    if count and not np.any(values == POSITIVE):
+        raise ValueError(f"{what}: needs at least one positive click (label 1) to mark the object")
+    return values.astype(np.int64)
 
 
 @dataclass

@@ -53,7 +53,7 @@ from sampt.pipeline.prompting import ObjectFramePoints, build_prompt_points, seg
 from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_points, sample_query_points, validate_prompt
 from sampt.pipeline.store import MaskStore
 from sampt.pipeline.tracking import track_objects, track_queries
-from sampt.types import NEGATIVE, POSITIVE, Tracks, Video, check_points_inside
+from sampt.types import MAX_OBJECT_ID, NEGATIVE, POSITIVE, Tracks, Video, check_points_inside
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,8 @@ class Session:
         """Add an object from its ``mask`` on ``frame`` (query points sampled as in a run) or from clicked
         ``points`` ``(K, 2)`` with ``labels`` (1 positive, 0 negative); its points are tracked through the
         whole video (or, with tracking off, live on ``frame`` only)."""
-        if not is_whole(object_id) or not 1 <= int(object_id) <= 255:  # a bool is not an id
-            raise EditError(f"object id must be an integer in 1..255 (it is the label in the masks), got {object_id!r}")
+        if not is_whole(object_id) or not 1 <= int(object_id) <= MAX_OBJECT_ID:  # a bool is not an id
+            raise EditError(f"object id must be an integer in 1..{MAX_OBJECT_ID} (the label in the masks), got {object_id!r}")
         object_id = int(object_id)
         if object_id in self.object_ids:
             raise EditError(f"object {object_id} already exists; pick another id or edit its points")

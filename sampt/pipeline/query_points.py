@@ -14,11 +14,7 @@ import numpy as np
 from sampt.errors import UsageError
 from sampt.pipeline.context import RunContext
 from sampt.pipeline.prompting import ObjectFramePoints, segment_frame
-from sampt.types import NEGATIVE, POSITIVE, check_points_inside
-
-
-MAX_OBJECT_ID = 255
-"""Object ids are label values of uint8 masks: 1..255 (0 is background)."""
+from sampt.types import MAX_OBJECT_ID, NEGATIVE, POSITIVE, check_click_labels, check_points_inside
 
 
 @dataclass
@@ -90,15 +86,20 @@ def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]
             raise UsageError(f"{what}: clicked points hold NaN or infinity")
         try:
             check_points_inside(points, H, W, f"{what}: clicked points")
+            check_click_labels(prompt.labels, len(points), f"{what}: clicked points")
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        labels = np.ones(len(points), int) if prompt.labels is None else np.asarray(prompt.labels).reshape(-1)
-        if len(labels) != len(points):
-            raise UsageError(f"{what}: {len(points)} clicked points but {len(labels)} labels")
-        if not np.all(np.isin(labels, (POSITIVE, NEGATIVE))):
-            raise UsageError(f"{what}: point labels must be 1 (positive) or 0 (negative), got {sorted(set(labels.tolist()))}")
-        if not np.any(labels == POSITIVE):
-            raise UsageError(f"{what}: needs at least one positive click")
+
+
+def validate_box(box: np.ndarray, frame: int, num_frames: int, size: tuple[int, int], what: str = "box") -> None:
+    """Raise :class:`UsageError` for a box prompt ``(x0, y0, x1, y1)`` the video cannot take: its frame
+    outside the video or the box outside the frame (its values are the prompt's own rule)."""
+    H, W = size
+    if not 0 <= frame < num_frames:
+        raise UsageError(f"{what}: frame {frame} is outside the video (0..{num_frames - 1})")
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x0 < -0.5 or y0 < -0.5 or x1 > W - 0.5 or y1 > H - 0.5:
+        raise UsageError(f"{what}: box {np.asarray(box).tolist()} on frame {frame} lies outside the {W}x{H} frame")
 
 
 def query_points(ctx: RunContext, objects: Sequence[ObjectPrompt]) -> list[ObjectQueries]:
@@ -139,7 +140,7 @@ def sample_query_points(ctx: RunContext, mask: np.ndarray, frame: int, object_id
 def _queries_from_clicks(ctx: RunContext, prompt: ObjectPrompt) -> ObjectQueries:
     """The clicked points as queries, positives first, with the segmenter's mask of them as query mask."""
     points = np.asarray(prompt.points, np.float32).reshape(-1, 2)
-    labels = np.ones(len(points), np.int64) if prompt.labels is None else np.asarray(prompt.labels, np.int64).reshape(-1)
+    labels = check_click_labels(prompt.labels, len(points))
     order = np.argsort(labels != POSITIVE, kind="stable")
     points, labels = points[order], labels[order]
     clicked = ObjectFramePoints(points, labels, np.ones(len(points), bool))

@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 from sampt.errors import SamptError
 from sampt.outputs import private_temp_dir
 from sampt.ui.admission import DEFAULT_MAX_SESSIONS, DEFAULT_MEMORY_BUDGET_MB, Admission, SessionRefused
+from sampt.types import MAX_OBJECT_ID
 from sampt.ui.options import HEADERS, option_overrides, option_rows, split_component_overrides
 from sampt.ui.workspace import MB, MODES, SESSION_SUFFIX, VIDEO_UPLOADS, Workspace
 
@@ -234,7 +235,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                 status = gr.Markdown("", elem_id="status")
                 with gr.Row():
                     mode = gr.Radio(list(MODES), value="positive", label="click adds / edits", elem_id="mode", scale=3)
-                    object_id = gr.Number(1, precision=0, minimum=1, maximum=255, label="object id",
+                    object_id = gr.Number(1, precision=0, minimum=1, maximum=MAX_OBJECT_ID, label="object id",
                                           elem_id="object-id", scale=1)
                 with gr.Row():
                     undo = gr.Button("undo", elem_id="undo")

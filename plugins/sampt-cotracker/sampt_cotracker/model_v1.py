@@ -31,14 +31,6 @@ from sampt_cotracker.model_v2 import (
     sincos_2d_grid,
 )
 
-VARIANTS: dict[str, tuple[int, int]] = {
-    "stride_4_wind_8": (4, 8),
-    "stride_4_wind_12": (4, 12),
-    "stride_8_wind_16": (8, 16),
-}
-"""CoTracker 1 variants: name -> (stride, window length). ``stride_4_wind_8`` is the paper's model."""
-
-
 @lru_cache(maxsize=8)
 def _pos_grid(height: int, width: int) -> torch.Tensor:
     return sincos_2d_grid(INPUT_DIM, height, width)

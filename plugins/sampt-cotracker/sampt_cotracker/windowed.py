@@ -1,5 +1,5 @@
 """Windowed inference of the CoTracker 1 and 2 networks (sliding windows over the video), used by
-the CoTracker 1 and 2 trackers (:mod:`sampt_cotracker.tracker`): resizing, coordinate conversion, support grids, the backward pass and
+the CoTracker 1 and 2 trackers (:mod:`sampt_cotracker.tracker_v1`, :mod:`sampt_cotracker.tracker_v2`): resizing, coordinate conversion, support grids, the backward pass and
 thresholding, configurable to reproduce either the official predictor or SAM-PT's own wrapper.
 
 Frames are resized on demand, window by window, so memory does not grow with the video's length beyond

@@ -8,7 +8,7 @@ import torch
 from sampt.plugins import Registry
 from sampt.testing import keyed_state_dict, manifest
 from sampt.weights import WeightsError
-from sampt_cotracker.tracker import CoTracker3OfflineTracker, CoTracker3OnlineTracker
+from sampt_cotracker.tracker_v3 import CoTracker3OfflineTracker, CoTracker3OnlineTracker
 from sampt_cotracker.model_v3 import CoTracker3
 
 SMALL = (32, 48)  # model resolution for tests that do not look at outputs

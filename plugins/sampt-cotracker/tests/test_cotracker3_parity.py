@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from sampt.testing import golden, keyed_state_dict
 from sampt.types import Video
 from sampt_cotracker import predictor as pu
-from sampt_cotracker.tracker import CoTracker3OfflineTracker, CoTracker3OnlineTracker, OnlineSession
+from sampt_cotracker.tracker_v3 import CoTracker3OfflineTracker, CoTracker3OnlineTracker, OnlineSession
 from sampt_cotracker.model_v3 import CoTracker3
 
 TRACK_ATOL = 1e-2

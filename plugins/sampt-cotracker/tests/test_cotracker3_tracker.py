@@ -11,7 +11,7 @@ from sampt.plugins import Registry
 from sampt.testing import keyed_state_dict
 from sampt.types import Tracks, Video
 from sampt_cotracker.grids import grid_queries
-from sampt_cotracker.tracker import CoTracker3OfflineTracker, CoTracker3OnlineTracker, offline_memory_bytes
+from sampt_cotracker.tracker_v3 import CoTracker3OfflineTracker, CoTracker3OnlineTracker, offline_memory_bytes
 
 SMALL = [32, 48]
 

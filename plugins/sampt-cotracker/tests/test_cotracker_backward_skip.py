@@ -9,7 +9,8 @@ import torch
 from sampt.testing import golden, keyed_state_dict
 from sampt.types import Video
 
-from sampt_cotracker.tracker import CoTracker1Tracker, CoTracker2Tracker
+from sampt_cotracker.tracker_v1 import CoTracker1Tracker
+from sampt_cotracker.tracker_v2 import CoTracker2Tracker
 from sampt_cotracker.windowed import RecentFeatures, run_predictor
 
 FRAMES = 12

@@ -11,8 +11,8 @@ from sampt.types import Video
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name, module, cls", [
-    ("cotracker3_offline", "sampt_cotracker.tracker", "CoTracker3OfflineTracker"),
-    ("cotracker3_online", "sampt_cotracker.tracker", "CoTracker3OnlineTracker"),
+    ("cotracker3_offline", "sampt_cotracker.tracker_v3", "CoTracker3OfflineTracker"),
+    ("cotracker3_online", "sampt_cotracker.tracker_v3", "CoTracker3OnlineTracker"),
 ])
 def test_cuda_matches_the_golden_like_the_cpu(tmp_path, name, module, cls):
     import importlib

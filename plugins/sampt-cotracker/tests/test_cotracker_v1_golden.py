@@ -9,7 +9,8 @@ from sampt.plugins import Registry
 from sampt.testing import golden, keyed_state_dict, manifest
 from sampt.types import Video
 
-from sampt_cotracker.model_v1 import VARIANTS, CoTracker1
+from sampt_cotracker.model_v1 import CoTracker1
+from sampt_cotracker.plugin import VARIANTS
 
 MODEL_TOL = {"w1_it1": (1e-2, 1e-2), "w1_it2": (0.5, 2e-2), "w2_it1": (0.5, 2e-2)}  # (tracks px, vis logits)
 WRAPPER_TOL = 0.1
@@ -37,11 +38,11 @@ def store():
     return {}
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", [n for n, v in VARIANTS.items() if v.version == 1])
 def test_state_dict_matches_manifest(variant):
     """Every variant has the paper model's keys and shapes (they differ in stride and window only)."""
     man = manifest("cotracker1")
-    stride, window = VARIANTS[variant]
+    stride, window = VARIANTS[variant].stride, VARIANTS[variant].window
     sd = CoTracker1(window_len=window, stride=stride).state_dict()
     assert list(sd) == list(man)
     for k, v in man.items():

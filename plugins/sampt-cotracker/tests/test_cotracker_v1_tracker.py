@@ -9,7 +9,7 @@ from sampt.testing import golden, keyed_state_dict
 from sampt.types import Video
 from sampt.weights import WeightsError
 
-from sampt_cotracker.tracker import CoTracker1Tracker, v1_grid_points
+from sampt_cotracker.tracker_v1 import CoTracker1Tracker, v1_grid_points
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from sampt.testing import golden, keyed_state_dict, manifest
 from sampt.types import Video
 
-from sampt_cotracker.tracker import CoTracker2Tracker
+from sampt_cotracker.tracker_v2 import CoTracker2Tracker
 from sampt_cotracker.model_v2 import CoTracker2
 from sampt_cotracker.windowed import run_predictor
 

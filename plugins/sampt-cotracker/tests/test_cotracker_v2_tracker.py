@@ -9,7 +9,7 @@ from sampt.testing import golden, keyed_state_dict
 from sampt.types import Video
 from sampt.weights import WeightsError
 
-from sampt_cotracker.tracker import CoTracker2Tracker
+from sampt_cotracker.tracker_v2 import CoTracker2Tracker
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,9 @@ from typing import Callable
 import sampt
 from sampt.weights import WeightsSpec
 
+SAMPT_PLUGIN_API = "2.0"
+"""The sampt plugin interface this plugin is written for (:mod:`sampt.plugin_api`)."""
+
 CHECKPOINTS: dict[str, WeightsSpec] = {
     spec.name: spec
     for spec in (

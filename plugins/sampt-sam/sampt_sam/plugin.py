@@ -17,6 +17,9 @@ from typing import Callable, Optional
 import sampt
 from sampt.weights import WeightsSpec
 
+SAMPT_PLUGIN_API = "2.0"
+"""The sampt plugin interface this plugin is written for (:mod:`sampt.plugin_api`)."""
+
 
 @dataclass(frozen=True)
 class Variant:

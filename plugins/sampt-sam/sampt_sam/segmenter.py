@@ -29,7 +29,7 @@ from sampt.types import PointTransform, Prediction, Prompt
 from sampt.weights import load_checkpoint
 
 from sampt_sam.plugin import CHECKPOINTS, VARIANTS, Variant
-from sampt.devices import pick_device
+from sampt.devices import check_precision, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,7 @@ PRECISIONS = ("float32", "half", "bfloat16", "auto")
 
 def use_half(precision: str, device: torch.device) -> bool:
     """Whether the image encoder runs in float16: ``"half"`` (CUDA only), ``"auto"`` (half on CUDA)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "half" and device.type != "cuda":
-        raise ValueError(f"precision='half' needs a CUDA device (device is {device}); use 'float32' or 'auto'")
+    check_precision(precision, PRECISIONS, device, cuda_only="half")
     return precision == "half" or (precision == "auto" and device.type == "cuda")
 
 
@@ -122,6 +119,7 @@ class SamSegmenter(Segmenter):
     """Whether this class drives HQ-SAM's decoder (:class:`HqSamSegmenter`)."""
     hq_token_only = False
     low_res_size = (256, 256)
+    embedding_type = SamEmbedding
 
     def __init__(self, variant: str = "sam_vit_h", checkpoint: Optional[str] = None, device: str = "auto",
                  precision: Annotated[str, Choices(*PRECISIONS)] = "float32", max_batch: Annotated[int, Range(1, None)] = 64,
@@ -197,34 +195,19 @@ class SamSegmenter(Segmenter):
         new_h, new_w = self.transform.get_preprocess_shape(H, W, self.transform.target_length)
         return PointTransform(new_w / W, new_h / H)
 
-    # --- decoding ---------------------------------------------------------------------------------
-    def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
-        return [c[0] for c in self._decode_grouped(embedding, prompts, multimask=False)]
-
+    # --- decoding (grouping, chunking and the prompt checks: Segmenter.decode) --------------------------
     def decode_candidates(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[list[Prediction]]:
         """SAM's three multimask outputs per prompt (``multimask_output=True``)."""
-        return self._decode_grouped(embedding, prompts, multimask=True)
+        return self.in_batches(embedding, prompts, self._decode_candidates_batch)
 
-    def _decode_grouped(self, embedding: ImageEmbedding, prompts: Sequence[Prompt],
-                        multimask: bool) -> list[list[Prediction]]:
-        data = embedding.data
-        if not isinstance(data, SamEmbedding):
-            raise TypeError(f"{self.variant.name} can only decode embeddings made by its own encode(), "
-                            f"got {type(data).__name__}")
-        out: list[Optional[list[Prediction]]] = [None] * len(prompts)
-        groups: dict[tuple[int, bool, bool], list[int]] = {}
-        for i, p in enumerate(prompts):
-            groups.setdefault((len(p.points), p.box is not None, p.mask_logits is not None), []).append(i)
-        for members in groups.values():
-            for start in range(0, len(members), self.max_batch):
-                chunk = members[start:start + self.max_batch]
-                for i, preds in zip(chunk, self._decode_batch(data, [prompts[i] for i in chunk], multimask)):
-                    out[i] = preds
-        return out  # type: ignore[return-value]
+    def _decode_batch(self, data: SamEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
+        return [answers[0] for answers in self._run_decoder(data, prompts, multimask=False)]
+
+    def _decode_candidates_batch(self, data: SamEmbedding, prompts: Sequence[Prompt]) -> list[list[Prediction]]:
+        return self._run_decoder(data, prompts, multimask=True)
 
     @torch.no_grad()
-    def _decode_batch(self, data: SamEmbedding, prompts: Sequence[Prompt],
-                      multimask: bool = False) -> list[list[Prediction]]:
+    def _run_decoder(self, data: SamEmbedding, prompts: Sequence[Prompt], multimask: bool) -> list[list[Prediction]]:
         """One prompt-encoder + mask-decoder call for prompts of one shape (same point count, box, mask);
         each prompt's answers (one, or SAM's three with ``multimask``)."""
         dev, first = self.device, prompts[0]
@@ -237,8 +220,7 @@ class SamSegmenter(Segmenter):
             b = self.transform.apply_boxes(np.stack([p.box for p in prompts]), data.original_size)
             boxes = torch.as_tensor(b, dtype=torch.float, device=dev)
         if first.mask_logits is not None:
-            m = np.stack([self._mask_prompt(p.mask_logits) for p in prompts])
-            masks = torch.as_tensor(m, dtype=torch.float, device=dev)
+            masks = torch.as_tensor(np.stack([p.mask_logits for p in prompts]), dtype=torch.float, device=dev)
         sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=masks)
         kwargs: dict[str, Any] = dict(
             image_embeddings=data.features,
@@ -256,13 +238,6 @@ class SamSegmenter(Segmenter):
         iou_np = iou.float().cpu().numpy()
         return [[Prediction(full_np[k, m], low_np[k, m], float(iou_np[k, m])) for m in range(full_np.shape[1])]
                 for k in range(len(prompts))]
-
-    def _mask_prompt(self, logits: np.ndarray) -> np.ndarray:
-        m = np.asarray(logits, np.float32)
-        if m.shape not in (self.low_res_size, (1, *self.low_res_size)):
-            raise ValueError(f"a mask prompt must be low-resolution logits of shape {self.low_res_size} or "
-                             f"(1, {self.low_res_size[0]}, {self.low_res_size[1]}), got {m.shape}")
-        return m.reshape(1, *self.low_res_size)
 
 
 class HqSamSegmenter(SamSegmenter):

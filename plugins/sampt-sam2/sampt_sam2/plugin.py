@@ -14,6 +14,9 @@ from typing import Callable
 import sampt
 from sampt.weights import WeightsSpec
 
+SAMPT_PLUGIN_API = "2.0"
+"""The sampt plugin interface this plugin is written for (:mod:`sampt.plugin_api`)."""
+
 
 @dataclass(frozen=True)
 class Variant:

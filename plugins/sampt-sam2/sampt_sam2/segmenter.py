@@ -18,16 +18,17 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Annotated, Any, Optional, Sequence
 
 import numpy as np
 import torch
 
-from sampt.devices import pick_device
+from sampt.constraints import Choices, Range
+from sampt.devices import check_precision, pick_device
 from sampt.interfaces import ImageEmbedding, Segmenter
 from sampt.types import Prediction, Prompt
 
-from sampt_sam2.model import build_image_model, load_weights, model_device, variant_of
+from sampt_sam2.builders import build_image_model, load_weights, model_device, variant_of
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,7 @@ LOW_RES_CLAMP = 32.0
 
 def use_bfloat16(precision: str, device: torch.device) -> bool:
     """Whether to run under bfloat16 autocast: ``"bfloat16"`` (CUDA only) or ``"auto"`` (bfloat16 on CUDA)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "bfloat16" and device.type != "cuda":
-        raise ValueError(f"precision='bfloat16' needs a CUDA device (device is {device}); use 'float32' or 'auto'")
+    check_precision(precision, PRECISIONS, device, cuda_only="bfloat16")
     return precision == "bfloat16" or (precision == "auto" and device.type == "cuda")
 
 
@@ -76,9 +74,11 @@ class Sam2Segmenter(Segmenter):
     """
 
     low_res_size = (256, 256)
+    embedding_type = Sam2Embedding
 
     def __init__(self, variant: str, checkpoint: Optional[str] = None, device: str = "auto",
-                 precision: str = "float32", max_batch: int = 64, dynamic_multimask: bool = True):
+                 precision: Annotated[str, Choices(*PRECISIONS)] = "float32",
+                 max_batch: Annotated[int, Range(1, None)] = 64, dynamic_multimask: bool = True):
         super().__init__()
         v = variant_of(variant)
         dev = pick_device(device)
@@ -132,23 +132,7 @@ class Sam2Segmenter(Segmenter):
         reference box reproduction assumes)."""
         return float(self.model.image_size) / float(max(size))
 
-    # --- decoding ---------------------------------------------------------------------------------
-    def decode(self, embedding: ImageEmbedding, prompts: Sequence[Prompt]) -> list[Prediction]:
-        data = embedding.data
-        if not isinstance(data, Sam2Embedding):
-            raise TypeError(f"{self.variant} can only decode embeddings made by its own encode(), "
-                            f"got {type(data).__name__}")
-        out: list[Optional[Prediction]] = [None] * len(prompts)
-        groups: dict[tuple[int, bool, bool], list[int]] = {}
-        for i, p in enumerate(prompts):
-            groups.setdefault((len(p.points), p.box is not None, p.mask_logits is not None), []).append(i)
-        for members in groups.values():
-            for start in range(0, len(members), self.max_batch):
-                chunk = members[start:start + self.max_batch]
-                for i, pred in zip(chunk, self._decode_batch(data, [prompts[i] for i in chunk])):
-                    out[i] = pred
-        return out  # type: ignore[return-value]
-
+    # --- decoding (grouping, chunking and the prompt checks: Segmenter.decode) --------------------------
     @torch.no_grad()
     def _decode_batch(self, data: Sam2Embedding, prompts: Sequence[Prompt]) -> list[Prediction]:
         """One prompt-encoder + mask-decoder call for prompts of one shape (same point count, box, mask)."""
@@ -166,8 +150,7 @@ class Sam2Segmenter(Segmenter):
         points = (torch.cat(coords, dim=1), torch.cat(labels, dim=1)) if coords else None
         masks = None
         if first.mask_logits is not None:
-            m = np.stack([self._mask_prompt(p.mask_logits) for p in prompts])
-            masks = torch.as_tensor(m, dtype=torch.float, device=dev)
+            masks = torch.as_tensor(np.stack([p.mask_logits for p in prompts]), dtype=torch.float, device=dev)
         with self._autocast():
             sparse, dense = self.model.sam_prompt_encoder(points=points, boxes=None, masks=masks)
             low_res, iou, _, _ = self.model.sam_mask_decoder(
@@ -185,10 +168,3 @@ class Sam2Segmenter(Segmenter):
         low_np = low_res[:, 0].cpu().numpy()
         iou_np = iou[:, 0].float().cpu().numpy()
         return [Prediction(full_np[k], low_np[k], float(iou_np[k])) for k in range(n)]
-
-    def _mask_prompt(self, logits: np.ndarray) -> np.ndarray:
-        m = np.asarray(logits, np.float32)
-        if m.shape not in (self.low_res_size, (1, *self.low_res_size)):
-            raise ValueError(f"a mask prompt must be low-resolution logits of shape {self.low_res_size} or "
-                             f"(1, {self.low_res_size[0]}, {self.low_res_size[1]}), got {m.shape}")
-        return m.reshape(1, *self.low_res_size)

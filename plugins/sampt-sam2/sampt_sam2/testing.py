@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from sampt.testing import keyed_init
-from sampt_sam2.model import build_image_model, variant_of
+from sampt_sam2.builders import build_image_model, variant_of
 
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
 

@@ -25,7 +25,7 @@ from sampt.methods import MethodResult, VOSMethod
 from sampt.pipeline.store import MaskStore
 from sampt.types import Video
 
-from sampt_sam2.model import build_video_predictor, load_weights, model_device, variant_of
+from sampt_sam2.builders import build_video_predictor, load_weights, model_device, variant_of
 
 log = logging.getLogger(__name__)
 

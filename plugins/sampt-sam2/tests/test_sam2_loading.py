@@ -32,7 +32,7 @@ def test_options_exclude_the_preset_variant():
 def test_committed_manifest_is_the_package_model():
     """The committed manifest still describes what the installed sam2 package builds (key names, order, shapes)."""
     from sampt.testing import keyed_init
-    from sampt_sam2.model import build_image_model
+    from sampt_sam2.builders import build_image_model
     from sampt_sam2.testing import manifest
 
     assert keyed_init().manifest_of(build_image_model("sam2.1_hiera_tiny")) == manifest("sam2.1_hiera_tiny")

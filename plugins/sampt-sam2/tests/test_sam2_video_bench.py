@@ -46,7 +46,7 @@ def test_video_method_matches_the_package_predictor(keyed):
 
     from sampt.data.synthetic import make_clip
     from sampt.pipeline import ObjectPrompt
-    from sampt_sam2.model import build_video_predictor
+    from sampt_sam2.builders import build_video_predictor
     from sampt_sam2.video import Sam2VideoMethod, _in_memory_frames, frames_tensor
 
     clip = make_clip(seed=3, num_frames=3, height=40, width=56, num_objects=2)

@@ -22,31 +22,16 @@ from sampt.types import Tracks, Video
 from sampt.weights import load_checkpoint
 
 from sampt_tapir.model import TAPIR, QueryFeatures
-from sampt_tapir.plugin import CHECKPOINTS
+from sampt_tapir.plugin import CHECKPOINTS, VARIANTS
 from sampt.devices import pick_device
 
 log = logging.getLogger(__name__)
-
-VARIANTS: dict[str, dict] = {
-    "tapir": dict(pyramid_level=0, extra_convs=False, causal=False),
-    "bootstapir": dict(pyramid_level=1, extra_convs=True, causal=False),
-    "bootstapir_online": dict(pyramid_level=1, extra_convs=True, causal=True),
-}
-"""Constructor arguments of each released checkpoint's network."""
-
-DEFAULT_CHECKPOINTS: dict[str, str] = {
-    "tapir": "tapir_checkpoint_panning",
-    "bootstapir": "bootstapir_checkpoint_v2",
-    "bootstapir_online": "causal_bootstapir_checkpoint",
-}
-"""The official checkpoint each variant loads when no ``checkpoint`` is given."""
-
 
 def build_model(variant: str, **options) -> TAPIR:
     """An untrained network of ``variant`` (``tapir``, ``bootstapir``, ``bootstapir_online``)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown TAPIR variant {variant!r}; known: {', '.join(VARIANTS)}")
-    return TAPIR(**VARIANTS[variant], **options)
+    return TAPIR(**VARIANTS[variant].network, **options)
 
 
 def resize_frames(frames: np.ndarray, size: Sequence[int]) -> np.ndarray:
@@ -131,8 +116,8 @@ class _TapirTracker(Tracker):
             raise ValueError(f"resolution must be multiples of 8 of at least 64 px, got {resolution}")
         self.visibility_threshold = float(visibility_threshold)
         self.model = build_model(variant, feature_chunk=int(feature_chunk))
-        load_checkpoint(self.model, checkpoint, DEFAULT_CHECKPOINTS[variant], CHECKPOINTS,
-                        what=f"{variant} (sampt_tapir.model.TAPIR{VARIANTS[variant]})", family=variant)
+        load_checkpoint(self.model, checkpoint, VARIANTS[variant].weights.name, CHECKPOINTS,
+                        what=f"{variant} (sampt_tapir.model.TAPIR{VARIANTS[variant].network})", family=variant)
         self.model = self.model.to(self.device).eval()
 
     def _finish(self, tracks_xy: np.ndarray, score: np.ndarray, queries: np.ndarray, size: tuple[int, int],

@@ -1,32 +1,10 @@
-"""CoTracker 1, 2 and 3 behind sampt's :class:`~sampt.interfaces.Tracker` interface: the sampt components of
-this plugin (``cotracker1``, ``cotracker2`` / ``cotracker2v1``, ``cotracker3_offline``, ``cotracker3_online``).
+"""CoTracker 3 behind sampt's :class:`~sampt.interfaces.Tracker` interface: ``cotracker3_offline`` and
+``cotracker3_online`` (streaming).
 
-The networks are in ``model_v1`` / ``model_v2`` / ``model_v3``; the official predictor's steps (resizing,
-coordinates, support grids, the backward pass) in :mod:`sampt_cotracker.predictor`, and CoTracker 1 and 2's
-sliding-window inference in :mod:`sampt_cotracker.windowed`.
-
-Coordinates: sampt points (integer pixel centres) are mapped to the model resolution and back at this
-module's boundary: CoTracker 2/3 by ``x * (W' - 1) / (W - 1)`` (the official predictor's scaling, exact for
-frames resized with ``align_corners=True``), CoTracker 1 as its preset says (below).
-
-CoTracker 1 presets (``preset=...``):
-
-* ``sampt_reference`` (default): SAM-PT's own CoTracker wrapper with its configuration
-  (``configs/model/point_tracker/cotracker.yaml``): frames resized to 384x512 with bilinear interpolation
-  (``align_corners=False``) and points scaled by ``512/W``, ``384/H``; a 2x2 support grid added at frames
-  0, 12, 24, ...; a backward pass on the reversed video filling every coordinate CoTracker 1 left at 0 (the
-  frames before a point's first window); visibility > 0.7; the query points are not written back.
-* ``official``: the v1.0 ``CoTrackerPredictor`` with ``backward_tracking=True``: the same resizing, a 6x6
-  support grid at frame 0, visibility > 0.9, each query point written at its query frame, visible.
-
-Any of ``support_grid_size``, ``support_grid_every``, ``visibility_threshold`` and ``write_query_points``
-given explicitly overrides the preset.
-
-CoTracker 2 by default does what the official ``CoTrackerPredictor(v2=True)`` does with
-``backward_tracking=True``: frames resized to 384x512 (``align_corners=True``), a 6x6 support grid at frame 0, 6 refinement
-iterations, a backward pass on the reversed video for frames before each query, visibility > 0.9, and
-each query point written at its query frame. Clips shorter than a window are padded with their last
-frame (the official model returns nothing for clips of at most half a window) and the result trimmed.
+The network is in :mod:`sampt_cotracker.model_v3`, its variants and checkpoints in
+:mod:`sampt_cotracker.plugin`, the official predictor's steps (resizing, coordinates, support grids, the
+backward pass) in :mod:`sampt_cotracker.predictor`. Coordinates: sampt points are mapped to the model
+resolution by ``x * (W' - 1) / (W - 1)`` (the official predictor's scaling) and back.
 """
 from __future__ import annotations
 
@@ -45,6 +23,7 @@ from sampt.types import Tracks, Video
 from sampt.weights import load_checkpoint
 from sampt_cotracker.grids import grid_queries
 from sampt_cotracker.model_v3 import CoTracker3, OnlineState
+from sampt_cotracker.plugin import CHECKPOINTS, VARIANTS
 from sampt_cotracker.predictor import (
     add_support_grid,
     from_model_coords,
@@ -56,177 +35,15 @@ from sampt_cotracker.predictor import (
 log = logging.getLogger(__name__)
 
 
-# -- CoTracker 1 ---------------------------------------------------------------------------------------------
-COTRACKER1_CHECKPOINTS: dict[str, str] = {
-    "stride_4_wind_8": "cotracker_stride_4_wind_8",
-    "stride_4_wind_12": "cotracker_stride_4_wind_12",
-    "stride_8_wind_16": "cotracker_stride_8_wind_16",
-}
-"""CoTracker 1 variants and their official checkpoints' names (``stride_4_wind_8``: the paper's model)."""
-
-COTRACKER1_PRESETS: dict[str, dict] = {
-    "sampt_reference": dict(support_grid_size=2, support_grid_every=12, visibility_threshold=0.7,
-                            write_query_points=False),
-    "official": dict(support_grid_size=6, support_grid_every=0, visibility_threshold=0.9,
-                     write_query_points=True),
-}
-"""Predictor settings of SAM-PT's wrapper (``sampt_reference``) and of the v1.0 predictor (``official``)."""
-
-
-def v1_grid_points(size: int, extent: tuple[int, int]):
-    """CoTracker 1's support grid: ``size`` x ``size`` ``(x, y)`` points, ``(1, size**2, 2)``, row-major,
-    with a margin of ``W // 64`` pixels (an integer, unlike later versions) on every side."""
-    import torch
-
-    H, W = extent
-    if size == 1:
-        return torch.tensor([[[W / 2, H / 2]]])
-    ys = torch.linspace(0.0, size - 1, size).reshape(size, 1).expand(size, size).reshape(1, -1)
-    xs = torch.linspace(0.0, size - 1, size).reshape(1, size).expand(size, size).reshape(1, -1)
-    margin = W // 64
-    gy = margin + ys / float(size - 1) * (H - margin * 2)
-    gx = margin + xs / float(size - 1) * (W - margin * 2)
-    return torch.stack([gx, gy], dim=-1)
-
-
-class CoTracker1Tracker(Tracker):
-    """CoTracker 1 (``variant``: ``stride_4_wind_8`` [paper], ``stride_4_wind_12``, ``stride_8_wind_16``).
-
-    Options: ``checkpoint`` (path or known name; default: the variant's official checkpoint), ``device``,
-    ``preset`` (``sampt_reference`` or ``official``, see the module doc), ``iters`` (refinement iterations,
-    official 6), ``support_grid_size`` / ``support_grid_every`` (a grid every that many frames; 0: only at
-    frame 0), ``backward_tracking``, ``visibility_threshold``, ``write_query_points``.
-    """
-
-    capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True,
-                                       has_visibility=True, has_confidence=False)
-
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", variant: str = "stride_4_wind_8",
-                 preset: str = "sampt_reference", iters: Annotated[int, Range(1, None)] = 6,
-                 support_grid_size: Annotated[Optional[int], Range(0, None)] = None,
-                 support_grid_every: Optional[int] = None, backward_tracking: bool = True,
-                 visibility_threshold: Annotated[Optional[float], Range(0, 1)] = None, write_query_points: Optional[bool] = None,
-                 interp_height: int = 384, interp_width: int = 512):
-        from sampt_cotracker.plugin import CHECKPOINTS
-        from sampt_cotracker.model_v1 import VARIANTS, CoTracker1
-
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown CoTracker 1 variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-        if preset not in COTRACKER1_PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(COTRACKER1_PRESETS)}")
-        if iters < 1:
-            raise ValueError("iters must be at least 1")
-        base = COTRACKER1_PRESETS[preset]
-        self.variant, self.preset = variant, preset
-        self.stride, self.window_len = VARIANTS[variant]
-        self.iters = int(iters)
-        self.support_grid_size = int(base["support_grid_size"] if support_grid_size is None else support_grid_size)
-        self.support_grid_every = int(base["support_grid_every"] if support_grid_every is None else support_grid_every)
-        self.visibility_threshold = float(
-            base["visibility_threshold"] if visibility_threshold is None else visibility_threshold)
-        self.write_query_points = bool(base["write_query_points"] if write_query_points is None else write_query_points)
-        self.backward_tracking = bool(backward_tracking)
-        self.model_size = (int(interp_height), int(interp_width))
-        self.device = pick_device(device)
-        if not self.backward_tracking:  # the pipeline then tracks backward itself
-            self.capabilities = dataclasses.replace(self.capabilities, bidirectional=False)
-        self.model = CoTracker1(window_len=self.window_len, stride=self.stride)
-        load_checkpoint(self.model, checkpoint, COTRACKER1_CHECKPOINTS[variant], CHECKPOINTS,
-                        what=f"CoTracker 1 ({variant})")
-        self.model.to(self.device).eval()
-
-    def settings(self, num_frames: int):
-        """The :class:`~sampt_cotracker.windowed.PredictorSettings` for a ``num_frames`` clip."""
-        from sampt_cotracker.windowed import PredictorSettings
-
-        grids = []
-        if self.support_grid_size > 0:
-            pts = v1_grid_points(self.support_grid_size, self.model_size)
-            every = self.support_grid_every if self.support_grid_every > 0 else max(num_frames, 1)
-            grids = [(t, pts) for t in range(0, num_frames, every)]
-        return PredictorSettings(model_size=self.model_size, iters=self.iters, align_corners=False, grids=grids,
-                                 backward=self.backward_tracking, merge="zeros",
-                                 threshold=self.visibility_threshold, write_queries=self.write_query_points,
-                                 min_frames=self.window_len)
-
-    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
-        from sampt_cotracker.windowed import run_predictor
-
-        return run_predictor(self.model, video, queries, self.settings(len(video)), self.device)
-
-
-# -- CoTracker 2 ---------------------------------------------------------------------------------------------
-COTRACKER2_WINDOWS: dict[str, int] = {"cotracker2": 8, "cotracker2v1": 16}
-"""CoTracker 2 variants: name (also the default checkpoint's name) -> window length."""
-
-
-class CoTracker2Tracker(Tracker):
-    """CoTracker 2 (sliding windows of 8 frames; ``variant="cotracker2v1"``: 16).
-
-    Options: ``checkpoint`` (path or known name; default: the variant's official checkpoint), ``device``
-    (``"auto"``: CUDA if available), ``iters`` (refinement iterations, official 6), ``support_grid_size``
-    (support points on a grid at frame 0, 0 for none), ``backward_tracking`` (track frames before each
-    query's frame on the reversed video; off: those frames report the query position, invisible),
-    ``visibility_threshold``, ``interp_height`` / ``interp_width`` (the resolution the network runs at;
-    the checkpoints were trained at 384x512, other sizes trade accuracy for speed).
-    """
-
-    capabilities = TrackerCapabilities(online=False, any_query_frame=True, bidirectional=True,
-                                       has_visibility=True, has_confidence=False)
-
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", variant: str = "cotracker2",
-                 iters: Annotated[int, Range(1, None)] = 6, support_grid_size: Annotated[int, Range(0, None)] = 6, backward_tracking: bool = True,
-                 visibility_threshold: Annotated[float, Range(0, 1)] = 0.9, interp_height: Annotated[int, Range(1, None)] = 384, interp_width: Annotated[int, Range(1, None)] = 512):
-        from sampt_cotracker.plugin import CHECKPOINTS
-        from sampt_cotracker.model_v2 import CoTracker2
-
-        if variant not in COTRACKER2_WINDOWS:
-            raise ValueError(f"unknown CoTracker 2 variant {variant!r}; choose one of {', '.join(COTRACKER2_WINDOWS)}")
-        if iters < 1:
-            raise ValueError("iters must be at least 1")
-        self.variant = variant
-        self.window_len = COTRACKER2_WINDOWS[variant]
-        self.iters = int(iters)
-        self.support_grid_size = int(support_grid_size)
-        self.backward_tracking = bool(backward_tracking)
-        self.visibility_threshold = float(visibility_threshold)
-        self.model_size = (int(interp_height), int(interp_width))
-        self.device = pick_device(device)
-        if not self.backward_tracking:  # the pipeline then tracks backward itself
-            self.capabilities = dataclasses.replace(self.capabilities, bidirectional=False)
-        self.model = CoTracker2(window_len=self.window_len)  # buffers sized for the trained 384x512
-        load_checkpoint(self.model, checkpoint, variant, CHECKPOINTS, what=f"CoTracker 2 ({variant})")
-        self.model.to(self.device).eval()
-
-    def settings(self):
-        """The :class:`~sampt_cotracker.windowed.PredictorSettings` these options stand for."""
-        from sampt_cotracker.predictor import grid_points
-        from sampt_cotracker.windowed import PredictorSettings
-
-        grids = [(0, grid_points(self.support_grid_size, self.model_size))] if self.support_grid_size > 0 else []
-        return PredictorSettings(model_size=self.model_size, iters=self.iters, align_corners=True, grids=grids,
-                                 backward=self.backward_tracking, merge="before_query",
-                                 threshold=self.visibility_threshold, write_queries=True,
-                                 min_frames=self.window_len)
-
-    def _track(self, video: Video, queries: np.ndarray) -> Tracks:
-        from sampt_cotracker.windowed import run_predictor
-
-        return run_predictor(self.model, video, queries, self.settings(), self.device)
-
-
-# -- CoTracker 3 ---------------------------------------------------------------------------------------------
-OFFLINE_WINDOW = 60
+OFFLINE_WINDOW = VARIANTS["cotracker3_offline"].window
 """Length of the offline checkpoint's time embedding (``scaled_offline.pth``)."""
-ONLINE_WINDOW = 16
+ONLINE_WINDOW = VARIANTS["cotracker3_online"].window
 """Sliding-window length of the online checkpoint (``scaled_online.pth``)."""
 
 
 def build_model(checkpoint: Optional[str], default: str, window_len: int, model_resolution: Sequence[int],
                 device: torch.device) -> CoTracker3:
     """A :class:`CoTracker3` with ``checkpoint`` (path or known name; None: ``default``) loaded strictly."""
-    from sampt_cotracker.plugin import CHECKPOINTS
-
     model = CoTracker3(window_len=window_len, model_resolution=tuple(model_resolution))
     load_checkpoint(model, checkpoint, default, CHECKPOINTS, what=f"CoTracker 3 ({default})")
     return model.to(device).eval()
