@@ -6,6 +6,9 @@ from typing import Callable
 import sampt
 from sampt.weights import WeightsSpec
 
+SAMPT_PLUGIN_API = "2.0"
+"""The sampt plugin interface this plugin is written for (:mod:`sampt.plugin_api`)."""
+
 MODELS_ZIP_URL = "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip"
 """princeton-vl/RAFT's download_models.sh: one zip holding every published checkpoint under ``models/``."""
 
