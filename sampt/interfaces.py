@@ -119,6 +119,9 @@ class Segmenter(ABC):
 
     low_res_size: ClassVar[tuple[int, int]] = (256, 256)
     """Shape of ``Prediction.low_res_logits`` (and of a mask prompt)."""
+    predicts_iou: ClassVar[bool] = True
+    """Whether ``Prediction.iou`` is a learned estimate of the mask's IoU (SAM's head). False for a segmenter
+    whose ``iou`` is only a proxy for the pipeline's threshold: quality records then report NaN, never it."""
 
     def __init__(self) -> None:
         self.encoder_calls = 0

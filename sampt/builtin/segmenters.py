@@ -28,6 +28,7 @@ class GrabCutSegmenter(Segmenter):
     pixels (0: scale with the image), ``margin`` the crop margin as a fraction of the prompt's extent."""
 
     low_res_size = (256, 256)
+    predicts_iou = False  # the score below is a proxy, not a predicted IoU
 
     def __init__(self, iterations: Annotated[int, Range(1, None)] = 3, point_radius: Annotated[int, Range(0, None)] = 0,
                  margin: Annotated[float, Range(0, None)] = 0.5, smoothing: Annotated[float, Range(0, None)] = 1.5,

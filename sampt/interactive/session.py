@@ -50,6 +50,7 @@ from sampt.interfaces import PointSampler, Segmenter, Tracker
 from sampt.pipeline.context import RunContext
 from sampt.pipeline.options import SamPtOptions
 from sampt.pipeline.prompting import ObjectFramePoints, build_prompt_points, segment_prompts
+from sampt.pipeline.quality import QualityThresholds, measure_result
 from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_points, sample_query_points, validate_prompt
 from sampt.pipeline.store import MaskStore
 from sampt.pipeline.tracking import track_objects, track_queries
@@ -365,7 +366,10 @@ class Session:
                 visible[p.start:p.end, k] = p.visible[p.start:p.end]
             tracks.append(Tracks(points, visible))
         timings = self.ctx.timing_report(sum(self.ctx.timings.seconds.values()) + self.ctx.embeddings.encode_seconds)
-        return SamPtResult(ids, store, iou, queries, tracks, prompts, timings, self.encoder_calls)
+        result = SamPtResult(ids, store, iou, queries, tracks, prompts, timings, self.encoder_calls)
+        result.quality = measure_result(result, self.ctx.segmenter.predicts_iou,
+                                        QualityThresholds.from_options(self.ctx.options))
+        return result
 
     def export(self, out_dir: str, overlay: bool = True) -> Path:
         """Write the result folder ``sampt run`` writes (``masks/<video>/<frame>.png``, ``tracks.npz``,
