@@ -3,10 +3,13 @@ cannot be made raises (:class:`EditError`): shared by the session and its file f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
+
+import numpy as np
 
 from sampt.errors import InputError
 from sampt.pipeline.options import SamPtOptions
+from sampt.types import check_points_inside
 
 
 class EditError(InputError):
@@ -38,3 +41,21 @@ class SessionOptions:
         for name in ("embedding_memory_mb", "result_memory_mb"):
             if getattr(self, name) < 0:
                 raise EditError(f"session option {name} must be >= 0, got {getattr(self, name)}")
+
+
+def check_frame(frame: Any, num_frames: int) -> None:
+    """Raise :class:`EditError` unless ``frame`` is an integer index into ``num_frames`` frames."""
+    if not isinstance(frame, (int, np.integer)) or isinstance(frame, bool):
+        raise EditError(f"frame must be an integer index, got {frame!r}")
+    if not 0 <= frame < num_frames:
+        raise EditError(f"frame {frame} is outside the video (0..{num_frames - 1})")
+
+
+def check_inside(x: float, y: float, size: tuple[int, int]) -> None:
+    """Raise :class:`EditError` unless ``(x, y)`` is a finite point inside an ``(H, W)`` frame."""
+    try:
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError(f"point ({x}, {y}) is not finite")
+        check_points_inside(np.array([[x, y]], np.float64), size[0], size[1], "point")
+    except (TypeError, ValueError) as exc:
+        raise EditError(str(exc)) from None
