@@ -19,10 +19,8 @@ How little is redone:
 * each frame is encoded at most once per session, under a memory budget, spilling to the session's cache
   folder (:class:`~sampt.interactive.cache.SpillingEmbeddingCache`).
 
-With ``tracking=False`` a point lives on its own frame only: the "SAM per frame" baseline of the paper's
-interactive benchmark.
-
-A failed edit (unknown object or point, frame out of range, point outside the frame ...) raises
+With ``tracking=False`` a point lives on its own frame only (the paper's "SAM per frame" baseline). A
+failed edit (unknown object or point, frame out of range, point outside the frame ...) raises
 :class:`EditError` (a :class:`~sampt.errors.UsageError`) and leaves the session as it was.
 """
 from __future__ import annotations
@@ -77,8 +75,7 @@ class Session:
         if options is not None and not isinstance(options, SessionOptions):
             raise EditError(f"session options must be a SessionOptions (or SamPtOptions), got {type(options).__name__}")
         self.options = options if options is not None else SessionOptions()
-        self.config = config
-        """The composed config the session was built from (None: built from components)."""
+        self.config = config  # the composed config the session was built from (None: from components)
         self._own_cache = self.options.cache_dir is None
         folder = Path(tempfile.mkdtemp(prefix="sampt-session-")) if self._own_cache else Path(self.options.cache_dir)
         self.cache_dir = folder
@@ -395,12 +392,7 @@ class Session:
         self._update(frame)
         return dataclasses.replace(change, masks=self._frame_masks(frame))
 
-    @property
-    def segmented_pairs(self) -> int:
-        """(frame, object) masks computed by the segmenter in this session."""
-        return self._masks.segmented_pairs
-
-    @property
-    def reused_pairs(self) -> int:
-        """Masks taken from the memo of earlier prompts (undo, redo, back-and-forth edits)."""
-        return self._masks.reused_pairs
+    segmented_pairs = property(lambda self: self._masks.segmented_pairs,
+                               doc="(frame, object) masks computed by the segmenter in this session.")
+    reused_pairs = property(lambda self: self._masks.reused_pairs,
+                            doc="Masks taken from the memo of earlier prompts (undo, redo, back-and-forth edits).")
