@@ -6,7 +6,9 @@ coordinates, progress bars, cancellation and per-session state without hand-writ
 
 
 import logging
+import shutil
 import tempfile
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -62,8 +64,21 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
     tracker0, segmenter0 = str(base.tracker.name), str(base.segmenter.name)
     upload_roots = [Path(get_upload_folder())]
 
+    workspaces: "weakref.WeakSet[Workspace]" = weakref.WeakSet()
+
     def new_workspace() -> Workspace:
-        return Workspace(root_dir, overrides, max_upload_mb, max_frames, max_side, registry, upload_roots)
+        ws = Workspace(root_dir, overrides, max_upload_mb, max_frames, max_side, registry, upload_roots)
+        workspaces.add(ws)
+        return ws
+
+    def shutdown() -> None:
+        """Stop serving and remove every browser session's folder (uploads and outputs), and the root
+        folder when the page made it."""
+        demo.close()
+        for ws in list(workspaces):
+            ws.remove()
+        if root is None:
+            shutil.rmtree(root_dir, ignore_errors=True)
 
     def ok(ws: Workspace, message: str, frame: int = 0):
         return ws, ws.render(frame), message
@@ -85,15 +100,21 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                 *options.split()]
 
     # -- handlers (each: workspace in, workspace + image + message out) --------------------------------
+    def video_box(name: Optional[str], ws: Workspace):
+        if name is None or ws.video is None:
+            return gr.update(label="video (drop a file to open it)")
+        return gr.update(label=f"video: {name} is open ({len(ws.video)} frames); drop a file to open another")
+
     def on_start(ws):
         ws = ws or new_workspace()
         if video is None or ws.video is not None:
-            return ws, ws.render(0), "Upload a video to start.", slider_update(ws)
+            return ws, ws.render(0), "Upload a video to start.", slider_update(ws), gr.skip()
         try:
             ws.open_video(Path(video))
         except (SamptError, OSError) as exc:
-            return (*failed(ws, exc), slider_update(ws))
-        return (*ok(ws, f"Opened {Path(video).name}: {len(ws.video)} frames."), slider_update(ws))
+            return (*failed(ws, exc), slider_update(ws), gr.skip())
+        return (*ok(ws, f"Opened {Path(video).name}: {len(ws.video)} frames."), slider_update(ws),
+                video_box(Path(video).name, ws))
 
     def on_upload(ws, file, tracker, segmenter, options, tracker_rows=None, segmenter_rows=None):
         ws = ws or new_workspace()
@@ -125,13 +146,21 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         return show_options
 
     def on_frame(ws, frame):
-        return ws.render(frame) if ws is not None else None
+        if ws is None:
+            return None
+        ws.shown_frame = int(frame)
+        return ws.render(frame)
 
     def on_click(ws, frame, mode, object_id, evt: gr.SelectData):
         ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         frame = int(frame)
         try:
             x, y = ws.to_frame(float(evt.index[0]), float(evt.index[1]))
+            if object_id is None or float(object_id) != int(object_id) or not 1 <= int(object_id) <= 255:
+                from sampt.errors import InputError
+
+                raise InputError(f"object id must be a whole number in 1..255 (it is the label in the masks), "
+                                 f"got {object_id}; type another id")
             message = ws.click(mode, int(object_id), frame, x, y)
         except (SamptError, ValueError) as exc:
             return failed(ws, exc, frame)
@@ -159,13 +188,21 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         try:
             n = ws.require().num_frames
             progress(0, desc="propagating")
+            ws.shown_frame = int(frame)
             for t in ws.propagate():
                 progress((t + 1) / n, desc=f"propagating: frame {t + 1}/{n}")
-                yield ws, gr.skip(), f"Propagating: frame {t + 1} of {n}..."
+                # live: the frame the slider is on now, with the masks computed so far
+                yield ws, ws.render(ws.shown_frame), f"Propagating: frame {t + 1} of {n}..."
         except SamptError as exc:
-            yield failed(ws, exc, frame)
+            yield failed(ws, exc, ws.shown_frame)
             return
-        yield ok(ws, f"Propagated through {n} frames.", frame)
+        yield ok(ws, f"Propagated through {n} frames.", ws.shown_frame)
+
+    def on_cancel(ws):
+        """Stop a propagation under way; after one has finished, nothing to cancel: the message stays."""
+        if ws is not None and ws.propagation_finished:
+            return gr.skip()
+        return "Cancelled."
 
     def on_export(ws, frame, progress=gr.Progress()):
         ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
@@ -193,20 +230,25 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
     def on_load_session(ws, file, frame):
         ws = ws or new_workspace()  # an event before the page's load event: a fresh workspace
         if file is None:
-            return ws, ws.render(frame) if ws else None, ""
+            return ws, ws.render(frame) if ws else None, "", gr.skip()
+        original = Path(file if isinstance(file, str) else file.name)
+        path = None
         try:
-            path = ws.take_upload(file if isinstance(file, str) else file.name, (SESSION_SUFFIX,))
+            path = ws.take_upload(str(original), (SESSION_SUFFIX,))
             ws.load_session(path)
         except (SamptError, OSError, ValueError) as exc:
-            return failed(ws, exc, frame)
-        return ok(ws, f"Loaded the session: objects {', '.join(map(str, ws.session.object_ids)) or 'none'}.", frame)
+            # the user knows their file by its name, not by our copy's path; the refused file leaves the box
+            message = str(exc) if path is None else str(exc).replace(str(path), original.name).replace(path.name, original.name)
+            return (*failed(ws, type(exc)(message), frame), None)
+        return (*ok(ws, f"Loaded the session {original.name}: objects "
+                        f"{', '.join(map(str, ws.session.object_ids)) or 'none'}.", frame), gr.skip())
 
     def on_delete(ws):
         if ws is not None:
             ws.remove()
 
     handlers = {f.__name__: f for f in (on_start, on_upload, on_components, on_frame, on_click, on_undo, on_redo,
-                                        on_propagate, on_export, on_load_session, on_delete)}
+                                        on_propagate, on_cancel, on_export, on_load_session, on_delete)}
     form = dict(headers=HEADERS, datatype="str", interactive=True, static_columns=[0, 2, 3], row_limits=None,
                 column_count=len(HEADERS), max_height=260, wrap=True, type="array")
     with gr.Blocks(title="sampt", delete_cache=(600, session_ttl_s)) as demo:
@@ -220,8 +262,8 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                 status = gr.Markdown("", elem_id="status")
                 with gr.Row():
                     mode = gr.Radio(list(MODES), value="positive", label="click adds / edits", elem_id="mode", scale=3)
-                    object_id = gr.Number(1, precision=0, minimum=1, maximum=255, label="object id",
-                                          elem_id="object-id", scale=1)
+                    # checked by the session (one clear message), not by Gradio (an error badge on the frame)
+                    object_id = gr.Number(1, precision=0, label="object id (1-255)", elem_id="object-id", scale=1)
                 with gr.Row():
                     undo = gr.Button("undo", elem_id="undo")
                     redo = gr.Button("redo", elem_id="redo")
@@ -241,28 +283,29 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                                      elem_id="options")
                 apply = gr.Button("new session with these components", elem_id="apply")
                 export = gr.Button("export masks, overlay, session", elem_id="export")
-                exported = gr.File(label="exports", file_count="multiple", interactive=False, elem_id="exported",
-                                   height=120)
+                exported = gr.File(label="exports", file_count="multiple", interactive=False, elem_id="exported")
                 load = gr.File(label="load a session file", file_types=[SESSION_SUFFIX], elem_id="session-upload",
                                height=120)
 
         main = [state, image, status]
         picks = [tracker, segmenter, options]
         forms = [tracker_rows, segmenter_rows]
-        demo.load(on_start, [state], main + [frame])
+        demo.load(on_start, [state], main + [frame, upload])
         upload.upload(on_upload, [state, upload, *picks, *forms], main + [frame, upload])
         # listing options may import a plugin's module (torch): not queued behind a propagation
         tracker.change(on_pick("tracker"), [tracker], [tracker_rows], concurrency_limit=None)
         segmenter.change(on_pick("segmenter"), [segmenter], [segmenter_rows], concurrency_limit=None)
         apply.click(on_components, [state, *picks, frame, *forms], main)
-        frame.change(on_frame, [state, frame], [image])
+        # not queued behind a propagation: the slider stays usable while it runs
+        frame.change(on_frame, [state, frame], [image], concurrency_limit=None)
         image.select(on_click, [state, frame, mode, object_id], main)
         undo.click(on_undo, [state, frame], main)
         redo.click(on_redo, [state, frame], main)
         run = propagate.click(on_propagate, [state, frame], main)
-        cancel.click(lambda: "Cancelled.", None, [status], cancels=[run])
+        cancel.click(on_cancel, [state], [status], cancels=[run], concurrency_limit=None)
         export.click(on_export, [state, frame], main + [exported])
-        load.upload(on_load_session, [state, load, frame], main)
+        load.upload(on_load_session, [state, load, frame], main + [load])
     demo.sampt_root = root_dir
     demo.sampt_handlers = handlers
+    demo.sampt_shutdown = shutdown
     return demo

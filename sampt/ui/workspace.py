@@ -65,6 +65,8 @@ class Workspace:
         self.video = None
         self.session = None
         self.move_from: Optional[int] = None  # point picked by the first click of a move
+        self.shown_frame = 0  # the frame the page's slider is on (a propagation redraws this one)
+        self.propagation_finished = False  # the last propagation ran to its end (a late cancel changes nothing)
         self.lock = threading.RLock()
 
     # -- files ----------------------------------------------------------------------------------------
@@ -85,8 +87,11 @@ class Workspace:
         return dest
 
     def output_path(self, name: str) -> Path:
-        """A fresh path under the outputs folder (``name`` is ours, never the user's)."""
-        return self.outputs / f"{uuid.uuid4().hex[:8]}-{name}"
+        """A fresh path ``outputs/<random>/<name>`` (``name`` is ours, never the user's): each export in a
+        folder of its own, so the files keep their plain names when downloaded."""
+        folder = self.outputs / uuid.uuid4().hex[:12]
+        folder.mkdir()
+        return folder / name
 
     @_serial
     def remove(self) -> None:
@@ -256,10 +261,12 @@ class Workspace:
         session = self.require()
         if not session.object_ids:
             raise UsageError("add an object first (click on it)")
+        self.propagation_finished = False
         frames = session.masks()
         for t in range(session.num_frames):
             with self.lock:  # a frame at a time: the page's other events may come between two frames
                 next(frames)
             yield t
+        self.propagation_finished = True
 
 VIDEO_UPLOADS = tuple(sorted(VIDEO_SUFFIXES))
