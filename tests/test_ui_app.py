@@ -424,7 +424,7 @@ def test_cancel_after_a_finished_propagation_keeps_its_message(app, clip):
     _click(app, ws, 0, "positive", x1, y1)
     *_, status = list(app["on_propagate"](ws, 0))[-1]
     assert status.startswith("Propagated")
-    assert app["on_cancel"](ws) != "Cancelled."  # nothing to cancel: the message stays
+    assert app["on_cancel"](ws) == "Propagated through 4 frames; nothing to cancel."
     ws.remove()
 
 
@@ -436,3 +436,35 @@ def test_an_object_id_out_of_range_is_one_message(app, clip):
         assert status.startswith("**Error:** object id must be a whole number in 1..255"), status
         assert image is not None and not ws.session.object_ids
     ws.remove()
+
+
+def _quality(T=10, flagged=((4, 0),)):
+    from sampt.pipeline.quality import FLAGS, FrameQuality
+
+    area = np.full((T, 1), 100)
+    area[7, 0] = 0
+    flags = {f: np.zeros((T, 1), bool) for f in FLAGS}
+    for t, o in flagged:
+        flags["collapsed"][t, o] = True
+    return FrameQuality([1], area, area / 100.0, (area > 0).astype(int), np.ones((T, 1)), np.full((T, 1), np.nan), flags)
+
+
+def test_timeline_shows_present_flagged_absent_and_not_computed_frames():
+    from sampt.overlay import object_colour
+    from sampt.ui.timeline import FLAGGED, NOT_YET, ABSENT, frame_at, timeline_image
+
+    image = timeline_image(_quality(), computed=range(9), current=0, width=100)  # frame 9 not computed
+    row = image[5]
+    assert tuple(row[45]) == FLAGGED and tuple(row[75]) == ABSENT and tuple(row[95]) == NOT_YET
+    assert tuple(row[25]) == object_colour(1)
+    assert frame_at(45, 100, 10) == 4
+
+
+def test_next_frame_to_check_is_the_most_doubtful_not_visited():
+    from sampt.ui.timeline import next_to_check
+
+    q = _quality(flagged=((4, 0), (6, 0)))
+    q.flags["few_points"][6, 0] = True  # two flags on frame 6
+    assert next_to_check(q, visited={0}, computed=range(10)) == 6
+    assert next_to_check(q, visited={6}, computed=range(10)) == 4
+    assert next_to_check(q, visited={4, 6}, computed=range(10)) is None

@@ -394,5 +394,6 @@ class Session:
 
     segmented_pairs = property(lambda self: self._masks.segmented_pairs,
                                doc="(frame, object) masks computed by the segmenter in this session.")
+    pending_frames = property(lambda self: frozenset(self._masks.dirty), doc="Frames not brought up to date yet.")
     reused_pairs = property(lambda self: self._masks.reused_pairs,
                             doc="Masks taken from the memo of earlier prompts (undo, redo, back-and-forth edits).")

@@ -19,6 +19,8 @@ from sampt.ui.workspace import MB, MODES, SESSION_SUFFIX, VIDEO_UPLOADS, Workspa
 
 log = logging.getLogger("sampt.ui")
 
+TIMELINE_WIDTH = 640  # pixels of the timeline strip
+
 
 def require_gradio():
     """Import gradio or fail with the one-line fix."""
@@ -199,9 +201,9 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         yield ok(ws, f"Propagated through {n} frames.", ws.shown_frame)
 
     def on_cancel(ws):
-        """Stop a propagation under way; after one has finished, nothing to cancel: the message stays."""
-        if ws is not None and ws.propagation_finished:
-            return gr.skip()
+        """Stop a propagation under way; after one has finished there is nothing to cancel, and its message stays."""
+        if ws is not None and ws.propagation_finished and ws.session is not None:
+            return f"Propagated through {ws.session.num_frames} frames; nothing to cancel."
         return "Cancelled."
 
     def on_export(ws, frame, progress=gr.Progress()):
@@ -243,12 +245,34 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         return (*ok(ws, f"Loaded the session {original.name}: objects "
                         f"{', '.join(map(str, ws.session.object_ids)) or 'none'}.", frame), gr.skip())
 
+    def on_timeline(ws):
+        return ws.timeline(TIMELINE_WIDTH) if ws is not None else None
+
+    def on_timeline_click(ws, evt: gr.SelectData):
+        """A click on the timeline jumps to the frame under it."""
+        if ws is None or ws.video is None:
+            return gr.skip()
+        from sampt.ui.timeline import frame_at
+
+        return gr.update(value=frame_at(float(evt.index[0]), TIMELINE_WIDTH, len(ws.video)))
+
+    def on_next_check(ws):
+        """Jump to the most doubtful frame not looked at yet."""
+        try:
+            t = (ws or new_workspace()).next_to_check()
+        except SamptError as exc:
+            return gr.skip(), f"**Error:** {exc}"
+        if t is None:
+            return gr.skip(), "No flagged frame left to check (propagate first to check every frame)."
+        return gr.update(value=t), f"Frame {t} is flagged: check it."
+
     def on_delete(ws):
         if ws is not None:
             ws.remove()
 
     handlers = {f.__name__: f for f in (on_start, on_upload, on_components, on_frame, on_click, on_undo, on_redo,
-                                        on_propagate, on_cancel, on_export, on_load_session, on_delete)}
+                                        on_propagate, on_cancel, on_export, on_load_session, on_timeline,
+                                        on_timeline_click, on_next_check, on_delete)}
     form = dict(headers=HEADERS, datatype="str", interactive=True, static_columns=[0, 2, 3], row_limits=None,
                 column_count=len(HEADERS), max_height=260, wrap=True, type="array")
     with gr.Blocks(title="sampt", delete_cache=(600, session_ttl_s)) as demo:
@@ -259,6 +283,11 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                 image = gr.Image(label="frame (click to add or edit points)", interactive=False, elem_id="frame",
                                  type="numpy", format="png", buttons=["download", "fullscreen"])
                 frame = gr.Slider(0, 1, value=0, step=1, label="frame", elem_id="frame-slider")
+                timeline = gr.Image(label="timeline: per object, its colour where present, red where flagged, grey "
+                                          "where absent, dark where not computed yet (click to jump)",
+                                    interactive=False, elem_id="timeline", type="numpy", format="png", height=80,
+                                    buttons=[])
+                check = gr.Button("next frame to check", elem_id="next-check", size="sm")
                 status = gr.Markdown("", elem_id="status")
                 with gr.Row():
                     mode = gr.Radio(list(MODES), value="positive", label="click adds / edits", elem_id="mode", scale=3)
@@ -290,21 +319,25 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         main = [state, image, status]
         picks = [tracker, segmenter, options]
         forms = [tracker_rows, segmenter_rows]
-        demo.load(on_start, [state], main + [frame, upload])
+        demo.load(on_start, [state], main + [frame, upload]).then(on_timeline, [state], [timeline])
         upload.upload(on_upload, [state, upload, *picks, *forms], main + [frame, upload])
         # listing options may import a plugin's module (torch): not queued behind a propagation
         tracker.change(on_pick("tracker"), [tracker], [tracker_rows], concurrency_limit=None)
         segmenter.change(on_pick("segmenter"), [segmenter], [segmenter_rows], concurrency_limit=None)
-        apply.click(on_components, [state, *picks, frame, *forms], main)
+        apply.click(on_components, [state, *picks, frame, *forms], main).then(on_timeline, [state], [timeline])
         # not queued behind a propagation: the slider stays usable while it runs
-        frame.change(on_frame, [state, frame], [image], concurrency_limit=None)
-        image.select(on_click, [state, frame, mode, object_id], main)
-        undo.click(on_undo, [state, frame], main)
-        redo.click(on_redo, [state, frame], main)
+        frame.change(on_frame, [state, frame], [image], concurrency_limit=None).then(
+            on_timeline, [state], [timeline], concurrency_limit=None)
+        timeline.select(on_timeline_click, [state], [frame], concurrency_limit=None)
+        check.click(on_next_check, [state], [frame, status], concurrency_limit=None)
+        image.select(on_click, [state, frame, mode, object_id], main).then(on_timeline, [state], [timeline])
+        undo.click(on_undo, [state, frame], main).then(on_timeline, [state], [timeline])
+        redo.click(on_redo, [state, frame], main).then(on_timeline, [state], [timeline])
         run = propagate.click(on_propagate, [state, frame], main)
+        run.then(on_timeline, [state], [timeline])
         cancel.click(on_cancel, [state], [status], cancels=[run], concurrency_limit=None)
         export.click(on_export, [state, frame], main + [exported])
-        load.upload(on_load_session, [state, load, frame], main + [load])
+        load.upload(on_load_session, [state, load, frame], main + [load]).then(on_timeline, [state], [timeline])
     demo.sampt_root = root_dir
     demo.sampt_handlers = handlers
     demo.sampt_shutdown = shutdown
