@@ -283,7 +283,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                 image = gr.Image(label="frame (click to add or edit points)", interactive=False, elem_id="frame",
                                  type="numpy", format="png", buttons=["download", "fullscreen"])
                 frame = gr.Slider(0, 1, value=0, step=1, label="frame", elem_id="frame-slider")
-                timeline = gr.Image(label="timeline: per object, its colour where present, red where flagged, grey "
+                timeline = gr.Image(label="timeline: per object, its colour where present, gold where flagged, grey "
                                           "where absent, dark where not computed yet (click to jump)",
                                     interactive=False, elem_id="timeline", type="numpy", format="png", height=80,
                                     buttons=[])

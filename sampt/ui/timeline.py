@@ -12,7 +12,7 @@ ROW = 14  # pixels per object row
 GAP = 2  # pixels between rows
 ABSENT = (60, 60, 60)
 NOT_YET = (30, 30, 30)  # a frame not brought up to date yet
-FLAGGED = (230, 40, 40)
+FLAGGED = (255, 215, 0)  # gold: unlike any object colour of the DAVIS palette's first labels
 CURSOR = (255, 255, 255)
 
 
