@@ -450,3 +450,23 @@ def test_timeline_jumps_on_click_and_next_frame_to_check_answers(page, clip_dir)
     if m:
         page.wait_for_function(
             f"() => document.querySelector('#frame-slider input[type=number]').value === '{m.group(1)}'")
+
+
+def test_keyboard_shortcuts_step_frames_switch_modes_and_undo(page, clip_dir):
+    _, clip = clip_dir
+    page.locator("#help").get_by_text("help").first.click()
+    page.get_by_text("Ctrl+Z / Ctrl+Shift+Z").wait_for()  # the help panel lists the shortcuts
+    page.locator("h2").first.click()  # focus on the page, not a field
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('#frame-slider input[type=number]').value === '1'")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelector('#frame-slider input[type=number]').value === '0'")
+    page.keyboard.press("n")
+    assert page.locator("#mode").get_by_label("negative").is_checked()
+    page.keyboard.press("p")
+    x, y = _inside(clip.masks[0, 0], 2)
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    page.keyboard.press("Control+z")
+    _wait_status(page, "Undone")
+    page.keyboard.press("Control+Shift+z")
+    _wait_status(page, "Redone")

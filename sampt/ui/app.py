@@ -21,6 +21,46 @@ log = logging.getLogger("sampt.ui")
 
 TIMELINE_WIDTH = 640  # pixels of the timeline strip
 
+SHORTCUTS = [("Left / Right", "previous / next frame"), ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
+             ("P, N, R, M", "clicks add positive points, negative points, remove a point, move a point"),
+             ("Enter", "propagate"), ("Esc", "cancel a propagation"), ("C", "next frame to check")]
+"""The page's keyboard shortcuts (ignored while typing in a field), listed in its help panel."""
+
+HELP = """The first positive click on a frame creates the object whose id is typed (1-255); further clicks add points
+to it. Markers, in the object's colour: filled dot = positive point, cross = negative point; a thin red ring
+or cross = a point the tracker reports occluded or lost on this frame (it is not used there). Propagate brings every frame's masks up to date; the timeline
+shows where each object's mask is present, flagged by its quality record, or absent.
+
+| key | does |
+|---|---|
+""" + "\n".join(f"| {key} | {what} |" for key, what in SHORTCUTS)
+
+_SHORTCUT_JS = """
+<script>
+document.addEventListener("keydown", (e) => {
+  const t = e.target;
+  if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
+  const click = (id) => { const b = document.querySelector(id); if (b) b.click(); };
+  const mode = (v) => { const r = document.querySelector(`#mode input[value="${v}"]`); if (r) r.click(); };
+  const step = (d) => {
+    const box = document.querySelector("#frame-slider input[type=number]");
+    if (!box) return;
+    const v = Math.max(0, Math.min(Number(box.max || 1e9), Number(box.value) + d));
+    box.value = v; box.dispatchEvent(new Event("input", {bubbles: true}));
+    box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+    box.dispatchEvent(new Event("change", {bubbles: true})); box.blur();
+  };
+  const k = e.key.toLowerCase();
+  if ((e.ctrlKey || e.metaKey) && k === "z") { click(e.shiftKey ? "#redo" : "#undo"); e.preventDefault(); return; }
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const keys = {arrowleft: () => step(-1), arrowright: () => step(1), enter: () => click("#propagate"),
+                escape: () => click("#cancel"), c: () => click("#next-check"), p: () => mode("positive"),
+                n: () => mode("negative"), r: () => mode("remove"), m: () => mode("move")};
+  if (keys[k]) { keys[k](); e.preventDefault(); }
+});
+</script>
+"""
+
 
 def require_gradio():
     """Import gradio or fail with the one-line fix."""
@@ -275,9 +315,11 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                                         on_timeline_click, on_next_check, on_delete)}
     form = dict(headers=HEADERS, datatype="str", interactive=True, static_columns=[0, 2, 3], row_limits=None,
                 column_count=len(HEADERS), max_height=260, wrap=True, type="array")
-    with gr.Blocks(title="sampt", delete_cache=(600, session_ttl_s)) as demo:
+    with gr.Blocks(title="sampt", delete_cache=(600, session_ttl_s), head=_SHORTCUT_JS) as demo:
         state = gr.State(None, time_to_live=session_ttl_s, delete_callback=on_delete)
         gr.Markdown("## sampt: interactive video segmentation by point tracking")
+        with gr.Accordion("help: what the marks mean, keyboard shortcuts", open=False, elem_id="help"):
+            gr.Markdown(HELP)
         with gr.Row():
             with gr.Column(scale=3):
                 image = gr.Image(label="frame (click to add or edit points)", interactive=False, elem_id="frame",
