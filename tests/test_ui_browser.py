@@ -133,6 +133,7 @@ def _click_pixel(page, x: float, y: float, width: int, height: int, expect: str)
 def _screen(page, x: float, y: float, width: int, height: int) -> tuple[float, float]:
     """Where frame pixel (x, y) is on the screen: the image is drawn scaled to fit ('contain') its box."""
     img = page.locator("#frame img").first
+    img.scroll_into_view_if_needed()  # a control below it may have scrolled the page
     box = img.bounding_box()
     scale = min(box["width"] / width, box["height"] / height)
     left = box["x"] + (box["width"] - width * scale) / 2
