@@ -1,7 +1,7 @@
 """Make docs/ui-after-propagation.png, the README's picture of `sampt ui`: the page served as `sampt ui` serves
-it, driven by headless chromium (Playwright) on a generated clip: two positive and one negative click on object
-1, two positive clicks on object 2, propagate, then the slider moved to a later frame (propagated masks and
-tracked points), in a 1280x900 window. Needs the test extras (gradio, playwright) and Debian's chromium:
+it, driven by headless chromium (Playwright) on a generated 480p clip: two positive and one negative click on
+object 1, two positive clicks on object 2, propagate, then "next frame to check" (the slider jumps to a frame
+the quality record flags, gold on the timeline under the frame), in a 1280x1000 window. Needs the test extras (gradio, playwright) and Debian's chromium:
 
     .venv/bin/python docs/make_ui_screenshot.py [--chromium /usr/bin/chromium]
 """
@@ -20,7 +20,8 @@ from sampt.io import write_frames
 from sampt.ui.app import build_app, launch
 
 DOCS = Path(__file__).resolve().parent
-OVERRIDES = ["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=6"]
+# a strict collapse threshold, so that the short clip shows a flagged frame on the timeline
+OVERRIDES = ["tracker=lk", "segmenter=grabcut", "pipeline.positive_points=6", "pipeline.quality_collapse_ratio=1.0"]
 
 
 def _free_port() -> int:
@@ -47,7 +48,7 @@ def _click(page, x: int, y: int, width: int, height: int, expect: str) -> None:
 def make(out: Path = DOCS / "ui-after-propagation.png", chromium: str = "/usr/bin/chromium") -> Path:
     from playwright.sync_api import sync_playwright
 
-    clip = make_clip(seed=0, num_frames=20, height=150, width=200, num_objects=2, max_speed=3.0)
+    clip = make_clip(seed=0, num_frames=12, height=480, width=854, num_objects=2, max_speed=6.0)
     H, W = clip.video.height, clip.video.width
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -57,8 +58,8 @@ def make(out: Path = DOCS / "ui-after-propagation.png", chromium: str = "/usr/bi
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(60_000)
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                page.set_default_timeout(300_000)
                 page.goto(url)
                 page.locator("#status").filter(has_text="Opened").wait_for()
                 first, second = clip.masks[0, 0], clip.masks[0, 1]  # frame 0: objects 1 and 2
@@ -74,16 +75,15 @@ def make(out: Path = DOCS / "ui-after-propagation.png", chromium: str = "/usr/bi
                 _click(page, *_point(second, 3), W, H, "Added a positive point")
                 page.click("#propagate")
                 page.locator("#status").filter(has_text="Propagated").wait_for()
-                slider = page.locator("#frame-slider input[type=number]")
-                slider.fill("12")
-                slider.press("Enter")
-                page.wait_for_timeout(2000)  # the frame's image arrives
+                page.click("#next-check")
+                page.locator("#status").filter(has_text="flagged").wait_for()
+                page.wait_for_timeout(3000)  # the frame's image and the timeline arrive
                 part = out.with_name(f".{out.name}.{os.getpid()}.png")
                 page.screenshot(path=str(part))
                 os.replace(part, out)  # written whole or not at all
                 browser.close()
         finally:
-            demo.close()
+            demo.sampt_shutdown()
     return out
 
 

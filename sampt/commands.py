@@ -93,8 +93,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                                          config=OmegaConf.to_container(cfg), inputs=inputs)
     log.info("segmented %d object(s) over %d frames in %.1fs (%.2f fps), scores %s; results in %s",
              len(objects), len(video), elapsed, len(video) / max(elapsed, 1e-9),
-             ", ".join(f"{i}: {s:.2f}" for i, s in zip(result.object_ids, result.scores)), out)
+             _scores_text(result), out)
+    if result.quality is not None:
+        for line in result.quality.summary_lines():
+            log.info("%s", line)
     return 0
+
+
+def _scores_text(result) -> str:
+    """Each object's mean predicted IoU, or "n/a" where the segmenter predicts none (GrabCut's proxy is no IoU)."""
+    if result.quality is not None and np.isnan(result.quality.predicted_iou).all():
+        return ", ".join(f"{i}: n/a" for i in result.object_ids) + " (the segmenter predicts no IoU)"
+    return ", ".join(f"{i}: {s:.2f}" for i, s in zip(result.object_ids, result.scores))
 
 
 def _run_stream(args: argparse.Namespace, objects: list, output, cfg, pipeline) -> int:

@@ -2,12 +2,15 @@
 
 * ``coco``: COCO-style JSON (the video extension's ``videos`` list included): an image per frame, a category
   per object, an annotation per frame and object present, with compressed RLE (pycocotools), area, bbox
-  ``[x, y, w, h]``, ``track_id`` (the object id) and the object's score.
+  ``[x, y, w, h]``, ``track_id`` (the object id) and the object's score. Each image's ``file_name`` names a
+  file that exists, relative to the JSON's folder: the input's own frame files when the input was a folder of
+  frames read at full size, else the frames written as JPEGs beside the JSON, in ``<json stem>_images/``.
 * ``ytvos``: the YouTube-VOS submission layout, ``Annotations/<video>/<frame>.png`` (indexed PNGs) in a zip.
 * ``cvat``: CVAT for video 1.1 XML (``annotations.xml`` in a zip, which CVAT's "Upload annotations"
-  takes): a track per object with its largest region as a polygon on every frame it is present on (marked
-  outside where it is absent); further disjoint regions of an object become single-frame shapes of the same
-  label, as CVAT itself exports shapes.
+  takes): one track per object, holding a ``mask`` shape on every frame it is present on (marked outside
+  where it is absent). A mask shape is CVAT's run-length encoding of the mask inside its box (``left``,
+  ``top``, ``width``, ``height``): run lengths row by row, alternating background and foreground, starting
+  with background; so every component and every hole of the mask is kept exactly.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import cv2
 import numpy as np
 
 from sampt.errors import OutputError, UsageError
-from sampt.outputs import atomic_file, check_output_path
+from sampt.outputs import OutputDir, atomic_file, check_output_path
 from sampt.progress import progress_bar
 from sampt.run_folder import RESULT_ENTRIES, SavedResult, load_result
 
@@ -60,8 +63,9 @@ def _sequence(result: SavedResult) -> str:
     return Path(result.info.get("files", {}).get("masks", "masks/video")).name
 
 
-def coco_dict(result: SavedResult, progress: bool = False) -> dict:
-    """The COCO-style dictionary of a result (see the module docstring)."""
+def coco_dict(result: SavedResult, progress: bool = False, file_names: Optional[list[str]] = None) -> dict:
+    """The COCO-style dictionary of a result (see the module docstring); ``file_names`` each image's
+    ``file_name`` (default ``<sequence>/<frame>.jpg``)."""
     try:
         from pycocotools import mask as mask_utils
     except ImportError:
@@ -74,7 +78,7 @@ def coco_dict(result: SavedResult, progress: bool = False) -> dict:
     for t in progress_bar(range(T), desc="COCO RLE", unit="frame", enabled=progress):
         name = result.frame_names[t]
         images.append({"id": t + 1, "video_id": 1, "frame_id": t, "frame_name": name,
-                       "file_name": f"{seq}/{name}.jpg", "width": W, "height": H})
+                       "file_name": file_names[t] if file_names else f"{seq}/{name}.jpg", "width": W, "height": H})
         for oid in result.object_ids:
             mask = result.label_maps[t] == oid
             if not mask.any():
@@ -97,10 +101,59 @@ def coco_dict(result: SavedResult, progress: bool = False) -> dict:
 
 
 def export_coco(result: SavedResult, out: Path, progress: bool = False) -> Path:
-    data = coco_dict(result, progress)
-    with atomic_file(out) as tmp:
-        tmp.write_text(json.dumps(data, separators=(",", ":")))
+    """Write the COCO JSON, and the frames beside it when the input's own frame files cannot be named."""
+    existing = input_frame_files(result)
+    if existing is not None:
+        folder = existing[0].parent
+        names = [os.path.relpath(f, out.parent.resolve()) for f in existing]
+        data = coco_dict(result, progress, names)
+        data["info"]["images_dir"] = str(folder)
+        with atomic_file(out) as tmp:
+            tmp.write_text(json.dumps(data, separators=(",", ":")))
+        return out
+    images = OutputDir(out.parent / f"{out.stem}_images", "COCO images folder")
+    try:
+        _write_frames(result, images.path, progress)
+        data = coco_dict(result, progress, [f"{out.stem}_images/{n}.jpg" for n in result.frame_names])
+        with atomic_file(out) as tmp:
+            tmp.write_text(json.dumps(data, separators=(",", ":")))
+            images.commit()
+    finally:
+        images.discard()
     return out
+
+
+def input_frame_files(result: SavedResult) -> Optional[list[Path]]:
+    """The input's own frame files, one per result frame, when the input was a folder of frames read at full
+    size and every file is still there; else None."""
+    from sampt.io import IMAGE_SUFFIXES
+
+    inputs = result.info.get("input", {})
+    path = inputs.get("path")
+    if not path or inputs.get("max_side") or not Path(path).is_dir():
+        return None
+    by_stem = {p.stem: p.resolve() for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    files = [by_stem.get(n) for n in result.frame_names]
+    return None if any(f is None for f in files) else files
+
+
+def _write_frames(result: SavedResult, folder: Path, progress: bool) -> None:
+    """Decode the run's input again (its stride, length and size) and write each frame as ``<frame>.jpg``."""
+    from sampt.io import read_video
+
+    inputs = result.info.get("input", {})
+    path = inputs.get("path")
+    if not path or not Path(path).exists():
+        raise UsageError(f"the COCO export names image files, but the run's input {path!r} is not there to write "
+                         "them from; export where the input is, or use --format ytvos / cvat")
+    video = read_video(path, stride=int(inputs.get("stride") or 1), max_frames=inputs.get("max_frames"),
+                       max_side=inputs.get("max_side"))
+    if len(video) != result.num_frames or video.size != result.label_maps.shape[1:]:
+        raise UsageError(f"the run's input {path} no longer gives the run's {result.num_frames} frames of "
+                         f"{result.label_maps.shape[2]}x{result.label_maps.shape[1]}; it changed since the run")
+    for t in progress_bar(range(len(video)), desc="COCO images", unit="frame", enabled=progress):
+        cv2.imwrite(str(folder / f"{result.frame_names[t]}.jpg"), cv2.cvtColor(video[t], cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
 
 
 def export_ytvos(result: SavedResult, out: Path) -> Path:
@@ -129,65 +182,62 @@ def _indexed_png(labels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _polygons(mask: np.ndarray) -> list[np.ndarray]:
-    """Outer contours of a mask as ``(K, 2)`` point arrays, largest first (at least 3 points each)."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    polys = [c.reshape(-1, 2) for c in sorted(contours, key=cv2.contourArea, reverse=True)]
-    out = []
-    for p in polys:
-        if len(p) < 3:  # a line or a single pixel: its pixel square
-            x0, y0 = p.min(axis=0)
-            x1, y1 = p.max(axis=0) + 1
-            p = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        out.append(p)
+def cvat_rle(mask: np.ndarray) -> tuple[str, int, int, int, int]:
+    """CVAT's encoding of a non-empty mask: ``(rle, left, top, width, height)``, the run lengths of the
+    mask inside its box, row by row, alternating background and foreground and starting with background."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    top, left = int(rows[0]), int(cols[0])
+    height, width = int(rows[-1]) - top + 1, int(cols[-1]) - left + 1
+    flat = mask[top:top + height, left:left + width].reshape(-1).astype(np.int8)
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.concatenate([[0], edges, [flat.size]])
+    runs = np.diff(bounds).tolist()
+    if flat[0]:  # the first run is foreground: an empty background run first
+        runs = [0] + runs
+    return ", ".join(map(str, runs)), left, top, width, height
+
+
+def cvat_decode(rle: str, left: int, top: int, width: int, height: int, size: tuple[int, int]) -> np.ndarray:
+    """The ``(H, W)`` bool mask of a CVAT mask shape (the inverse of :func:`cvat_rle`)."""
+    runs = [int(v) for v in rle.split(",")]
+    flat = np.repeat(np.arange(len(runs)) % 2 == 1, runs)
+    out = np.zeros(size, bool)
+    out[top:top + height, left:left + width] = flat.reshape(height, width)
     return out
 
 
-def _points_attr(poly: np.ndarray) -> str:
-    # CVAT puts pixel corners on integers; sampt pixel centres (the contour points) are at +0.5 there
-    return ";".join(f"{x + 0.5:.2f},{y + 0.5:.2f}" for x, y in poly.astype(float))
+def _mask_shape(t: int, encoded: tuple[str, int, int, int, int], outside: bool) -> str:
+    rle, left, top, width, height = encoded
+    return (f'    <mask frame="{t}" outside="{int(outside)}" occluded="0" keyframe="1" rle="{rle}" left="{left}" '
+            f'top="{top}" width="{width}" height="{height}" z_order="0"></mask>')
 
 
 def cvat_xml(result: SavedResult, progress: bool = False) -> str:
     """CVAT for video 1.1 XML of a result (see the module docstring)."""
     seq = _sequence(result)
     T, H, W = result.label_maps.shape
-    labels = "".join(f"<label><name>object_{oid}</name><type>polygon</type><attributes></attributes></label>"
+    labels = "".join(f"<label><name>object_{oid}</name><type>mask</type><attributes></attributes></label>"
                      for oid in result.object_ids)
     lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>",
              f"  <meta><task><name>{seq}</name><size>{T}</size><mode>interpolation</mode><overlap>0</overlap>"
              f"<start_frame>0</start_frame><stop_frame>{T - 1}</stop_frame><labels>{labels}</labels>"
              f"<original_size><width>{W}</width><height>{H}</height></original_size></task></meta>"]
     track_id = 0
-    extras: list[tuple[str, int, np.ndarray]] = []
-    bar = progress_bar(result.object_ids, desc="CVAT polygons", unit="object", enabled=progress)
+    bar = progress_bar(result.object_ids, desc="CVAT masks", unit="object", enabled=progress)
     for oid in bar:
-        label = quoteattr(f"object_{oid}")
-        shapes, last = [], None
+        shapes, last, outside = [], None, False
         for t in range(T):
-            polys = _polygons(result.label_maps[t] == oid)
-            if polys:
-                last = polys[0]
-                shapes.append(f'    <polygon frame="{t}" outside="0" occluded="0" keyframe="1" '
-                              f'points="{_points_attr(last)}" z_order="0"></polygon>')
-                for extra in polys[1:]:
-                    extras.append((label, t, extra))
-            elif last is not None and not shapes[-1].count('outside="1"'):
-                shapes.append(f'    <polygon frame="{t}" outside="1" occluded="0" keyframe="1" '
-                              f'points="{_points_attr(last)}" z_order="0"></polygon>')
+            mask = result.label_maps[t] == oid
+            if mask.any():
+                last, outside = cvat_rle(mask), False
+                shapes.append(_mask_shape(t, last, False))
+            elif last is not None and not outside:  # absent from here on, until it comes back
+                shapes.append(_mask_shape(t, last, True))
+                outside = True
         if not shapes:
             continue
-        lines.append(f'  <track id="{track_id}" label={label} source="auto">')
+        lines.append(f'  <track id="{track_id}" label={quoteattr(f"object_{oid}")} source="auto">')
         lines.extend(shapes)
-        lines.append("  </track>")
-        track_id += 1
-    for label, t, poly in extras:  # single-frame tracks
-        lines.append(f'  <track id="{track_id}" label={label} source="auto">')
-        lines.append(f'    <polygon frame="{t}" outside="0" occluded="0" keyframe="1" points="{_points_attr(poly)}" '
-                     f'z_order="0"></polygon>')
-        if t + 1 < T:
-            lines.append(f'    <polygon frame="{t + 1}" outside="1" occluded="0" keyframe="1" '
-                         f'points="{_points_attr(poly)}" z_order="0"></polygon>')
         lines.append("  </track>")
         track_id += 1
     lines.append("</annotations>")

@@ -146,6 +146,9 @@ class Segmenter(ABC):
     embedding_type: ClassVar[Optional[type]] = None
     """The type :meth:`_encode` puts in ``ImageEmbedding.data``; :meth:`decode` refuses any other (None:
     no check)."""
+    predicts_iou: ClassVar[bool] = True
+    """Whether ``Prediction.iou`` is a learned estimate of the mask's IoU (SAM's head). False for a segmenter
+    whose ``iou`` is only a proxy for the pipeline's threshold: quality records then report NaN, never it."""
 
     def __init__(self) -> None:
         self.encoder_calls = 0

@@ -8,7 +8,8 @@ Layout (``OUT/``)::
                                    (N, 3) (t, x, y), object_ids (N,), labels (N,) (1 positive, 0 negative)
     overlay.mp4 | overlay.gif      masks, contours and tracked points drawn on the video (H.264 MP4)
     result.json                    version, git revision, input, frame names, prompts, per-frame areas and
-                                   boxes, predicted IoU, scores, composed config, timings (compact)
+                                   boxes, predicted IoU, scores, per-(frame, object) quality
+                                   (:mod:`sampt.pipeline.quality`), composed config, timings (compact)
 
 The folder is one atomic unit (:class:`sampt.outputs.OutputDir`): everything is written into a temporary
 sibling that replaces the folder whole once the run completed, so an error or an interruption leaves the
@@ -165,6 +166,7 @@ def build_summary(result: Any, video: Video, stats: MaskStats, prompts: Sequence
         "objects": objects,
         "per_frame": {"area": stats.areas.tolist(), "box": stats.boxes,
                       "predicted_iou": np.asarray(result.iou, float).tolist()},
+        **({"quality": result.quality.to_json()} if getattr(result, "quality", None) is not None else {}),
         "encoder_calls": int(result.encoder_calls),
         "timings_seconds": {k: float(v) for k, v in result.timings.items()},
         "files": files or {},

@@ -122,6 +122,26 @@ def _per_frame_table(v: Any, file: Path, key: str) -> list:
     return v
 
 
+def _quality(v: Any, file: Path, key: str) -> dict:
+    """The per-(frame, object) quality record (:class:`~sampt.pipeline.quality.FrameQuality`'s JSON form):
+    read whole once here, so a damaged one is refused instead of failing on first use."""
+    from sampt.pipeline.quality import FLAGS, FrameQuality
+
+    problem = "must be a quality record as sampt writes it (object_ids, area, ratios, components, flags)"
+    if not isinstance(v, dict) or not isinstance(v.get("flags", {}), dict):
+        raise _bad(file, key, problem)
+    for name in FLAGS:
+        pairs = v.get("flags", {}).get(name, [])
+        if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 and all(_is_int(i) and i >= 0 for i in p)
+                                                  for p in pairs):
+            raise _bad(file, f"{key}.flags.{name}", "must be a list of [frame, object index] pairs")
+    try:
+        FrameQuality.from_json(v)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise _bad(file, key, f"{problem} ({exc})") from None
+    return v
+
+
 Check = Callable[[Any, Path, str], Any]
 RESULT_FIELDS: dict[str, tuple[bool, Check]] = {
     # key: (required, check). Keys not listed are accepted as they are.
@@ -136,6 +156,7 @@ RESULT_FIELDS: dict[str, tuple[bool, Check]] = {
     "files": (False, _mapping({"masks": (False, _inside_path), "tracks": (False, _inside_path)})),
     "per_frame": (False, _mapping({"area": (False, _per_frame_table), "box": (False, _per_frame_table)})),
     "objects": (False, _list),
+    "quality": (False, _quality),
 }
 """``result.json``'s schema (version 1), one row per top-level field."""
 
@@ -322,6 +343,15 @@ class SavedResult:
     @property
     def frame_names(self) -> list[str]:
         return list(self.info["input"]["frame_names"])
+
+    @property
+    def quality(self) -> Any:
+        """Each (frame, object) mask's measures and flags (a :class:`~sampt.pipeline.quality.FrameQuality`),
+        None for a folder written before quality was recorded."""
+        from sampt.pipeline.quality import FrameQuality
+
+        data = self.info.get("quality")
+        return None if data is None else FrameQuality.from_json(data)
 
     @property
     def num_frames(self) -> int:

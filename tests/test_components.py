@@ -140,3 +140,27 @@ def test_grabcut_is_reproducible_whatever_ran_before(small_clip):
     cv2.setRNGSeed(12345)
     cv2.randu(np.zeros((100, 100)), 0, 1)  # disturb OpenCV's global RNG
     np.testing.assert_array_equal(seg.predict(embedding, Prompt(points, np.ones(6))).logits, first)
+
+
+def test_grabcut_from_three_clicks_gives_the_object_not_discs(small_clip):
+    """Clicks alone: the rectangle around them grown by a margin is GrabCut's rectangle, so the mask is
+    the object's shape, far larger than seed discs around the clicks."""
+    truth = small_clip.masks[0, 1]
+    points = KMedoidsSampler().sample(truth, 3, seed=0)
+    seg = GrabCutSegmenter()
+    mask = seg.predict(seg.encode(small_clip.video[0]), Prompt(points, np.ones(3))).mask
+    assert (mask & truth).sum() / (mask | truth).sum() > 0.8
+
+
+def test_grabcut_from_clicks_keeps_only_components_holding_a_click():
+    """Two blobs of the same colour inside the clicks' rectangle: only the clicked one is kept."""
+    image = np.full((60, 80, 3), 40, np.uint8)
+    rng = np.random.default_rng(0)
+    image += rng.integers(0, 20, image.shape, dtype=np.uint8)
+    image[20:40, 10:30] = (200, 60, 60)
+    image[20:40, 36:46] = (200, 60, 60)
+    seg = GrabCutSegmenter(click_margin=2.5)  # the rectangle holds both blobs
+    mask = seg.predict(seg.encode(image), Prompt([[15, 25], [25, 35], [20, 30]], np.ones(3))).mask
+    assert mask[30, 20] and not mask[30, 40]
+    discs = GrabCutSegmenter(from_clicks="discs")
+    assert discs.predict(discs.encode(image), Prompt([[15, 25], [25, 35], [20, 30]], np.ones(3))).mask[30, 20]

@@ -164,7 +164,8 @@ def test_interactive_save_load_gives_identical_masks_and_history(clip, tmp_path)
     loaded = Session.load(str(path), clip.video, LucasKanadeTracker(), FrameSegmenter(clip.video, radius=6))
     assert loaded.history == session.history and loaded.object_ids == (1, 2)
     np.testing.assert_array_equal(_all_masks(loaded), expected)
-    assert loaded.encoder_calls == 6  # frames 0..5 came from the cache folder; 6..11 were never shown
+    # frames 0..5 and 7 (answered at once by move_point) came from the cache folder; the other 5 were never shown
+    assert loaded.encoder_calls == 5
     loaded.undo()
     session.undo()
     np.testing.assert_array_equal(_all_masks(loaded), _all_masks(session))
@@ -282,5 +283,30 @@ def test_interactive_edit_of_one_object_resegments_only_it_without_shared_negati
     before = session.stats()["segmented_pairs"]
     change = session.add_point(1, 5, 30.0, 20.0)
     assert change.objects == (1,) and change.frames == range(5, 12)
-    assert session.propagate() == list(range(5, 12))
+    assert change.masks.frame == 5 and change.masks.object_ids == (1, 2)  # the edited frame, answered at once
+    assert session.propagate() == list(range(6, 12))
     assert session.stats()["segmented_pairs"] - before == 7  # object 1 on frames 5..11, object 2 nowhere
+
+
+def test_interactive_edits_answer_with_the_edited_frames_masks(clip, tmp_path):
+    session, _ = _session(clip, tmp_path)
+    session.add_object(1, 0, mask=clip.masks[0, 0])
+    change = session.add_point(1, 3, 30.0, 20.0)
+    assert change.masks.frame == 3 and 3 not in session.propagate()  # already up to date
+    np.testing.assert_array_equal(change.masks.label_map, session.label_map(3))
+    moved = session.move_point(change.points[0], 6, 32.0, 21.0)
+    assert moved.masks.frame == 6
+    np.testing.assert_array_equal(moved.masks.masks[0], session.mask(6, 1))
+
+
+def test_removing_an_objects_last_point_removes_the_object(clip, tmp_path):
+    session, _ = _session(clip, tmp_path)
+    change = session.add_object(1, 0, points=np.array([[20.0, 20.0]]))
+    assert change.masks is not None and change.masks.frame == 0
+    session.remove_point(change.points[0])
+    assert session.object_ids == () and session.history[-1]["object_removed"] is True
+    assert session.propagate() == [] or all(not session.label_map(t).any() for t in range(session.num_frames))
+    session.undo()
+    assert session.object_ids == (1,)
+    session.remove_object(1)
+    assert session.object_ids == ()

@@ -249,8 +249,9 @@ def test_each_workspace_has_its_own_folder_and_removes_it(tmp_path, clip_folder)
     a, b = Workspace(tmp_path, OVERRIDES), Workspace(tmp_path, OVERRIDES)
     assert a.folder != b.folder and a.folder.parent == b.folder.parent == tmp_path
     a.open_video(clip_folder)
-    out = a.output_path("x.txt")
-    assert out.parent == a.outputs
+    out, again = a.output_path("x.txt"), a.output_path("x.txt")
+    assert out.parent.parent == a.outputs and out.name == "x.txt" != again.parent.name  # plain names, own folders
+    assert out.parent != again.parent
     a.remove()
     assert not a.folder.exists() and b.folder.exists()
     b.remove()
@@ -280,7 +281,7 @@ def _click(handlers, ws, frame, mode, x, y):
 
 
 def test_a_saved_session_loads_into_a_new_page_and_continues(app, clip, tmp_path):
-    ws, _, status, _ = app["on_start"](None)
+    ws, _, status, *_ = app["on_start"](None)
     assert status.startswith("Opened"), status
     (x1, y1), (x2, y2), (x3, y3) = _object_points(clip)
     _click(app, ws, 0, "positive", x1, y1)
@@ -293,11 +294,11 @@ def test_a_saved_session_loads_into_a_new_page_and_continues(app, clip, tmp_path
     expected = _labels(ws.session)
 
     # a second browser session: its own workspace; the file comes back through the page's upload folder
-    other, _, _, _ = app["on_start"](None)
+    other, *_ = app["on_start"](None)
     assert other is not ws and other.folder != ws.folder and not other.session.object_ids
     other.upload_roots = [Path(saved).parent]
-    other, image, status = app["on_load_session"](other, saved, 0)
-    assert status.startswith("Loaded the session: objects 1"), status
+    other, image, status, _ = app["on_load_session"](other, saved, 0)
+    assert status.startswith("Loaded the session session.npz: objects 1"), status
     assert image.shape[:2] == (clip.video.height * other.scale, clip.video.width * other.scale)
     np.testing.assert_array_equal(_labels(other.session), expected)
     _click(app, other, 0, "positive", x3, y3)  # continue editing the loaded session
@@ -313,8 +314,10 @@ def test_loading_a_session_file_that_is_not_one_shows_an_error(app, tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a session")
     ws.upload_roots = [tmp_path]
-    ws, image, status = app["on_load_session"](ws, str(bad), 0)
+    ws, image, status, box = app["on_load_session"](ws, str(bad), 0)
     assert status.startswith("**Error:**") and image is not None, status
+    assert "bad.npz" in status and str(ws.uploads) not in status, status  # the user's name, not our copy's path
+    assert box is None  # the refused file leaves the drop box
     ws.remove()
 
 
@@ -413,3 +416,55 @@ def test_sampt_ui_without_gradio_says_how_to_install_it(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "pip install 'sampt[ui]'" in err and "Traceback" not in err, err
+
+
+def test_cancel_after_a_finished_propagation_keeps_its_message(app, clip):
+    ws, *_ = app["on_start"](None)
+    (x1, y1), *_ = _object_points(clip)
+    _click(app, ws, 0, "positive", x1, y1)
+    *_, status = list(app["on_propagate"](ws, 0))[-1]
+    assert status.startswith("Propagated")
+    assert app["on_cancel"](ws) == "Propagated through 4 frames; nothing to cancel."
+    ws.remove()
+
+
+def test_an_object_id_out_of_range_is_one_message(app, clip):
+    ws, *_ = app["on_start"](None)
+    (x1, y1), *_ = _object_points(clip)
+    for bad in (300, 0, 2.5, None):
+        ws, image, status = app["on_click"](ws, 0, "positive", bad, SimpleNamespace(index=[int(x1), int(y1)]))
+        assert status.startswith("**Error:** object id must be a whole number in 1..255"), status
+        assert image is not None and not ws.session.object_ids
+    ws.remove()
+
+
+def _quality(T=10, flagged=((4, 0),)):
+    from sampt.pipeline.quality import FLAGS, FrameQuality
+
+    area = np.full((T, 1), 100)
+    area[7, 0] = 0
+    flags = {f: np.zeros((T, 1), bool) for f in FLAGS}
+    for t, o in flagged:
+        flags["collapsed"][t, o] = True
+    return FrameQuality([1], area, area / 100.0, (area > 0).astype(int), np.ones((T, 1)), np.full((T, 1), np.nan), flags)
+
+
+def test_timeline_shows_present_flagged_absent_and_not_computed_frames():
+    from sampt.overlay import object_colour
+    from sampt.ui.timeline import FLAGGED, NOT_YET, ABSENT, frame_at, timeline_image
+
+    image = timeline_image(_quality(), computed=range(9), current=0, width=100)  # frame 9 not computed
+    row = image[5]
+    assert tuple(row[45]) == FLAGGED and tuple(row[75]) == ABSENT and tuple(row[95]) == NOT_YET
+    assert tuple(row[25]) == object_colour(1)
+    assert frame_at(45, 100, 10) == 4
+
+
+def test_next_frame_to_check_is_the_most_doubtful_not_visited():
+    from sampt.ui.timeline import next_to_check
+
+    q = _quality(flagged=((4, 0), (6, 0)))
+    q.flags["few_points"][6, 0] = True  # two flags on frame 6
+    assert next_to_check(q, visited={0}, computed=range(10)) == 6
+    assert next_to_check(q, visited={6}, computed=range(10)) == 4
+    assert next_to_check(q, visited={4, 6}, computed=range(10)) is None

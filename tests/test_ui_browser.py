@@ -135,6 +135,7 @@ def _click_pixel(page, x: float, y: float, width: int, height: int, expect: str)
 def _screen(page, x: float, y: float, width: int, height: int) -> tuple[float, float]:
     """Where frame pixel (x, y) is on the screen: the image is drawn scaled to fit ('contain') its box."""
     img = page.locator("#frame img").first
+    img.scroll_into_view_if_needed()  # a control below it may have scrolled the page
     box = img.bounding_box()
     scale = min(box["width"] / width, box["height"] / height)
     left = box["x"] + (box["width"] - width * scale) / 2
@@ -308,3 +309,167 @@ def test_an_idle_session_expires_and_its_folder_is_removed(browser, clip_dir, tm
         context.close()
     finally:
         demo.close()
+
+
+# -- issue #29's bugs, each seen in the browser ---------------------------------------------------------
+
+def _slow_session(page, delay: float) -> None:
+    """Switch the page to the slow segmenter with ``delay`` seconds per encoded frame."""
+    page.locator("#segmenter input").click()
+    page.get_by_role("option", name="slow_grabcut").click()
+    row = page.locator("#segmenter-options").get_by_role("row").filter(has=page.get_by_text("delay", exact=True))
+    row.get_by_role("gridcell").nth(1).dblclick()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(delay))
+    page.keyboard.press("Enter")
+    page.click("#apply")
+    _wait_status(page, "New session with tracker lk and segmenter slow_grabcut")
+
+
+def _set_slider(page, value: int) -> None:
+    box = page.locator("#frame-slider input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def _shown(page) -> np.ndarray:
+    """The frame image the page shows now, as RGB."""
+    import cv2
+
+    src = page.locator("#frame img").first.get_attribute("src")
+    data = page.request.get(src).body() if not src.startswith("data:") else __import__("base64").b64decode(src.split(",", 1)[1])
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def test_bug1_slider_moved_during_propagation_keeps_its_frame_shown(page, clip_dir):
+    _, clip = clip_dir
+    _slow_session(page, 0.8)
+    x, y = _inside(clip.masks[0, 0], 2)
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    first = _shown(page)
+    page.click("#propagate")
+    _wait_status(page, "Propagating: frame")
+    _set_slider(page, 3)  # usable while it runs
+    _wait_status(page, f"Propagated through {len(clip.video)} frames")
+    assert page.locator("#frame-slider input[type=number]").input_value() == "3"
+    assert not np.array_equal(_shown(page), first)  # frame 3 shown at the end, not frame 0
+
+
+def test_bug2_cancel_after_propagation_finished_keeps_the_message(page, clip_dir):
+    _, clip = clip_dir
+    x, y = _inside(clip.masks[0, 0], 2)
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    page.click("#propagate")
+    _wait_status(page, "Propagated through")
+    page.click("#cancel")
+    text = _wait_status(page, "nothing to cancel")
+    assert text.startswith(f"Propagated through {len(clip.video)} frames") and "Cancelled" not in text, text
+
+
+def test_bug3_an_object_id_out_of_range_is_a_message_and_the_next_click_works(page, clip_dir):
+    _, clip = clip_dir
+    box = page.locator("#object-id input")
+    box.fill("300")
+    box.press("Enter")
+    x, y = _inside(clip.masks[0, 0], 2)
+    sx, sy = _screen(page, x, y, clip.video.width, clip.video.height)
+    page.mouse.click(sx, sy)
+    assert "1..255" in _wait_status(page, "Error")
+    assert page.locator("#frame img").count() == 1  # the frame is still shown, no error badge instead
+    box.fill("2")
+    box.press("Enter")
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 2")
+
+
+def test_bug4_a_refused_session_file_is_named_as_the_user_named_it_and_leaves_the_box(page, tmp_path):
+    bad = tmp_path / "my-edits.npz"
+    bad.write_bytes(b"not a session")
+    page.locator("#session-upload input[type=file]").set_input_files(str(bad))
+    text = _wait_status(page, "Error")
+    assert "my-edits.npz" in text and "/uploads/" not in text, text
+    page.wait_for_function("() => !document.querySelector('#session-upload').innerText.includes('my-edits')")
+
+
+def test_bug5_the_video_box_names_the_video_opened_from_the_command_line(page, clip_dir):
+    folder, clip = clip_dir
+    page.locator("#video-upload").get_by_text(f"{folder.name} is open").wait_for()
+
+
+def test_bug6_exports_are_all_listed_with_plain_names(page, clip_dir):
+    _, clip = clip_dir
+    x, y = _inside(clip.masks[0, 0], 2)
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    page.click("#export")
+    _wait_status(page, "Exported")
+    names = sorted(a.get_attribute("download") for a in page.locator("#exported a[download]").all())
+    assert names == ["masks.zip", "overlay.mp4", "result.json", "session.npz"], names
+    for a in page.locator("#exported a[download]").all():
+        assert a.is_visible()
+
+
+def test_bug7_removing_the_only_point_removes_the_object(page, clip_dir):
+    _, clip = clip_dir
+    x, y = _inside(clip.masks[0, 0], 2)
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    page.locator("#mode").get_by_label("remove").check()
+    sx, sy = _screen(page, x, y, clip.video.width, clip.video.height)
+    page.mouse.click(sx, sy)
+    _wait_status(page, "Removed point")
+    page.click("#propagate")
+    assert "add an object first" in _wait_status(page, "Error")
+
+
+def test_bug8_every_session_folder_goes_when_the_server_stops(browser, clip_dir, tmp_path):
+    from sampt.ui.app import build_app, launch
+
+    workdir = tmp_path / "work"
+    demo = build_app(str(clip_dir[0]), OVERRIDES, root=str(workdir))
+    context, pg = _open(browser, launch(demo, port=_free_port()))
+    try:
+        _, clip = clip_dir
+        x, y = _inside(clip.masks[0, 0], 2)
+        _click_pixel(pg, x, y, clip.video.width, clip.video.height, "Added object 1")
+        assert [p for p in workdir.iterdir() if p.is_dir()]
+    finally:
+        context.close()
+        demo.sampt_shutdown()
+    assert workdir.is_dir() and not list(workdir.iterdir())  # the folder given stays, emptied
+
+
+def test_timeline_jumps_on_click_and_next_frame_to_check_answers(page, clip_dir):
+    _, clip = clip_dir
+    n = len(clip.video)
+    x, y = _inside(clip.masks[0, 0], 2)
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    page.click("#propagate")
+    _wait_status(page, f"Propagated through {n} frames")
+    page.locator("#timeline img").first.wait_for()
+    box = page.locator("#timeline img").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * (3.5 / n), box["y"] + box["height"] / 2)  # frame 3 of the strip
+    page.wait_for_function("() => document.querySelector('#frame-slider input[type=number]').value === '3'")
+    page.click("#next-check")
+    text = _wait_status(page, "flagged")  # a flagged frame to jump to, or none left
+    m = re.search(r"Frame (\d+) is flagged", text)
+    if m:
+        page.wait_for_function(
+            f"() => document.querySelector('#frame-slider input[type=number]').value === '{m.group(1)}'")
+
+
+def test_keyboard_shortcuts_step_frames_switch_modes_and_undo(page, clip_dir):
+    _, clip = clip_dir
+    page.locator("#help").get_by_text("help").first.click()
+    page.get_by_text("Ctrl+Z / Ctrl+Shift+Z").wait_for()  # the help panel lists the shortcuts
+    page.locator("h2").first.click()  # focus on the page, not a field
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('#frame-slider input[type=number]').value === '1'")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelector('#frame-slider input[type=number]').value === '0'")
+    page.keyboard.press("n")
+    assert page.locator("#mode").get_by_label("negative").is_checked()
+    page.keyboard.press("p")
+    x, y = _inside(clip.masks[0, 0], 2)
+    _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
+    page.keyboard.press("Control+z")
+    _wait_status(page, "Undone")
+    page.keyboard.press("Control+Shift+z")
+    _wait_status(page, "Redone")

@@ -3,11 +3,14 @@ cannot be made raises (:class:`EditError`): shared by the session and its file f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
-from sampt.constraints import Range, check_dataclass
+import numpy as np
+
+from sampt.constraints import Range, check_coordinate, check_dataclass
 from sampt.errors import ConfigError, InputError
 from sampt.pipeline.options import SamPtOptions
+from sampt.types import check_points_inside
 
 
 class EditError(InputError):
@@ -40,3 +43,20 @@ class SessionOptions:
             check_dataclass(self, "session")
         except ConfigError as exc:
             raise EditError(str(exc)) from None
+
+
+def check_frame(frame: Any, num_frames: int) -> None:
+    """Raise :class:`EditError` unless ``frame`` is an integer index into ``num_frames`` frames."""
+    if not isinstance(frame, (int, np.integer)) or isinstance(frame, bool):
+        raise EditError(f"frame must be an integer index, got {frame!r}")
+    if not 0 <= frame < num_frames:
+        raise EditError(f"frame {frame} is outside the video (0..{num_frames - 1})")
+
+
+def check_inside(x: float, y: float, size: tuple[int, int]) -> None:
+    """Raise :class:`EditError` unless ``(x, y)`` is a finite point inside an ``(H, W)`` frame."""
+    x, y = check_coordinate("x", x, EditError), check_coordinate("y", y, EditError)
+    try:
+        check_points_inside(np.array([[x, y]], np.float64), size[0], size[1], "point")
+    except (TypeError, ValueError) as exc:
+        raise EditError(str(exc)) from None

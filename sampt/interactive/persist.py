@@ -55,7 +55,7 @@ def write_session(session: Any, path: Path) -> Path:
                         "state": [{"object_id": o.object_id, "frame": o.frame, "mask": mask_index(o.mask),
                                    "points": [point_index(p) for p in o.points]} for o in entry.state]})
     T = session.num_frames
-    results = sorted(session._results.items())
+    results = sorted(session._masks.results.items())
     crops = [r.entry[2].reshape(-1) for _, r in results if r.entry is not None]
     prompt_points = [r.prompt[0].reshape(-1, 2) for _, r in results]
     prompt_labels = [r.prompt[1].reshape(-1) for _, r in results]
@@ -65,14 +65,14 @@ def write_session(session: Any, path: Path) -> Path:
         "format": FORMAT,
         "video": {"fingerprint": video_fingerprint(session.video), "frames": T, "height": session.video.height,
                   "width": session.video.width, "name": session.video.name},
-        "options": options, "config": session._config,
+        "options": options, "config": session.config,
         "position": session._position, "next_point_id": session._next_point_id, "history": history,
         "points": [{"point_id": p.point_id, "object_id": p.object_id, "label": p.label, "frame": p.frame,
                     "x": p.x, "y": p.y, "start": p.start, "end": p.end} for p in stored],
         "results": [{"frame": t, "object_id": oid, "iou": None if np.isnan(r.iou) else r.iou,
                      "crop": None if r.entry is None else [r.entry[0], r.entry[1], *r.entry[2].shape],
                      "prompt": len(r.prompt[1])} for (t, oid), r in results],
-        "dirty": sorted(session._dirty),
+        "dirty": sorted(session._masks.dirty),
         "counters": {"segmented_pairs": session.segmented_pairs, "reused_pairs": session.reused_pairs},
     }
     arrays = {
@@ -165,8 +165,8 @@ def _restore(session: Any, meta: dict, arrays: dict, video: Any) -> None:
         n = r["prompt"]
         prompt = (arrays["prompt_points"][prompt_offset:prompt_offset + n], arrays["prompt_labels"][prompt_offset:prompt_offset + n])
         prompt_offset += n
-        session._results[(r["frame"], r["object_id"])] = SegmentationMemo(bytes(arrays["result_keys"][k]), entry,
+        session._masks.results[(r["frame"], r["object_id"])] = SegmentationMemo(bytes(arrays["result_keys"][k]), entry,
                                                                  np.nan if r["iou"] is None else r["iou"], prompt)
-    session._dirty = set(meta["dirty"])
-    session.segmented_pairs = meta["counters"]["segmented_pairs"]
-    session.reused_pairs = meta["counters"]["reused_pairs"]
+    session._masks.dirty = set(meta["dirty"])
+    session._masks.segmented_pairs = meta["counters"]["segmented_pairs"]
+    session._masks.reused_pairs = meta["counters"]["reused_pairs"]

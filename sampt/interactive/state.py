@@ -8,7 +8,7 @@ what each edit created.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -81,6 +81,10 @@ class Change:
     objects: tuple[int, ...] = ()
     frames: range = range(0)
     points: tuple[int, ...] = ()
+    masks: Optional[Any] = field(default=None, compare=False)
+    """For an edit on one frame (:meth:`Session.add_point`, :meth:`Session.move_point`,
+    :meth:`Session.add_object` from clicks): that frame's masks, already brought up to date (a
+    :class:`~sampt.interactive.masks.FrameMasks`); None otherwise."""
 
     @property
     def empty(self) -> bool:
@@ -123,3 +127,18 @@ class SegmentationMemo:
     @property
     def nbytes(self) -> int:
         return 64 + (0 if self.entry is None else self.entry[2].nbytes) + self.prompt[0].nbytes + self.prompt[1].nbytes
+
+
+
+def point_views(objects: State, frame: Optional[int]) -> list[PointView]:
+    """The points of ``objects`` as they are on ``frame`` (only those that live there), or where they were
+    placed (``frame`` None)."""
+    out = []
+    for o in objects:
+        for p in o.points:
+            if frame is None:
+                out.append(PointView(p.point_id, o.object_id, p.label, p.x, p.y, True))
+            elif p.active(frame):
+                x, y = p.track[frame]
+                out.append(PointView(p.point_id, o.object_id, p.label, float(x), float(y), bool(p.visible[frame])))
+    return out

@@ -58,6 +58,12 @@ class SamPtOptions:
     stream_chunk_overlap: Annotated[int, Range(1, None)] = 4
     """Streaming with an offline tracker: frames a chunk tracks beyond those it emits (look-ahead; the next chunk starts
     from the points on the first of them), >= 1 and < the length."""
+    quality_collapse_ratio: Annotated[float, Range(0, 1)] = 0.25
+    """Quality flag ``collapsed``: a non-empty mask smaller than this fraction of the object's median area."""
+    quality_max_components: Annotated[int, Range(1, None)] = 3
+    """Quality flag ``fragmented``: a mask with more connected components than this."""
+    quality_min_visible_points: Annotated[float, Range(0, 1)] = 0.5
+    """Quality flag ``few_points``: fewer than this fraction of the object's positive points visible on the frame."""
 
     def __post_init__(self) -> None:
         self.validate()

@@ -20,13 +20,14 @@ from sampt.interfaces import PointSampler, Segmenter, Tracker
 from sampt.pipeline.context import RunContext
 from sampt.pipeline.options import SamPtOptions
 from sampt.pipeline.prompting import segment_video
+from sampt.pipeline.quality import FrameQuality, QualityMeter, QualityThresholds
 from sampt.pipeline.query_points import ObjectPrompt, ObjectQueries, query_points
 from sampt.pipeline.reinit import run_reinit
 from sampt.pipeline.store import MaskStore, SegmentationOutput, StoredMasksView
 from sampt.pipeline.streaming import StreamedFrame, declared_latency
 from sampt.pipeline.streaming import stream as stream_frames
 from sampt.pipeline.tracking import track_objects
-from sampt.types import Tracks, Video
+from sampt.types import POSITIVE, Tracks, Video
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ class SamPtResult(StoredMasksView):
     ``(O,)`` the mean of those over prompted frames (rejected frames included), for ranking objects;
     ``queries`` the objects' (first) query points; ``tracks`` per object, the tracks of the query points
     in use; ``prompts[t][o]`` the ``(points, labels)`` actually given to the segmenter on frame t;
-    ``timings`` seconds per stage; ``encoder_calls`` how many frames were encoded.
+    ``timings`` seconds per stage; ``encoder_calls`` how many frames were encoded; ``quality`` each
+    (frame, object) mask's measures and flags (:class:`~sampt.pipeline.quality.FrameQuality`).
     """
 
     object_ids: list[int]
@@ -51,6 +53,7 @@ class SamPtResult(StoredMasksView):
     prompts: list
     timings: dict[str, float] = field(default_factory=dict)
     encoder_calls: int = 0
+    quality: Optional[FrameQuality] = None
 
     @property
     def scores(self) -> np.ndarray:
@@ -147,25 +150,28 @@ class SamPt:
         with ctx.timings.measure("query_points"):
             queries = query_points(ctx, objects)
         ids = [o.object_id for o in objects]
+        meter = QualityMeter(len(video), [int(np.sum(q.labels == POSITIVE)) for q in queries])
 
         def stream(t: int, out: SegmentationOutput) -> None:
-            on_frame(t, out.store.label_map(t, ids))
-            if not keep_masks:
-                out.store.release(t)
+            meter.measure(t, out.store, out.prompts[t])
+            if on_frame is not None:
+                on_frame(t, out.store.label_map(t, ids))
+                if not keep_masks:
+                    out.store.release(t)
 
         if self.options.reinit_variant is None:
             with _progress(len(queries), "tracking", progress, unit="object") as bar:
                 tracks = track_objects(ctx, queries, progress=bar)
-            output = _segment(ctx, queries, tracks, progress, on_frame=stream if on_frame is not None else None)
+            output = _segment(ctx, queries, tracks, progress, on_frame=stream)
         else:
             output, tracks = _reinit(ctx, queries, progress)
-            if on_frame is not None:
-                for t in range(len(video)):
-                    stream(t, output)
+            for t in range(len(video)):
+                stream(t, output)
         ctx.embeddings.unpin()
         timings = ctx.timing_report(time.perf_counter() - started)
+        quality = meter.report(ids, output.iou, self.segmenter.predicts_iou, QualityThresholds.from_options(self.options))
         return SamPtResult(ids, output.store, output.iou, list(queries), list(tracks), output.prompts, timings,
-                           ctx.embeddings.encoder_calls)
+                           ctx.embeddings.encoder_calls, quality)
 
 
 def _segment(ctx: RunContext, queries: Sequence[ObjectQueries], tracks: Sequence[Tracks], progress: bool,

@@ -28,7 +28,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     try:
         demo.block_thread()
     finally:
-        demo.close()
+        demo.sampt_shutdown()  # stop serving and remove every session's folder, --workdir or not
     return 0
 
 

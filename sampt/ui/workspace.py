@@ -67,6 +67,9 @@ class Workspace:
         self.video = None
         self.session = None
         self.move_from: Optional[int] = None  # point picked by the first click of a move
+        self.shown_frame = 0  # the frame the page's slider is on (a propagation redraws this one)
+        self.visited: set[int] = set()  # frames shown to the user (the next frame to check is another)
+        self.propagation_finished = False  # the last propagation ran to its end (a late cancel changes nothing)
         self.lock = threading.RLock()
         self.admission: Any = None  # the server's session limit and memory budget (sampt.ui.admission)
 
@@ -105,8 +108,11 @@ class Workspace:
             path.unlink(missing_ok=True)
 
     def output_path(self, name: str) -> Path:
-        """A fresh path under the outputs folder (``name`` is ours, never the user's)."""
-        return self.outputs / f"{uuid.uuid4().hex[:8]}-{name}"
+        """A fresh path ``outputs/<random>/<name>`` (``name`` is ours, never the user's): each export in a
+        folder of its own, so the files keep their plain names when downloaded."""
+        folder = self.outputs / uuid.uuid4().hex[:12]
+        folder.mkdir()
+        return folder / name
 
     @_serial
     def remove(self) -> None:
@@ -187,6 +193,7 @@ class Workspace:
         if self.video is None:
             return None
         frame = int(np.clip(frame, 0, len(self.video) - 1))
+        self.visited.add(frame)
         k = self.scale
         image = self.video[frame]
         if k > 1:
@@ -203,6 +210,29 @@ class Workspace:
             xy = (np.array([[v.x, v.y] for v in mine], np.float32).reshape(-1, 2) + 0.5) * k - 0.5
             objects.append((oid, xy, np.array([v.label for v in mine], int), np.array([v.visible for v in mine], bool)))
         return draw_frame(image, labels, objects)
+
+    @_serial
+    def timeline(self, width: int = 640) -> Optional[np.ndarray]:
+        """The timeline strip (:func:`sampt.ui.timeline.timeline_image`) of the masks as they stand."""
+        from sampt.ui.timeline import timeline_image
+
+        if self.session is None or not self.session.object_ids:
+            return None
+        pending = self.session.pending_frames
+        computed = [t for t in range(self.session.num_frames) if t not in pending]
+        return timeline_image(self.session.quality(), computed, self.shown_frame, width)
+
+    @_serial
+    def next_to_check(self) -> Optional[int]:
+        """The most doubtful frame not shown yet (:func:`sampt.ui.timeline.next_to_check`), None if none."""
+        from sampt.ui.timeline import next_to_check
+
+        session = self.require()
+        if not session.object_ids:
+            return None
+        pending = session.pending_frames
+        computed = [t for t in range(session.num_frames) if t not in pending]
+        return next_to_check(session.quality(), self.visited, computed)
 
     def nearest_point(self, frame: int, x: float, y: float, within: float) -> Optional[int]:
         """The point on ``frame`` nearest to frame pixel ``(x, y)``, if within ``within`` pixels."""
@@ -279,10 +309,12 @@ class Workspace:
         session = self.require()
         if not session.object_ids:
             raise UsageError("add an object first (click on it)")
+        self.propagation_finished = False
         frames = session.masks()
         for t in range(session.num_frames):
             with self.lock:  # a frame at a time: the page's other events may come between two frames
                 next(frames)
             yield t
+        self.propagation_finished = True
 
 VIDEO_UPLOADS = tuple(sorted(VIDEO_SUFFIXES))
