@@ -141,7 +141,7 @@ def open_stream_source(video: Optional[str], camera: Optional[str], stride: int 
     """``sampt run --stream`` / ``--camera``: the named frames of ``video`` (a file or frame folder,
     decoded lazily, named as ``sampt run`` names them) or of ``camera`` (through ``open_camera``), with
     ``stride`` / ``max_frames`` / ``max_side`` applied as for a video."""
-    from sampt.io import VideoReader, _resize_longest
+    from sampt.io import VideoReader, resize_longest
 
     if camera is None:
         reader = VideoReader(video, stride, max_frames, max_side)
@@ -154,7 +154,7 @@ def open_stream_source(video: Optional[str], camera: Optional[str], stride: int 
         try:
             selected = itertools.islice(raw, 0, None, stride)
             for frame in itertools.islice(selected, max_frames):
-                yield None, _resize_longest(np.asarray(frame), max_side)
+                yield None, resize_longest(np.asarray(frame), max_side)
         finally:
             close = getattr(raw, "close", None)
             if close is not None:

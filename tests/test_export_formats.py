@@ -49,7 +49,7 @@ def test_cvat_export_is_one_track_per_object_keeping_holes_and_specks(tmp_path):
     labels[3, 2:6, 2:6] = 1
     labels[:, 22:28, 2:8] = 2
     info = {"object_ids": [1, 2], "scores": [1.0, 1.0], "input": {"frame_names": [f"{t:05d}" for t in range(T)]}}
-    root = ET.fromstring(cvat_xml(SavedResult(tmp_path, info, labels, None, None, None, None)))
+    root = ET.fromstring(cvat_xml(SavedResult(tmp_path, info, labels)))
     tracks = list(root.iter("track"))
     assert [t.get("label") for t in tracks] == ["object_1", "object_2"]
     shapes = {int(s.get("frame")): s for s in tracks[0]}

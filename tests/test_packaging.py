@@ -172,7 +172,7 @@ def test_installed_plugins_are_listed_from_their_wheels(env):
     listing = _run(env, "plugins")
     assert listing.returncode == 0, listing.stderr
     for project in PLUGINS:
-        assert re.search(rf"^{re.escape(_project(project)['name'])}:\S+ {re.escape(_written_version(project))}$",
+        assert re.search(rf"^{re.escape(_project(project)['name'])}:\S+ {re.escape(_written_version(project))}( \(plugin API [0-9.]+\))?$",
                          listing.stdout, re.M), f"{project.name} not listed:\n{listing.stdout}"
     files = subprocess.run([str(env["python"]), "-c", "import sampt_pips, sampt_sam; print(sampt_pips.__file__); "
                             "print(sampt_sam.__file__)"], cwd=env["work"], env=env["env"], capture_output=True,

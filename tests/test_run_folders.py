@@ -89,8 +89,8 @@ def test_a_damaged_result_json_is_refused_naming_the_file_and_field(run, capsys,
 
 
 def test_unknown_top_level_keys_of_the_current_version_are_kept(run):
-    edit_json(run, lambda info: info.update(quality={"anything": [1, 2]}))
-    assert sampt.load_result(run).info["quality"] == {"anything": [1, 2]}
+    edit_json(run, lambda info: info.update(notes={"anything": [1, 2]}))
+    assert sampt.load_result(run).info["notes"] == {"anything": [1, 2]}
 
 
 def test_a_folder_written_before_schema_versions_reads_as_version_1(run):

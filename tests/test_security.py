@@ -135,13 +135,13 @@ def test_the_ui_load_handler_runs_nothing_and_keeps_no_copy_of_the_upload(ui, tm
     crafted, evil, marker = _crafted(clip, tmp_path)
     ws, *_ = handlers["on_start"](None)
     ws.upload_roots = [tmp_path]
-    ws, _, status = handlers["on_load_session"](ws, str(crafted), 0)
+    ws, _, status, *_ = handlers["on_load_session"](ws, str(crafted), 0)
     assert status.startswith("Loaded the session"), status
     assert not marker.exists() and Path(ws.session.cache_dir).resolve() != evil.resolve()
     assert not list(ws.uploads.iterdir())  # read into memory: the copy is gone
     # a refused file: an error message, nothing run, no copy kept
     refused = rewrite_meta(crafted, tmp_path / "refused.sampt.npz", lambda m: m.update(position=99))
-    ws, _, status = handlers["on_load_session"](ws, str(refused), 0)
+    ws, _, status, *_ = handlers["on_load_session"](ws, str(refused), 0)
     assert status.startswith("**Error:**") and "position" in status, status
     assert not list(ws.uploads.iterdir()) and not marker.exists()
     ws.remove()

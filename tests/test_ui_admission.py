@@ -66,12 +66,12 @@ def test_the_page_refuses_a_session_past_the_limit_and_takes_one_after_a_close(c
 
     demo = build_app(str(clip_folder[0]), OVERRIDES, root=str(tmp_path / "ui"), max_sessions=1)
     app = demo.sampt_handlers
-    ws, _, status, _ = app["on_start"](None)
+    ws, _, status, *_ = app["on_start"](None)
     assert status.startswith("Opened"), status
-    refused, image, status, _ = app["on_start"](None)
+    refused, image, status, *_ = app["on_start"](None)
     assert refused is None and image is None and status.startswith("**Refused:** the server is busy"), status
     app["on_delete"](ws)  # the first browser session expires
-    ws2, _, status, _ = app["on_start"](None)
+    ws2, _, status, *_ = app["on_start"](None)
     assert status.startswith("Opened") and demo.sampt_admission.sessions == 1
     app["on_delete"](ws2)
 
@@ -85,9 +85,9 @@ def test_the_page_refuses_a_video_past_the_memory_budget(clip_folder, tmp_path):
     demo = build_app(str(folder), OVERRIDES, root=str(tmp_path / "ui"), memory_budget_mb=1.5 * cost / MB)
     demo.sampt_admission.measure = lambda: demo.sampt_admission.baseline  # reservations alone decide here
     app = demo.sampt_handlers
-    ws, _, status, _ = app["on_start"](None)
+    ws, _, status, *_ = app["on_start"](None)
     assert status.startswith("Opened"), status
-    other, _, status, _ = app["on_start"](None)
+    other, _, status, *_ = app["on_start"](None)
     assert "not enough memory" in status and other.video is None and other.session is None
     app["on_delete"](ws)
     app["on_delete"](other)

@@ -116,7 +116,7 @@ def page(browser, server):
 
 def _wait_status(page, text: str) -> str:
     status = page.locator("#status")
-    status.filter(has_text=text).wait_for()
+    status.filter(has_text=re.compile(re.escape(text))).wait_for()  # case-sensitive: not the progress overlay's text
     return status.inner_text()
 
 
@@ -467,6 +467,7 @@ def test_keyboard_shortcuts_step_frames_switch_modes_and_undo(page, clip_dir):
     page.keyboard.press("n")
     assert page.locator("#mode").get_by_label("negative").is_checked()
     page.keyboard.press("p")
+    page.wait_for_function("() => document.querySelector('#mode input[value=positive]').checked")
     x, y = _inside(clip.masks[0, 0], 2)
     _click_pixel(page, x, y, clip.video.width, clip.video.height, "Added object 1")
     page.keyboard.press("Control+z")

@@ -325,8 +325,7 @@ class Session:
     # -- save / load --------------------------------------------------------------------------------
     def save(self, path: str) -> Path:
         """Write the session to one file, atomically: points, tracks, labels, the edit history and the
-        current masks. The embeddings stay in the cache folder (written there now); the file names no folder:
-        load it with the same ``cache_dir`` to reuse them."""
+        current masks. Embeddings stay in the cache folder (the file names none): load with its ``cache_dir``."""
         from sampt.interactive.persist import write_session
 
         self.ctx.embeddings.flush()
@@ -337,9 +336,8 @@ class Session:
              positive_sampler: Optional[PointSampler] = None, negative_sampler: Optional[PointSampler] = None,
              registry: Any = None, **session_options: Any) -> "Session":
         """A session saved by :meth:`save`, over the same ``video``. Components not given are built from the
-        config the session was made with (:meth:`from_config`); ``session_options`` override saved ones, and
-        only they choose the cache folder (``cache_dir``; default a new private temporary one). The whole
-        file is checked first (:func:`~sampt.interactive.session_file.check_session_file`)."""
+        config the session was made with; ``session_options`` override saved ones and alone choose the cache
+        folder (default: a new private one). The file is checked whole first (``check_session_file``)."""
         from sampt.interactive.persist import read_session
 
         return read_session(cls, Path(path), video, tracker, segmenter, positive_sampler, negative_sampler, registry,

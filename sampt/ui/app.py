@@ -77,9 +77,10 @@ def launch(demo: Any, host: str = "127.0.0.1", port: Optional[int] = None, max_u
     """Serve ``demo`` without blocking and return its URL; the web server refuses uploads over
     ``max_upload_mb`` before they reach a handler (the page shows its message)."""
     demo.queue(default_concurrency_limit=concurrency)
-    # in bytes: Gradio's "<n>mb" strings take whole numbers only ("200.0mb", the default, is refused)
-    _, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=True,
-                            max_file_size=int(max_upload_mb * MB), quiet=True, inbrowser=False)
+    # max_file_size in bytes: Gradio's "<n>mb" strings take whole numbers only ("200.0mb" is refused); head: the
+    # keyboard shortcuts; allowed_paths: exports are served from the sessions' folders (under --workdir too)
+    _, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, inbrowser=False,
+                            max_file_size=int(max_upload_mb * MB), head=_SHORTCUT_JS, allowed_paths=[str(demo.sampt_root)])
     return url
 
 
@@ -159,7 +160,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         try:
             ws = ws or admission.admit(make_workspace)
         except SessionRefused as exc:  # the page says so where it shows every message
-            return None, None, f"**Refused:** {exc}", gr.skip()
+            return None, None, f"**Refused:** {exc}", gr.skip(), gr.skip()
         if video is None or ws.video is not None:
             return ws, ws.render(0), "Upload a video to start.", slider_update(ws), gr.skip()
         try:
@@ -326,7 +327,7 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
                                         on_timeline_click, on_next_check, on_delete)}
     form = dict(headers=HEADERS, datatype="str", interactive=True, static_columns=[0, 2, 3], row_limits=None,
                 column_count=len(HEADERS), max_height=260, wrap=True, type="array")
-    with gr.Blocks(title="sampt", delete_cache=(600, session_ttl_s), head=_SHORTCUT_JS) as demo:
+    with gr.Blocks(title="sampt", delete_cache=(600, session_ttl_s)) as demo:
         state = gr.State(None, time_to_live=session_ttl_s, delete_callback=on_delete)
         gr.Markdown("## sampt: interactive video segmentation by point tracking")
         with gr.Accordion("help: what the marks mean, keyboard shortcuts", open=False, elem_id="help"):

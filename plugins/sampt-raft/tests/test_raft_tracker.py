@@ -46,7 +46,7 @@ def test_wrong_variant_and_missing_member_are_clear_errors(tmp_path):
 
 
 def test_known_checkpoint_missing_from_cache_gets_keyed_weights_in_benchmarks(tmp_path, monkeypatch):
-    from sampt.weights import keyed_weights_if_missing
+    from sampt.keyed import keyed_weights_if_missing
     from sampt_raft.tracker import RaftTracker
 
     monkeypatch.setenv("SAMPT_CACHE_DIR", str(tmp_path))

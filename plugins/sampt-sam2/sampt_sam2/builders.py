@@ -52,7 +52,7 @@ def build_video_predictor(variant: str | Variant, device: str | torch.device = "
 
 def load_weights(model: torch.nn.Module, variant: str | Variant, checkpoint: Optional[str]) -> Optional[Path]:
     """Resolve ``checkpoint`` (a path, a registered name, or None for the variant's official file) and load it
-    into ``model`` strictly. Returns the file's path (None: keyed weights, see :func:`sampt.weights.keyed_weights_if_missing`)."""
+    into ``model`` strictly. Returns the file's path (None: keyed weights, see :func:`sampt.keyed.keyed_weights_if_missing`)."""
     v = variant_of(variant)
     return load_checkpoint(model, checkpoint, v.checkpoint, CHECKPOINTS, what=f"{v.name} (sam2 {v.config})")
 
