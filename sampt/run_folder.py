@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from sampt.errors import UsageError, api_boundary
-from sampt.types import Tracks
+from sampt.types import MAX_OBJECT_ID, Tracks
 
 RESULT_JSON = "result.json"
 TRACKS_NPZ = "tracks.npz"
@@ -61,15 +61,22 @@ def _int_at_least(low: int) -> Callable:
     return check
 
 
-def _text(v: Any, file: Path, key: str) -> str:
-    if not isinstance(v, str):
-        raise _bad(file, key, f"must be a string, not {type(v).__name__}")
-    return v
+def _of_type(kind: type, what: str) -> Callable:
+    """A check that a value is a ``kind`` (``what`` names it in the error)."""
+    def check(v: Any, file: Path, key: str) -> Any:
+        if not isinstance(v, kind):
+            raise _bad(file, key, f"must be {what}, not {type(v).__name__}")
+        return v
+    return check
+
+
+_text = _of_type(str, "a string")
+_list = _of_type(list, "a list")
 
 
 def _object_ids(v: Any, file: Path, key: str) -> list:
-    if not isinstance(v, list) or not all(_is_int(i) and 1 <= i <= 255 for i in v):
-        raise _bad(file, key, "must be a list of object ids (integers 1..255)")
+    if not isinstance(v, list) or not all(_is_int(i) and 1 <= i <= MAX_OBJECT_ID for i in v):
+        raise _bad(file, key, f"must be a list of object ids (integers 1..{MAX_OBJECT_ID})")
     if len(set(v)) != len(v):
         raise _bad(file, key, "repeats an object id")
     return v
@@ -107,12 +114,6 @@ def _inside_path(v: Any, file: Path, key: str) -> str:
     """A relative path that stays inside the run folder (checked again, resolved, when used)."""
     if not isinstance(v, str) or not v or os.path.isabs(v) or "\\" in v or ".." in Path(v).parts or "\0" in v:
         raise _bad(file, key, "must be a relative path inside the run folder")
-    return v
-
-
-def _list(v: Any, file: Path, key: str) -> list:
-    if not isinstance(v, list):
-        raise _bad(file, key, f"must be a list, not {type(v).__name__}")
     return v
 
 

@@ -9,7 +9,8 @@ import zipfile
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from sampt.errors import SamptError
+from sampt.constraints import is_real
+from sampt.errors import InputError, SamptError
 from sampt.outputs import private_temp_dir, remove_private
 from sampt.types import MAX_OBJECT_ID
 from sampt.ui.admission import DEFAULT_MAX_SESSIONS, DEFAULT_MEMORY_BUDGET_MB, Admission, SessionRefused
@@ -25,7 +26,7 @@ SHORTCUTS = [("Left / Right", "previous / next frame"), ("Ctrl+Z / Ctrl+Shift+Z"
              ("Enter", "propagate"), ("Esc", "cancel a propagation"), ("C", "next frame to check")]
 """The page's keyboard shortcuts (ignored while typing in a field), listed in its help panel."""
 
-HELP = """The first positive click on a frame creates the object whose id is typed (1-255); further clicks add points
+HELP = f"""The first positive click on a frame creates the object whose id is typed (1-{MAX_OBJECT_ID}); further clicks add points
 to it. Markers, in the object's colour: filled dot = positive point, cross = negative point; a thin red ring
 or cross = a point the tracker reports occluded or lost on this frame (it is not used there). Propagate brings every frame's masks up to date; the timeline
 shows where each object's mask is present, flagged by its quality record, or absent.
@@ -210,11 +211,9 @@ def build_app(video: Optional[str] = None, overrides: Sequence[str] = (), root: 
         frame = int(frame)
         try:
             x, y = ws.to_frame(float(evt.index[0]), float(evt.index[1]))
-            if object_id is None or float(object_id) != int(object_id) or not 1 <= int(object_id) <= 255:
-                from sampt.errors import InputError
-
-                raise InputError(f"object id must be a whole number in 1..255 (it is the label in the masks), "
-                                 f"got {object_id}; type another id")
+            if not (is_real(object_id) and float(object_id).is_integer() and 1 <= object_id <= MAX_OBJECT_ID):
+                raise InputError(f"object id must be a whole number in 1..{MAX_OBJECT_ID} (it is the label in the "
+                                 f"masks), got {object_id}; type another id")
             message = ws.click(mode, int(object_id), frame, x, y)
         except (SamptError, ValueError) as exc:
             return failed(ws, exc, frame)
