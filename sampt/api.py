@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 
-from sampt.errors import UsageError, api_boundary, shown
+from sampt.errors import UsageError, api_boundary, as_path, shown
 from sampt.prompts import UserObject, gather_objects, to_object_prompts
 from sampt.results import SavedResult, load_result
 from sampt.types import Video
@@ -80,8 +80,8 @@ def run_to_folder(pipeline: SamPt, video: Video, objects: Sequence[UserObject], 
 def _check_arguments(output: Any, tracker: Any, segmenter: Any, config: Any, overrides: Any, overlay: Any) -> None:
     """:func:`segment`'s arguments of the wrong type, refused naming the argument (before any work)."""
     for name, value in (("output", output), ("config", config)):
-        if value is not None and not isinstance(value, (str, os.PathLike)):
-            raise UsageError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__}")
+        if value is not None:
+            as_path(value, name)
     for name, value in (("tracker", tracker), ("segmenter", segmenter)):
         if value is not None and not isinstance(value, str):
             raise UsageError(f"{name} must be a component name (a str, see `sampt plugins`), not {shown(value)}")

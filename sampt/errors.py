@@ -51,6 +51,14 @@ def shown(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def as_path(value: Any, name: str, error: type = None) -> Path:
+    """``value`` as a :class:`~pathlib.Path`, or ``error`` (default :class:`UsageError`) naming the argument
+    when it is not a path (a str or os.PathLike)."""
+    if isinstance(value, (str, os.PathLike)) and str(value):
+        return Path(value)
+    raise (error or UsageError)(f"{name} must be a path (str or os.PathLike), not {shown(value)}")
+
+
 def api_boundary(output: Optional[str] = None) -> Callable:
     """The error boundary of a public entry point: an ``OSError`` escaping it (a path that cannot be read or
     written: FileExistsError, PermissionError, NotADirectoryError, a full disk...) becomes an

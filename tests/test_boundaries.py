@@ -202,3 +202,43 @@ def test_a_corrupt_video_gives_one_error_and_no_misleading_warning(clip, tmp_pat
 def test_config_group_names_are_plain_names(override, capsys):
     err = one_line_exit_2(["config", override], capsys)
     assert "not a plain name" in err and "too long" not in err and len(err) < 400
+
+
+# -- the session's entry points: only sampt's errors, naming the argument -------------------------------------
+NOT_VALUES = [None, "a", 1.5, -1, 10**400, float("nan"), True, [1], {}, 2**63]
+
+
+def test_session_methods_refuse_bad_arguments_with_sampt_errors(tmp_path):
+    from sampt.config import compose
+    from sampt.data.synthetic import make_clip
+    from sampt.errors import SamptError
+    from sampt.interactive import Session
+
+    clip = make_clip(seed=1, num_frames=3, height=32, width=40, num_objects=1)
+    with Session.from_config(compose(["tracker=lk", "segmenter=grabcut"]), clip.video) as session:
+        session.add_object(1, frame=0, mask=clip.masks[0, 0])
+        calls = {
+            "add_point object": lambda b: session.add_point(b, frame=0, x=5, y=5),
+            "add_point frame": lambda b: session.add_point(1, frame=b, x=5, y=5),
+            "add_point x": lambda b: session.add_point(1, frame=0, x=b, y=5),
+            "add_object id": lambda b: session.add_object(b, frame=0, points=[[5, 5]], labels=[1]),
+            "add_object points": lambda b: session.add_object(8, frame=0, points=b, labels=[1]),
+            "add_object mask": lambda b: session.add_object(10, frame=0, mask=b),
+            "move_point": lambda b: session.move_point(b, frame=0, x=3, y=3),
+            "remove_point": lambda b: session.remove_point(b),
+            "save": lambda b: session.save(b),
+            "export": lambda b: session.export(b),
+            "load": lambda b: Session.load(b, clip.video),
+        }
+        foreign = []
+        for name, call in calls.items():
+            for value in NOT_VALUES:
+                try:
+                    call(value)
+                except SamptError:
+                    pass
+                except Exception as exc:  # noqa: BLE001 - what this test looks for
+                    foreign.append(f"{name}({value!r:.20}): {type(exc).__name__}: {exc}")
+        assert foreign == []
+        with pytest.raises(SamptError, match="path must be a path"):
+            session.save(5)

@@ -34,7 +34,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from sampt.constraints import is_whole
-from sampt.errors import UsageError
+from sampt.errors import UsageError, as_path
 from sampt.interactive.cache import SpillingEmbeddingCache
 from sampt.interactive.masks import FrameMasks, SessionMasks
 from sampt.interactive.options import EditError, SessionOptions, check_frame, check_inside
@@ -302,7 +302,7 @@ class Session:
         ``overlay.mp4``, ``result.json``), plus the session's edit history in ``result.json``."""
         from sampt.interactive.convert import export_session
 
-        return export_session(self, out_dir, overlay)
+        return export_session(self, str(as_path(out_dir, "out_dir", EditError)), overlay)
 
     def stats(self) -> dict:
         """Counters of the work done: frames encoded, masks segmented and reused, embedding spills."""
@@ -329,7 +329,7 @@ class Session:
         from sampt.interactive.persist import write_session
 
         self.ctx.embeddings.flush()
-        return write_session(self, Path(path))
+        return write_session(self, as_path(path, "path", EditError))
 
     @classmethod
     def load(cls, path: str, video: Video, tracker: Optional[Tracker] = None, segmenter: Optional[Segmenter] = None,
@@ -340,7 +340,7 @@ class Session:
         folder (default: a new private one). The file is checked whole first (``check_session_file``)."""
         from sampt.interactive.persist import read_session
 
-        return read_session(cls, Path(path), video, tracker, segmenter, positive_sampler, negative_sampler, registry,
+        return read_session(cls, as_path(path, "path", EditError), video, tracker, segmenter, positive_sampler, negative_sampler, registry,
                             session_options)
 
     # -- internals ----------------------------------------------------------------------------------

@@ -71,14 +71,14 @@ def validate_prompt(prompt: ObjectPrompt, num_frames: int, size: tuple[int, int]
         if mask.dtype.kind == "f" and not np.all(np.isfinite(mask)):
             raise UsageError(f"{what}: the mask holds NaN or infinite values")
         if mask.shape != (H, W):
-            raise UsageError(f"{what}: mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]} but the video is {W}x{H}; "
-                             "resize the mask or the video so they match")
+            got = f"is {mask.shape[1]}x{mask.shape[0]}" if mask.ndim == 2 else f"has shape {mask.shape}, not (H, W),"
+            raise UsageError(f"{what}: mask {got} but the video is {W}x{H}; resize the mask or the video so they match")
         if not mask.any():
             raise UsageError(f"{what}: the mask on frame {prompt.frame} is empty; give a mask with at least one pixel")
     else:
         try:
             points = np.asarray(prompt.points, np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"{what}: clicked points must be numbers (K, 2) (x, y)") from None
         if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
             raise UsageError(f"{what}: clicked points must be a (K, 2) array of (x, y), got shape {points.shape}")
